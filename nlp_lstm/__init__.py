@@ -1,0 +1,64 @@
+"""nlp-lstm: LSTM language models and text generation, from one command line or one import.
+
+The public API is re-exported here. Names resolve on first use (PEP 562), so
+``import nlp_lstm`` and ``nlp-lstm --help`` stay fast and do not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "NlpLstmError": "nlp_lstm.errors",
+    "ModelConfig": "nlp_lstm.config",
+    "TrainConfig": "nlp_lstm.config",
+    "SampleConfig": "nlp_lstm.config",
+    "CharTokenizer": "nlp_lstm.tokenizer",
+    "ReferenceLSTM": "nlp_lstm.lstm",
+    "Encoder": "nlp_lstm.model",
+    "LanguageModel": "nlp_lstm.model",
+    "load_text_splits": "nlp_lstm.data",
+    "SavedModel": "nlp_lstm.checkpoint",
+    "load_model": "nlp_lstm.checkpoint:load",
+    "save_model": "nlp_lstm.checkpoint:save",
+    "evaluate_language_model": "nlp_lstm.evaluate",
+    "generate": "nlp_lstm.generate",
+    "generate_samples": "nlp_lstm.generate",
+    "generate_stream": "nlp_lstm.generate",
+    "train_language_model": "nlp_lstm.train",
+    "Callback": "nlp_lstm.train",
+    "TrainResult": "nlp_lstm.train",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'nlp_lstm' has no attribute {name!r}")
+    module_name, _, attribute = _EXPORTS[name].partition(":")
+    value = getattr(importlib.import_module(module_name), attribute or name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:
+    from nlp_lstm.checkpoint import SavedModel
+    from nlp_lstm.checkpoint import load as load_model
+    from nlp_lstm.checkpoint import save as save_model
+    from nlp_lstm.config import ModelConfig, SampleConfig, TrainConfig
+    from nlp_lstm.data import load_text_splits
+    from nlp_lstm.errors import NlpLstmError
+    from nlp_lstm.evaluate import evaluate_language_model
+    from nlp_lstm.generate import generate, generate_samples, generate_stream
+    from nlp_lstm.lstm import ReferenceLSTM
+    from nlp_lstm.model import Encoder, LanguageModel
+    from nlp_lstm.tokenizer import CharTokenizer
+    from nlp_lstm.train import Callback, TrainResult, train_language_model

@@ -1,0 +1,5 @@
+"""``python -m nlp_lstm`` runs the command line."""
+
+from nlp_lstm.cli import main
+
+main()

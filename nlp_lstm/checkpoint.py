@@ -1,0 +1,230 @@
+"""Model directories: save and load without pickle, atomically.
+
+A model directory holds ``config.json`` (format version, kind, model config,
+labels), ``model.safetensors`` (weights, loaded strictly), ``tokenizer.json`` and
+``training.json`` (provenance and metrics). A training run's ``last`` directory
+also holds ``trainer_state.safetensors`` + ``trainer_state.json`` (optimiser,
+step, RNG, carried LSTM state) so ``--resume`` continues exactly.
+
+Writes go to a hidden sibling directory that is renamed into place, so a crash
+mid-save leaves the previous good directory, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, load_model, save_file, save_model
+from torch import nn
+
+from nlp_lstm.config import FORMAT_VERSION, MODEL_KINDS, ConfigError, ModelConfig
+from nlp_lstm.errors import NlpLstmError
+from nlp_lstm.model import LanguageModel
+from nlp_lstm.tokenizer import CharTokenizer, TokenizerError, load_tokenizer
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+TOKENIZER_FILE = "tokenizer.json"
+TRAINING_FILE = "training.json"
+STATE_TENSORS_FILE = "trainer_state.safetensors"
+STATE_JSON_FILE = "trainer_state.json"
+PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt")
+
+MODEL_CLASSES: dict[str, type[nn.Module]] = {"lm": LanguageModel}
+
+
+class ModelLoadError(NlpLstmError):
+    """A model directory is missing, damaged, of a newer format or of the wrong kind."""
+
+
+@dataclass
+class SavedModel:
+    """A model with everything needed to use it: tokenizer, kind, labels, provenance."""
+
+    model: nn.Module
+    tokenizer: CharTokenizer
+    kind: str
+    labels: list[str] | None = None
+    training: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.model.config  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def atomic_directory(target: Path) -> Iterator[Path]:
+    """Yield a temporary sibling of ``target``; on success it replaces ``target`` by rename."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{target.name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        yield staging
+        for file in staging.iterdir():
+            with open(file, "rb") as handle:
+                os.fsync(handle.fileno())
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if target.exists():
+        retired = target.parent / f".{target.name}.old-{os.getpid()}"
+        shutil.rmtree(retired, ignore_errors=True)
+        target.rename(retired)
+        staging.rename(target)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        staging.rename(target)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def write_model_files(directory: Path, saved: SavedModel) -> None:
+    """Write the files of a model directory into an existing (staging) directory."""
+    config = {
+        "format_version": FORMAT_VERSION,
+        "kind": saved.kind,
+        "model": saved.config.to_dict(),
+        "labels": saved.labels,
+    }
+    _write_json(directory / CONFIG_FILE, config)
+    # save_model (not save_file) handles tied weights by storing shared tensors once.
+    save_model(saved.model, str(directory / WEIGHTS_FILE), metadata={"format": "pt"})
+    saved.tokenizer.save(directory / TOKENIZER_FILE)
+    _write_json(directory / TRAINING_FILE, saved.training)
+
+
+def save(saved: SavedModel, directory: str | Path) -> Path:
+    """Save atomically to ``directory`` (replacing a previous model there)."""
+    directory = Path(directory)
+    with atomic_directory(directory) as staging:
+        write_model_files(staging, saved)
+    return directory
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelLoadError(f"{path.parent}: {what} {path.name} is missing; is this a model directory?") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ModelLoadError(f"{path}: not valid JSON ({error}); the file is damaged") from None
+
+
+def check_model_directory(directory: Path) -> None:
+    if directory.is_file():
+        if directory.suffix.lower() in PICKLE_SUFFIXES:
+            raise ModelLoadError(
+                f"{directory}: pickled checkpoints are refused because loading them can run arbitrary code; "
+                "nlp-lstm loads model directories of safetensors + JSON (see `nlp-lstm train`)"
+            )
+        raise ModelLoadError(f"{directory}: is a file; pass a model directory (with config.json and model.safetensors)")
+    if not directory.is_dir():
+        raise ModelLoadError(f"{directory}: no such model directory")
+
+
+def load(directory: str | Path, device: str | torch.device = "cpu", kind: str | None = None) -> SavedModel:
+    """Load a model directory strictly onto ``device``; ``kind`` ('lm' or 'classifier') if required."""
+    directory = Path(directory)
+    check_model_directory(directory)
+    config = _read_json(directory / CONFIG_FILE, "config")
+    if not isinstance(config, dict):
+        raise ModelLoadError(f"{directory / CONFIG_FILE}: must be a JSON object")
+    unknown = sorted(set(config) - {"format_version", "kind", "model", "labels"})
+    if unknown:
+        raise ModelLoadError(f"{directory / CONFIG_FILE}: unknown keys {unknown}; was it written by another tool?")
+    version = config.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ModelLoadError(f"{directory / CONFIG_FILE}: format_version must be an integer")
+    if version > FORMAT_VERSION:
+        raise ModelLoadError(
+            f"{directory}: written by a newer nlp-lstm (format {version}, this one reads up to {FORMAT_VERSION}); upgrade nlp-lstm"
+        )
+    model_kind = config.get("kind")
+    if model_kind not in MODEL_KINDS or model_kind not in MODEL_CLASSES:
+        raise ModelLoadError(f"{directory / CONFIG_FILE}: unknown model kind {model_kind!r}")
+    if kind is not None and model_kind != kind:
+        names = {"lm": "a language model", "classifier": "a classifier"}
+        raise ModelLoadError(f"{directory}: is {names[model_kind]}, but this command needs {names[kind]}")
+    try:
+        model_config = ModelConfig.from_dict(config.get("model"))
+    except ConfigError as error:
+        raise ModelLoadError(f"{directory / CONFIG_FILE}: {error}") from None
+    try:
+        tokenizer = load_tokenizer(directory / TOKENIZER_FILE)
+    except TokenizerError as error:
+        raise ModelLoadError(f"{directory}: {error}") from None
+    if tokenizer.vocab_size != model_config.vocab_size:
+        raise ModelLoadError(
+            f"{directory}: tokenizer has {tokenizer.vocab_size} tokens but the model's vocab_size is "
+            f"{model_config.vocab_size}; the tokenizer.json does not belong to these weights"
+        )
+    model = MODEL_CLASSES[model_kind](model_config)
+    weights = directory / WEIGHTS_FILE
+    if not weights.is_file():
+        raise ModelLoadError(f"{directory}: {WEIGHTS_FILE} is missing")
+    try:
+        missing, unexpected = load_model(model, str(weights), strict=False, device=str(device))
+    except Exception as error:  # safetensors raises its own error type for damaged headers and data
+        raise ModelLoadError(f"{weights}: cannot be read ({error}); the file is truncated or corrupted") from None
+    if missing or unexpected:
+        raise ModelLoadError(
+            f"{weights}: weights do not match config.json (missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})"
+        )
+    model.to(device).eval()
+    training = _read_json(directory / TRAINING_FILE, "training record") if (directory / TRAINING_FILE).exists() else {}
+    return SavedModel(model, tokenizer, model_kind, config.get("labels"), training, directory)
+
+
+def save_trainer_state(directory: Path, optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], info: dict[str, Any]) -> None:
+    """Write optimiser state, extra tensors (RNG, carried state) and JSON ``info`` into ``directory``."""
+    state = optimizer.state_dict()
+    flat: dict[str, torch.Tensor] = {f"extra.{k}": v.detach().cpu().contiguous() for k, v in tensors.items()}
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, param_state in state["state"].items():
+        for key, value in param_state.items():
+            if isinstance(value, torch.Tensor):
+                flat[f"optimizer.{index}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                scalars.setdefault(str(index), {})[key] = value
+    save_file(flat, str(directory / STATE_TENSORS_FILE))
+    _write_json(directory / STATE_JSON_FILE, {"info": info, "param_groups": state["param_groups"], "scalars": scalars})
+
+
+def load_trainer_state(directory: Path, optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Restore the optimiser from ``directory``; return the extra tensors and the JSON info."""
+    meta = _read_json(directory / STATE_JSON_FILE, "trainer state")
+    try:
+        flat = load_file(str(directory / STATE_TENSORS_FILE))
+    except FileNotFoundError:
+        raise ModelLoadError(f"{directory}: {STATE_TENSORS_FILE} is missing; cannot resume from here") from None
+    except Exception as error:
+        raise ModelLoadError(f"{directory / STATE_TENSORS_FILE}: cannot be read ({error})") from None
+    per_param: dict[int, dict[str, Any]] = {}
+    extra = {}
+    for key, value in flat.items():
+        scope, rest = key.split(".", 1)
+        if scope == "extra":
+            extra[rest] = value
+        else:
+            index, name = rest.split(".", 1)
+            per_param.setdefault(int(index), {})[name] = value
+    for index, values in meta.get("scalars", {}).items():
+        per_param.setdefault(int(index), {}).update(values)
+    try:
+        optimizer.load_state_dict({"state": per_param, "param_groups": meta["param_groups"]})
+    except (ValueError, KeyError) as error:
+        raise ModelLoadError(f"{directory}: optimiser state does not fit this model ({error})") from None
+    return extra, meta["info"]

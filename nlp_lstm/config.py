@@ -1,0 +1,189 @@
+"""Settings of models, training and sampling: frozen dataclasses, validated on creation.
+
+Defaults live here and only here; the CLI reads them from these classes. Configs
+round-trip through JSON; unknown keys and wrong types are errors, never ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from nlp_lstm.errors import NlpLstmError
+
+# Bump when a saved model directory changes in a way older readers cannot load.
+FORMAT_VERSION = 1
+
+ModelKind = Literal["lm", "classifier"]
+MODEL_KINDS = ("lm", "classifier")
+
+
+class ConfigError(NlpLstmError):
+    """A setting is out of range, of the wrong type, or unknown."""
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def _check_types(obj: Any) -> None:
+    hints = typing.get_type_hints(type(obj))
+    for field in dataclasses.fields(obj):
+        value = getattr(obj, field.name)
+        if not _matches(value, hints[field.name]):
+            raise ConfigError(f"{field.name} must be {_describe(hints[field.name])}, got {value!r}")
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in typing.get_args(hint))
+    if origin is Literal:
+        return value in typing.get_args(hint)
+    if origin in (tuple, list):
+        (arg, *_) = typing.get_args(hint) or (Any,)
+        return isinstance(value, (tuple, list)) and all(_matches(v, arg) for v in value)
+    if hint is Any:
+        return True
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _describe(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in typing.get_args(hint))
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
+    return getattr(hint, "__name__", str(hint))
+
+
+class JsonConfig:
+    """Mixin: strict construction from a JSON dict, and back."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Any:
+        if not isinstance(data, dict):
+            raise ConfigError(f"{cls.__name__} must be a JSON object, got {type(data).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown {cls.__name__} keys {unknown}; known keys are {sorted(known)}")
+        hints = typing.get_type_hints(cls)
+        values = {k: tuple(v) if typing.get_origin(hints[k]) is tuple and isinstance(v, list) else v for k, v in data.items()}
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Any:
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
+def _jsonable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+@dataclass(frozen=True)
+class ModelConfig(JsonConfig):
+    """Shape of the embedding + LSTM encoder and of the head on top of it."""
+
+    vocab_size: int
+    embedding_dim: int = 128
+    hidden_size: int = 512
+    num_layers: int = 2
+    dropout: float = 0.2  # between LSTM layers and on the encoder output
+    embedding_dropout: float = 0.1
+    bidirectional: bool = False
+    tie_weights: bool = False  # LM only: share the embedding matrix with the output layer
+    num_classes: int = 0  # classifier only; 0 for a language model
+    pad_id: int = 0
+
+    def __post_init__(self) -> None:
+        _check_types(self)
+        _require(self.vocab_size >= 2, f"vocab_size must be at least 2, got {self.vocab_size}")
+        for name in ("embedding_dim", "hidden_size", "num_layers"):
+            _require(getattr(self, name) >= 1, f"{name} must be a positive integer, got {getattr(self, name)}")
+        for name in ("dropout", "embedding_dropout"):
+            _require(0.0 <= getattr(self, name) < 1.0, f"{name} must be in [0, 1), got {getattr(self, name)}")
+        _require(self.num_classes >= 0, f"num_classes must be >= 0, got {self.num_classes}")
+        _require(0 <= self.pad_id < self.vocab_size, f"pad_id must be in [0, vocab_size), got {self.pad_id}")
+        if self.tie_weights:
+            _require(
+                self.embedding_dim == self.hidden_size and not self.bidirectional,
+                f"tie_weights needs embedding_dim == hidden_size (got {self.embedding_dim} and {self.hidden_size}); "
+                "set both to the same size or drop --tie-weights",
+            )
+
+
+@dataclass(frozen=True)
+class TrainConfig(JsonConfig):
+    """How to train: data, optimisation, schedule, evaluation cadence."""
+
+    dataset: str = "shakespeare"
+    dataset_config: str | None = None
+    text_column: str = "text"
+    tokenizer: Literal["char"] = "char"
+    seq_len: int = 128  # truncated-BPTT window
+    batch_size: int = 32
+    max_steps: int = 2000
+    lr: float = 2e-3
+    min_lr_ratio: float = 0.1  # cosine decay ends at lr * min_lr_ratio
+    warmup_steps: int = 100
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    eval_every: int = 250
+    eval_batch_size: int = 64
+    patience: int = 0  # stop after this many evaluations without improvement; 0 = never
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 0  # torch intra-op threads; 0 = torch's default
+
+    def __post_init__(self) -> None:
+        _check_types(self)
+        _require(bool(self.dataset), "dataset must not be empty; try --dataset shakespeare or a path to a .txt file")
+        for name in ("seq_len", "batch_size", "max_steps", "eval_every", "eval_batch_size"):
+            _require(getattr(self, name) >= 1, f"{name} must be a positive integer, got {getattr(self, name)}")
+        _require(self.lr > 0 and math.isfinite(self.lr), f"lr must be a positive number, got {self.lr}")
+        _require(0.0 <= self.min_lr_ratio <= 1.0, f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
+        for name in ("warmup_steps", "patience", "threads"):
+            _require(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
+        _require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
+        _require(self.grad_clip > 0, f"grad_clip must be > 0, got {self.grad_clip}")
+        _require(
+            self.device in ("auto", "cpu", "mps") or self.device.startswith("cuda"),
+            f"device must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}",
+        )
+
+
+@dataclass(frozen=True)
+class SampleConfig(JsonConfig):
+    """How to sample text from a language model."""
+
+    length: int = 500
+    temperature: float = 0.8  # 0 = greedy
+    top_k: int = 0  # 0 = no top-k filter
+    top_p: float = 1.0  # 1 = no nucleus filter
+    seed: int | None = None
+    num_samples: int = 1
+
+    def __post_init__(self) -> None:
+        _check_types(self)
+        _require(self.length >= 1, f"length must be a positive integer, got {self.length}")
+        _require(
+            self.temperature >= 0 and math.isfinite(self.temperature),
+            f"temperature must be >= 0 (0 = greedy), got {self.temperature}",
+        )
+        _require(self.top_k >= 0, f"top_k must be >= 0 (0 = off), got {self.top_k}")
+        _require(0 < self.top_p <= 1, f"top_p must be in (0, 1] (1 = off), got {self.top_p}")
+        _require(self.num_samples >= 1, f"num_samples must be a positive integer, got {self.num_samples}")

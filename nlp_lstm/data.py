@@ -1,0 +1,281 @@
+"""Datasets in, token streams out. The only module that imports ``datasets``.
+
+A dataset spec is one of:
+
+* a built-in corpus name (``shakespeare``), read from files shipped with the package;
+* a local file or glob (``.txt``, ``.csv``, ``.tsv``, ``.json``, ``.jsonl``, ``.parquet``);
+* a Hugging Face Hub dataset name (with an optional config), for machines with a network.
+
+Splits: a dataset's own ``validation``/``test`` splits are used when it has them.
+Otherwise we split deterministically: by rows with the seed when there are at
+least ``MIN_ROWS_TO_SPLIT_BY_ROW`` rows, else by position in the concatenated text
+(90% / 5% / 5%), so a single long text file still yields held-out text.
+
+The built-in ``shakespeare`` corpus is split by whole work, so held-out plays are
+never seen in training (lists below, and in the README).
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import importlib.resources
+import json
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from nlp_lstm.errors import NlpLstmError
+from nlp_lstm.tokenizer import CharTokenizer
+
+SHAKESPEARE_VALIDATION_WORKS = ("julius_caesar", "richard_ii", "twelfth_night")
+SHAKESPEARE_TEST_WORKS = ("henry_v", "macbeth", "much_ado_about_nothing")
+BUILTIN_CORPORA = ("shakespeare",)
+
+SPLIT_NAMES = ("train", "validation", "test")
+_VALIDATION_ALIASES = ("validation", "valid", "dev", "val")
+MIN_ROWS_TO_SPLIT_BY_ROW = 20
+HELD_OUT_FRACTION = 0.05  # each of validation and test, when we split ourselves
+
+_LOADERS = {
+    ".txt": "text",
+    ".text": "text",
+    ".md": "text",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".json": "json",
+    ".jsonl": "json",
+    ".parquet": "parquet",
+}
+
+
+class DataError(NlpLstmError):
+    """A dataset cannot be found, read, or does not have what the task needs."""
+
+
+@dataclass
+class TextSplits:
+    """Texts of the train, validation and test splits, and where they came from."""
+
+    train: list[str]
+    validation: list[str]
+    test: list[str]
+    source: str  # how the splits were made, for training.json and model cards
+
+    def get(self, split: str) -> list[str]:
+        if split not in SPLIT_NAMES:
+            raise DataError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_NAMES)}")
+        return getattr(self, split)
+
+
+def packaged_data_file(name: str) -> Path:
+    """A file of ``data/``: inside an installed wheel (``nlp_lstm/_data``) or a source checkout."""
+    installed = importlib.resources.files("nlp_lstm") / "_data" / name
+    if installed.is_file():
+        return Path(str(installed))
+    checkout = Path(__file__).resolve().parent.parent / "data" / name
+    if checkout.is_file():
+        return checkout
+    raise DataError(f"built-in data file {name} is missing; reinstall nlp-lstm or rebuild it (see data/README.md)")
+
+
+def load_shakespeare() -> TextSplits:
+    works = [json.loads(line) for line in gzip.open(packaged_data_file("shakespeare.jsonl.gz"), "rt", encoding="utf-8")]
+    held_out = set(SHAKESPEARE_VALIDATION_WORKS) | set(SHAKESPEARE_TEST_WORKS)
+    return TextSplits(
+        train=[w["text"] for w in works if w["work"] not in held_out],
+        validation=[w["text"] for w in works if w["work"] in SHAKESPEARE_VALIDATION_WORKS],
+        test=[w["text"] for w in works if w["work"] in SHAKESPEARE_TEST_WORKS],
+        source="built-in shakespeare, split by work: validation "
+        + ", ".join(SHAKESPEARE_VALIDATION_WORKS)
+        + "; test "
+        + ", ".join(SHAKESPEARE_TEST_WORKS),
+    )
+
+
+def _local_files(spec: str) -> list[str] | None:
+    """Files named by ``spec`` if it is a path or glob, else None (a hub name)."""
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        raise DataError(f"{spec}: is a directory; pass a file or a glob such as '{spec}/*.txt'")
+    if path.exists():
+        return [str(path)]
+    if any(ch in spec for ch in "*?["):
+        files = sorted(glob.glob(os.path.expanduser(spec)))
+        if not files:
+            raise DataError(f"{spec}: no files match this pattern")
+        return files
+    # Hub names look like "name" or "owner/name"; anything else path-like is a missing file.
+    if path.suffix.lower() in _LOADERS or spec.startswith((".", "/", "~")) or spec.count("/") > 1:
+        raise DataError(f"{spec}: no such file")
+    return None
+
+
+def _load_local(files: list[str]) -> Any:
+    import datasets
+
+    suffixes = {Path(f).suffix.lower() for f in files}
+    if len(suffixes) != 1 or (suffix := suffixes.pop()) not in _LOADERS:
+        raise DataError(f"cannot read {', '.join(files[:3])}: use one kind of file among {', '.join(sorted(_LOADERS))}")
+    for f in files:
+        if not os.access(f, os.R_OK):
+            raise DataError(f"{f}: file is not readable (check its permissions)")
+        if os.path.getsize(f) == 0:
+            raise DataError(f"{f}: file is empty")
+    builder = _LOADERS[suffix]
+    options: dict[str, Any] = {}
+    if builder == "text":
+        options["sample_by"] = "document"  # one row per file: an LM reads it as one stream
+    if suffix == ".tsv":
+        options["sep"] = "\t"
+    try:
+        return datasets.load_dataset(builder, data_files=files, split="train", **options)
+    except UnicodeDecodeError as error:
+        raise DataError(f"{', '.join(files[:3])}: not UTF-8 text ({error.reason}); convert it with iconv -t utf-8") from None
+    except Exception as error:  # datasets wraps parser errors in several exception types
+        cause = error.__cause__ or error
+        if isinstance(cause, UnicodeDecodeError):
+            raise DataError(f"{', '.join(files[:3])}: not UTF-8 text; convert it with iconv -t utf-8") from None
+        raise DataError(f"{', '.join(files[:3])}: cannot be read as {builder} ({type(cause).__name__}: {cause})") from None
+
+
+def hub_is_reachable(timeout: float = 3.0) -> bool:
+    """Whether huggingface.co answers within ``timeout`` seconds (DNS included)."""
+    result: list[bool] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
+            result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(result and result[0])
+
+
+def _offline_message(name: str) -> str:
+    return (
+        f"{name!r} is not a local file or a built-in corpus, and the Hugging Face Hub cannot be reached "
+        f"(this machine is offline); use a local file (--dataset path/to/file.txt) or a built-in ({', '.join(BUILTIN_CORPORA)})"
+    )
+
+
+def _load_hub(name: str, config: str | None) -> Any:
+    import datasets
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE or os.environ.get("HF_DATASETS_OFFLINE") == "1" or not hub_is_reachable():
+        raise DataError(_offline_message(name))
+    try:
+        return datasets.load_dataset(name, config)
+    except (ConnectionError, OSError) as error:
+        raise DataError(_offline_message(name) + f" ({type(error).__name__})") from None
+    except Exception as error:
+        raise DataError(f"cannot load hub dataset {name!r}: {error}".splitlines()[0]) from None
+
+
+def _column(dataset: Any, column: str) -> list[str]:
+    if column not in dataset.column_names:
+        raise DataError(f"column {column!r} not found; choose --text-column from: {', '.join(dataset.column_names)}")
+    texts = dataset[column]
+    return [t for t in texts if isinstance(t, str) and t]
+
+
+def _split_rows(texts: list[str], seed: int) -> tuple[list[str], list[str], list[str]]:
+    if len(texts) >= MIN_ROWS_TO_SPLIT_BY_ROW:
+        order = np.random.default_rng(seed).permutation(len(texts))
+        held = max(1, round(len(texts) * HELD_OUT_FRACTION))
+        pick = lambda idx: [texts[i] for i in sorted(idx)]  # noqa: E731 - keep the original order inside a split
+        return pick(order[2 * held :]), pick(order[:held]), pick(order[held : 2 * held])
+    joined = "\n".join(texts)
+    cut_val = int(len(joined) * (1 - 2 * HELD_OUT_FRACTION))
+    cut_test = int(len(joined) * (1 - HELD_OUT_FRACTION))
+    return [joined[:cut_val]], [joined[cut_val:cut_test]], [joined[cut_test:]]
+
+
+def load_text_splits(spec: str, text_column: str = "text", dataset_config: str | None = None, seed: int = 0) -> TextSplits:
+    """Resolve ``spec`` and return the texts of its train, validation and test splits."""
+    if spec in BUILTIN_CORPORA:
+        return load_shakespeare()
+    files = _local_files(spec)
+    if files is not None:
+        dataset = _load_local(files)
+        train, validation, test = _split_rows(_column(dataset, text_column), seed)
+        how = "by row" if len(train) + len(validation) + len(test) >= MIN_ROWS_TO_SPLIT_BY_ROW else "by position"
+        return TextSplits(train, validation, test, f"{spec}, split {how} (90/5/5, seed {seed})")
+    splits = _load_hub(spec, dataset_config)
+    names = list(splits.keys())
+    train_name = "train" if "train" in names else names[0]
+    validation_name = next((n for n in _VALIDATION_ALIASES if n in names), None)
+    train = _column(splits[train_name], text_column)
+    test = _column(splits["test"], text_column) if "test" in names else []
+    if validation_name is not None:
+        return TextSplits(train, _column(splits[validation_name], text_column), test, f"hub {spec}: its own splits")
+    train, validation, extra_test = _split_rows(train, seed)
+    return TextSplits(train, validation, test or extra_test, f"hub {spec}: validation split from {train_name} with seed {seed}")
+
+
+def encode_stream(texts: list[str], tokenizer: CharTokenizer) -> torch.Tensor:
+    """All texts of a split as one id stream, texts separated by a newline."""
+    ids = tokenizer.encode_array("\n".join(texts))
+    return torch.from_numpy(ids)
+
+
+class LMBatches:
+    """Truncated-BPTT batches over one contiguous stream (pytorch/examples' batchify).
+
+    The stream is cut into ``batch_size`` rows read in parallel; batch k holds
+    columns [k·T, (k+1)·T) of every row, so row r of batch k+1 continues row r of
+    batch k and the recurrent state can be carried across batches.
+    """
+
+    def __init__(self, stream: torch.Tensor, batch_size: int, seq_len: int):
+        if len(stream) < batch_size * (seq_len + 1):
+            raise DataError(
+                f"the training text has {len(stream):,} tokens, fewer than one batch needs "
+                f"(batch_size {batch_size} × (seq_len {seq_len} + 1)); lower --batch-size or --seq-len, or use more text"
+            )
+        self.stream = stream
+        self.batch_size = batch_size
+        self.seq_len = seq_len
+
+    def __len__(self) -> int:
+        return (len(self.stream) // self.batch_size - 1) // self.seq_len
+
+    def epoch(self, epoch: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inputs and targets of one epoch, (num_batches, B, T) each, shifted by a seeded offset."""
+        offset = int(np.random.default_rng([seed, epoch]).integers(self.seq_len)) if epoch else 0
+        row_len = (len(self.stream) - offset) // self.batch_size
+        rows = self.stream[offset : offset + row_len * self.batch_size].view(self.batch_size, row_len)  # (B, N)
+        steps = len(self)
+        usable = steps * self.seq_len
+        inputs = rows[:, :usable].reshape(self.batch_size, steps, self.seq_len).transpose(0, 1)  # (S, B, T)
+        targets = rows[:, 1 : usable + 1].reshape(self.batch_size, steps, self.seq_len).transpose(0, 1)
+        return inputs, targets
+
+
+def eval_batches(stream: torch.Tensor, batch_size: int, seq_len: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Batches that cover every target of ``stream`` exactly once; padding targets are -100.
+
+    Every token but the first is predicted once, so the summed loss divided by
+    ``len(stream) - 1`` is the exact per-token loss of the whole split.
+    """
+    inputs_all, targets_all = stream[:-1], stream[1:]
+    count = len(targets_all)
+    if count < 1:
+        raise DataError("the evaluation text needs at least two tokens")
+    rows = min(batch_size, count)
+    row_len = -(-count // rows)
+    pad = rows * row_len - count
+    inputs = torch.cat([inputs_all, inputs_all.new_zeros(pad)]).view(rows, row_len)
+    targets = torch.cat([targets_all, targets_all.new_full((pad,), -100)]).view(rows, row_len)
+    return [(inputs[:, s : s + seq_len], targets[:, s : s + seq_len]) for s in range(0, row_len, seq_len)]

@@ -1,0 +1,82 @@
+"""Sampling text from a character language model.
+
+As in char-rnn's ``sample.lua``: the prompt primes the LSTM state in one pass,
+then each new character is one step with the state carried, never a re-run of
+the prefix. Temperature 0 is greedy decoding; top-k and top-p (nucleus,
+Holtzman et al. 2020) filters restrict the candidates before sampling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor
+
+from nlp_lstm.checkpoint import SavedModel
+from nlp_lstm.config import SampleConfig
+
+# Empty prompts start from a newline, the most natural "beginning" in a text stream.
+DEFAULT_PRIME = "\n"
+
+
+def filter_logits(logits: Tensor, top_k: int = 0, top_p: float = 1.0) -> Tensor:
+    """``logits`` (B, V) with everything outside the top-k / top-p sets set to -inf."""
+    if top_k > 0 and top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+        probs = sorted_logits.softmax(dim=-1)
+        # Drop a token when the tokens ranked above it already reach top_p; the first always stays.
+        drop_sorted = probs.cumsum(dim=-1) - probs >= top_p
+        drop = drop_sorted.scatter(-1, order, drop_sorted)
+        logits = logits.masked_fill(drop, float("-inf"))
+    return logits
+
+
+def sample_next(logits: Tensor, temperature: float, top_k: int, top_p: float, generator: torch.Generator) -> Tensor:
+    """Next ids (B,) from ``logits`` (B, V)."""
+    if temperature == 0:
+        return logits.argmax(dim=-1)
+    filtered = filter_logits(logits.float() / temperature, top_k, top_p)
+    probs = filtered.softmax(dim=-1)
+    return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(logits.device)
+
+
+@torch.no_grad()
+def generate_stream(saved: SavedModel, prompt: str = "", config: SampleConfig | None = None) -> Iterator[tuple[int, str]]:
+    """Yield ``(sample_index, text_piece)`` as characters are produced, sample after sample."""
+    config = config or SampleConfig()
+    model, tokenizer = saved.model, saved.tokenizer
+    model.eval()
+    device = next(model.parameters()).device
+    generator = torch.Generator()
+    generator.manual_seed(config.seed if config.seed is not None else torch.seed())
+    prime = torch.as_tensor(tokenizer.encode(prompt or DEFAULT_PRIME), device=device)[None]  # (1, P)
+    banned = torch.tensor(tokenizer.special_ids, device=device)
+    logits, primed_state = model(prime)
+    primed_logits = logits[:, -1]  # (1, V)
+    for sample in range(config.num_samples):
+        step_logits, state = primed_logits, primed_state
+        for _ in range(config.length):
+            step_logits = step_logits.index_fill(-1, banned, float("-inf"))  # never emit <pad>/<unk>
+            next_id = sample_next(step_logits, config.temperature, config.top_k, config.top_p, generator)
+            yield sample, tokenizer.decode(next_id.tolist())
+            logits, state = model(next_id[:, None], state)
+            step_logits = logits[:, -1]
+
+
+def generate_samples(saved: SavedModel, prompt: str = "", config: SampleConfig | None = None) -> list[str]:
+    """The continuations of ``prompt`` (without the prompt), one string per sample."""
+    config = config or SampleConfig()
+    samples = [""] * config.num_samples
+    for index, piece in generate_stream(saved, prompt, config):
+        samples[index] += piece
+    return samples
+
+
+def generate(saved: SavedModel, prompt: str = "", config: SampleConfig | None = None) -> str:
+    """One continuation of ``prompt`` (without the prompt)."""
+    config = (config or SampleConfig()).replace(num_samples=1)
+    return generate_samples(saved, prompt, config)[0]

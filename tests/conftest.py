@@ -1,0 +1,51 @@
+"""Shared fixtures. Offline and single-threaded before anything imports datasets or torch."""
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def shakespeare():
+    from nlp_lstm.data import load_shakespeare
+
+    return load_shakespeare()
+
+
+@pytest.fixture(scope="session")
+def sonnets_text(shakespeare) -> str:
+    """About 30 kB of real text: the opening of the Sonnets (a training work)."""
+    sonnets = next(t for t in shakespeare.train if t.startswith("THE SONNETS"))
+    return sonnets[:30_000]
+
+
+@pytest.fixture
+def text_file(tmp_path: Path, sonnets_text: str) -> Path:
+    path = tmp_path / "sonnets.txt"
+    path.write_text(sonnets_text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def tiny_lm():
+    """A small untrained language model with a real character vocabulary."""
+    from nlp_lstm.checkpoint import SavedModel
+    from nlp_lstm.config import ModelConfig
+    from nlp_lstm.model import LanguageModel
+    from nlp_lstm.tokenizer import CharTokenizer
+
+    torch.manual_seed(0)
+    tokenizer = CharTokenizer.build(["From fairest creatures we desire increase,\nThat thereby beauty's rose might never die!"])
+    model = LanguageModel(ModelConfig(vocab_size=tokenizer.vocab_size, embedding_dim=16, hidden_size=32, num_layers=2)).eval()
+    return SavedModel(model, tokenizer, "lm", None, {"note": "untrained"})
