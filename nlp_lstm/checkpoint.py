@@ -188,7 +188,9 @@ def load(directory: str | Path, device: str | torch.device = "cpu", kind: str | 
     return SavedModel(model, tokenizer, model_kind, config.get("labels"), training, directory)
 
 
-def save_trainer_state(directory: Path, optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], info: dict[str, Any]) -> None:
+def save_trainer_state(
+    directory: Path, optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], info: dict[str, Any]
+) -> None:
     """Write optimiser state, extra tensors (RNG, carried state) and JSON ``info`` into ``directory``."""
     state = optimizer.state_dict()
     flat: dict[str, torch.Tensor] = {f"extra.{k}": v.detach().cpu().contiguous() for k, v in tensors.items()}

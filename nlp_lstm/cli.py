@@ -83,7 +83,9 @@ ModelOption = Annotated[Path, typer.Option("--model", "-m", help="Model director
 DatasetOption = Annotated[
     str,
     typer.Option(
-        "--dataset", "-d", help="Built-in corpus (shakespeare), a local file or glob (.txt .csv .json .jsonl .parquet), or a Hub name."
+        "--dataset",
+        "-d",
+        help="Built-in corpus (shakespeare), a local file or glob (.txt .csv .json .jsonl .parquet), or a Hub name.",
     ),
 ]
 DatasetConfigOption = Annotated[Optional[str], typer.Option(help="Hub dataset configuration name, if it has several.")]
@@ -112,8 +114,13 @@ def make_progress_callback(max_steps: int) -> Any:
             console.print(f"data: {info['splits']}")
             if interactive:
                 self.progress = Progress(
-                    TextColumn("step {task.completed}/{task.total}"), BarColumn(), TextColumn("{task.fields[status]}"),
-                    TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=console,
+                    TextColumn("step {task.completed}/{task.total}"),
+                    BarColumn(),
+                    TextColumn("{task.fields[status]}"),
+                    TimeElapsedColumn(),
+                    TextColumn("eta"),
+                    TimeRemainingColumn(),
+                    console=console,
                 )
                 self.progress.start()
                 self.task = self.progress.add_task("train", total=info["max_steps"], completed=info["step"], status="")
@@ -153,22 +160,40 @@ def train_lm(
     embedding_dim: Annotated[int, typer.Option(help="Size of character embeddings.")] = default(ModelConfig, "embedding_dim"),
     hidden_size: Annotated[int, typer.Option(help="LSTM units per layer.")] = default(ModelConfig, "hidden_size"),
     num_layers: Annotated[int, typer.Option(help="Stacked LSTM layers.")] = default(ModelConfig, "num_layers"),
-    dropout: Annotated[float, typer.Option(help="Dropout between LSTM layers and on their output.")] = default(ModelConfig, "dropout"),
-    embedding_dropout: Annotated[float, typer.Option(help="Dropout on the embeddings.")] = default(ModelConfig, "embedding_dropout"),
-    tie_weights: Annotated[bool, typer.Option(help="Share embedding and output weights (needs embedding-dim = hidden-size).")] = False,
+    dropout: Annotated[float, typer.Option(help="Dropout between LSTM layers and on their output.")] = default(
+        ModelConfig, "dropout"
+    ),
+    embedding_dropout: Annotated[float, typer.Option(help="Dropout on the embeddings.")] = default(
+        ModelConfig, "embedding_dropout"
+    ),
+    tie_weights: Annotated[
+        bool, typer.Option(help="Share embedding and output weights (needs embedding-dim = hidden-size).")
+    ] = False,
     seq_len: Annotated[int, typer.Option(help="Truncated-BPTT window in tokens.")] = default(TrainConfig, "seq_len"),
     batch_size: Annotated[int, typer.Option(help="Parallel streams per batch.")] = default(TrainConfig, "batch_size"),
     max_steps: Annotated[int, typer.Option(help="Optimiser steps in all.")] = default(TrainConfig, "max_steps"),
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = default(TrainConfig, "lr"),
-    warmup_steps: Annotated[int, typer.Option(help="Linear warm-up steps before cosine decay.")] = default(TrainConfig, "warmup_steps"),
-    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay on weight matrices.")] = default(TrainConfig, "weight_decay"),
+    warmup_steps: Annotated[int, typer.Option(help="Linear warm-up steps before cosine decay.")] = default(
+        TrainConfig, "warmup_steps"
+    ),
+    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay on weight matrices.")] = default(
+        TrainConfig, "weight_decay"
+    ),
     grad_clip: Annotated[float, typer.Option(help="Clip the gradient norm to this.")] = default(TrainConfig, "grad_clip"),
-    eval_every: Annotated[int, typer.Option(help="Evaluate on the whole validation split every N steps.")] = default(TrainConfig, "eval_every"),
-    patience: Annotated[int, typer.Option(help="Stop after N evaluations without improvement (0 = never).")] = default(TrainConfig, "patience"),
-    seed: Annotated[int, typer.Option(help="Seed for weights, dropout, data order and our own splits.")] = default(TrainConfig, "seed"),
+    eval_every: Annotated[int, typer.Option(help="Evaluate on the whole validation split every N steps.")] = default(
+        TrainConfig, "eval_every"
+    ),
+    patience: Annotated[int, typer.Option(help="Stop after N evaluations without improvement (0 = never).")] = default(
+        TrainConfig, "patience"
+    ),
+    seed: Annotated[int, typer.Option(help="Seed for weights, dropout, data order and our own splits.")] = default(
+        TrainConfig, "seed"
+    ),
     device: DeviceOption = default(TrainConfig, "device"),
     threads: Annotated[int, typer.Option(help="CPU threads for torch (0 = torch's default).")] = default(TrainConfig, "threads"),
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the stopped run in --output from its last checkpoint.")] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the stopped run in --output from its last checkpoint.")
+    ] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run in --output.")] = False,
 ) -> None:
     """Train a character-level language model.
@@ -180,13 +205,24 @@ def train_lm(
     local = locals()
     train_names = [n for n in TrainConfig.__dataclass_fields__ if n in local]
     config = TrainConfig(**{n: local[n] for n in train_names})
-    model_options = dict(embedding_dim=embedding_dim, hidden_size=hidden_size, num_layers=num_layers, dropout=dropout,
-                         embedding_dropout=embedding_dropout, tie_weights=tie_weights)
+    model_options = dict(
+        embedding_dim=embedding_dim,
+        hidden_size=hidden_size,
+        num_layers=num_layers,
+        dropout=dropout,
+        embedding_dropout=embedding_dropout,
+        tie_weights=tie_weights,
+    )
     if not resume:
         ModelConfig(vocab_size=2, **model_options)  # validate sizes before loading any data
     nlp_lstm.train_language_model(
-        config, output, model_options, resume=resume, overwrite=overwrite,
-        callback=make_progress_callback(max_steps), command=" ".join(["nlp-lstm", *sys.argv[1:]]),
+        config,
+        output,
+        model_options,
+        resume=resume,
+        overwrite=overwrite,
+        callback=make_progress_callback(max_steps),
+        command=" ".join(["nlp-lstm", *sys.argv[1:]]),
         given_options=given_options(ctx, train_names),
     )
 
@@ -202,10 +238,18 @@ def load_for(model: Path, kind: str, device: str) -> Any:
 def generate(
     model: ModelOption,
     prompt: Annotated[str, typer.Option("--prompt", "-p", help="Text to continue (empty: start from a newline).")] = "",
-    length: Annotated[int, typer.Option("--length", "-n", help="Characters to generate per sample.")] = default(SampleConfig, "length"),
-    temperature: Annotated[float, typer.Option("--temperature", "-t", help="Softmax temperature; 0 = greedy.")] = default(SampleConfig, "temperature"),
-    top_k: Annotated[int, typer.Option(help="Sample among the k likeliest characters (0 = off).")] = default(SampleConfig, "top_k"),
-    top_p: Annotated[float, typer.Option(help="Nucleus sampling: smallest set with this probability (1 = off).")] = default(SampleConfig, "top_p"),
+    length: Annotated[int, typer.Option("--length", "-n", help="Characters to generate per sample.")] = default(
+        SampleConfig, "length"
+    ),
+    temperature: Annotated[float, typer.Option("--temperature", "-t", help="Softmax temperature; 0 = greedy.")] = default(
+        SampleConfig, "temperature"
+    ),
+    top_k: Annotated[int, typer.Option(help="Sample among the k likeliest characters (0 = off).")] = default(
+        SampleConfig, "top_k"
+    ),
+    top_p: Annotated[float, typer.Option(help="Nucleus sampling: smallest set with this probability (1 = off).")] = default(
+        SampleConfig, "top_p"
+    ),
     seed: Annotated[Optional[int], typer.Option(help="Seed for reproducible samples.")] = None,
     num_samples: Annotated[int, typer.Option(help="How many samples to draw.")] = default(SampleConfig, "num_samples"),
     device: DeviceOption = "cpu",
@@ -236,7 +280,9 @@ def evaluate_lm(
     split: Annotated[str, typer.Option(help="train, validation or test.")] = "test",
     dataset_config: DatasetConfigOption = None,
     text_column: TextColumnOption = default(TrainConfig, "text_column"),
-    seed: Annotated[int, typer.Option(help="The training seed, when the dataset was split by us (local files).")] = default(TrainConfig, "seed"),
+    seed: Annotated[int, typer.Option(help="The training seed, when the dataset was split by us (local files).")] = default(
+        TrainConfig, "seed"
+    ),
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     device: DeviceOption = "auto",
 ) -> None:

@@ -86,7 +86,8 @@ def packaged_data_file(name: str) -> Path:
 
 
 def load_shakespeare() -> TextSplits:
-    works = [json.loads(line) for line in gzip.open(packaged_data_file("shakespeare.jsonl.gz"), "rt", encoding="utf-8")]
+    with gzip.open(packaged_data_file("shakespeare.jsonl.gz"), "rt", encoding="utf-8") as lines:
+        works = [json.loads(line) for line in lines]
     held_out = set(SHAKESPEARE_VALIDATION_WORKS) | set(SHAKESPEARE_TEST_WORKS)
     return TextSplits(
         train=[w["text"] for w in works if w["work"] not in held_out],
@@ -128,6 +129,7 @@ def _load_local(files: list[str]) -> Any:
             raise DataError(f"{f}: file is not readable (check its permissions)")
         if os.path.getsize(f) == 0:
             raise DataError(f"{f}: file is empty")
+    datasets.disable_progress_bars()  # local files load in a blink; bars would only clutter stderr
     builder = _LOADERS[suffix]
     options: dict[str, Any] = {}
     if builder == "text":

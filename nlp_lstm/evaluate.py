@@ -20,7 +20,9 @@ from nlp_lstm.model import LanguageModel
 
 
 @torch.no_grad()
-def language_model_loss(model: LanguageModel, stream: torch.Tensor, batch_size: int = 64, seq_len: int = 256) -> tuple[float, int]:
+def language_model_loss(
+    model: LanguageModel, stream: torch.Tensor, batch_size: int = 64, seq_len: int = 256
+) -> tuple[float, int]:
     """Summed cross-entropy (nats) over every target in ``stream``, and the number of targets."""
     was_training = model.training
     model.eval()
@@ -42,7 +44,7 @@ def lm_metrics(nats: float, count: int) -> dict[str, float]:
     return {
         "nats_per_char": per_char,
         "bits_per_char": per_char / math.log(2),
-        "perplexity": math.exp(per_char),
+        "perplexity": math.exp(per_char) if per_char < 700 else math.inf,  # exp overflows a float past ~709
         "characters": count,
     }
 

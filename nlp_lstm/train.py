@@ -129,7 +129,9 @@ def prepare_output(output_dir: Path, resume: bool, overwrite: bool) -> None:
         if not overwrite:
             raise TrainingError(f"{output_dir}: already holds a run; pass --resume to continue it or --overwrite to replace it")
         if not (output_dir / RUN_CONFIG_FILE).exists():
-            raise TrainingError(f"{output_dir}: is not an nlp-lstm run directory; refusing to overwrite it, choose another --output")
+            raise TrainingError(
+                f"{output_dir}: is not an nlp-lstm run directory; refusing to overwrite it, choose another --output"
+            )
         shutil.rmtree(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
 
@@ -139,7 +141,9 @@ def resolve_resume_config(output_dir: Path, requested: TrainConfig, given: set[s
     changed = {k for k in given if getattr(requested, k) != getattr(saved, k)}
     refused = sorted(changed - set(RESUMABLE_CHANGES))
     if refused:
-        raise TrainingError(f"--resume keeps the run's settings; these differ from it: {', '.join(refused)} (only {', '.join(RESUMABLE_CHANGES)} may change)")
+        raise TrainingError(
+            f"--resume keeps the run's settings; these differ from it: {', '.join(refused)} (only {', '.join(RESUMABLE_CHANGES)} may change)"
+        )
     return saved.replace(**{k: getattr(requested, k) for k in changed})
 
 
@@ -198,17 +202,48 @@ def train_language_model(
 
     parameters = sum(p.numel() for p in model.parameters())
     callback.on_start(
-        {"step": step, "max_steps": config.max_steps, "device": str(device), "parameters": parameters,
-         "vocab_size": tokenizer.vocab_size, "train_tokens": len(batches.stream), "steps_per_epoch": len(batches),
-         "splits": splits.source}
+        {
+            "step": step,
+            "max_steps": config.max_steps,
+            "device": str(device),
+            "parameters": parameters,
+            "vocab_size": tokenizer.vocab_size,
+            "train_tokens": len(batches.stream),
+            "steps_per_epoch": len(batches),
+            "splits": splits.source,
+            "model": model,
+        }
     )
     explode_limit = 3 * math.log(tokenizer.vocab_size)
-    record = {"dataset": config.dataset, "splits": splits.source, "command": command, "train_config": config.to_dict(),
-              "parameters": parameters, "device": str(device), "torch": torch.__version__}
+    record = {
+        "dataset": config.dataset,
+        "splits": splits.source,
+        "command": command,
+        "train_config": config.to_dict(),
+        "parameters": parameters,
+        "device": str(device),
+        "torch": torch.__version__,
+    }
+
+    def check_divergence(loss: float, split: str, at_step: int) -> None:
+        if not math.isfinite(loss) or loss > explode_limit:
+            kept = (
+                f"the last good checkpoint is kept in {output_dir / 'last'}"
+                if (output_dir / "last").exists()
+                else "nothing was saved yet"
+            )
+            raise TrainingError(
+                f"{split} loss became {loss:.3g} at step {at_step} (diverged); {kept}. Try a lower --lr or --grad-clip"
+            )
 
     def save_last(val: dict[str, Any] | None) -> dict[str, Any]:
-        training = {**record, "step": step, "wall_time_s": round(elapsed_before + time.perf_counter() - started, 1),
-                    "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "validation": val}
+        training = {
+            **record,
+            "step": step,
+            "wall_time_s": round(elapsed_before + time.perf_counter() - started, 1),
+            "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "validation": val,
+        }
         tensors = {"torch_rng": torch.get_rng_state()}
         if state is not None:
             tensors.update(state_h=state[0], state_c=state[1])
@@ -260,15 +295,16 @@ def train_language_model(
             is_eval = step % config.eval_every == 0 or step == config.max_steps
             if window_steps == LOG_EVERY or is_eval:
                 mean_loss = float(window_loss) / window_steps  # one device sync per log window
-                if not math.isfinite(mean_loss) or mean_loss > explode_limit:
-                    raise TrainingError(
-                        f"loss became {mean_loss:.3g} at step {step} (diverged); the last good checkpoint is kept in "
-                        f"{output_dir / 'last'}. Try a lower --lr or --grad-clip"
-                    )
+                check_divergence(mean_loss, "training", step)
                 seconds = time.perf_counter() - window_start
-                entry = {"step": step, "epoch": epoch, "train_loss": mean_loss, "lr": lr,
-                         "tokens_per_s": window_steps * inputs.numel() / seconds,
-                         "elapsed_s": elapsed_before + time.perf_counter() - started}
+                entry = {
+                    "step": step,
+                    "epoch": epoch,
+                    "train_loss": mean_loss,
+                    "lr": lr,
+                    "tokens_per_s": window_steps * inputs.numel() / seconds,
+                    "elapsed_s": elapsed_before + time.perf_counter() - started,
+                }
                 log(entry)
                 callback.on_step(entry)
                 window_loss.zero_()
@@ -276,6 +312,7 @@ def train_language_model(
 
             if is_eval:
                 nats, count = language_model_loss(model, validation, config.eval_batch_size, config.seq_len)
+                check_divergence(nats / count, "validation", step)  # never save a model that blew up
                 val = {"step": step, **lm_metrics(nats, count)}
                 improved = best is None or val["nats_per_char"] < best["validation"]["nats_per_char"]
                 evals_since_best = 0 if improved else evals_since_best + 1
@@ -291,7 +328,14 @@ def train_language_model(
                     stopped_early = True
                     break
 
-    result = TrainResult(output_dir, output_dir / "best", output_dir / "last", step,
-                         best["validation"] if best else {}, elapsed_before + time.perf_counter() - started, stopped_early)
+    result = TrainResult(
+        output_dir,
+        output_dir / "best",
+        output_dir / "last",
+        step,
+        best["validation"] if best else {},
+        elapsed_before + time.perf_counter() - started,
+        stopped_early,
+    )
     callback.on_end(result)
     return result

@@ -43,10 +43,15 @@ def test_out_of_range_values_name_the_valid_range(make, message):
 
 
 @given(
-    st.integers(2, 1000), st.integers(1, 64), st.integers(1, 64), st.integers(1, 4),
-    st.floats(0, 0.99), st.booleans(),
+    st.integers(2, 1000),
+    st.integers(1, 64),
+    st.integers(1, 64),
+    st.integers(1, 4),
+    st.floats(0, 0.99),
+    st.booleans(),
 )
 def test_model_config_round_trip_property(vocab, emb, hidden, layers, dropout, bidirectional):
-    config = ModelConfig(vocab_size=vocab, embedding_dim=emb, hidden_size=hidden, num_layers=layers,
-                         dropout=dropout, bidirectional=bidirectional)
+    config = ModelConfig(
+        vocab_size=vocab, embedding_dim=emb, hidden_size=hidden, num_layers=layers, dropout=dropout, bidirectional=bidirectional
+    )
     assert ModelConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config

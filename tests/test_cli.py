@@ -1,0 +1,106 @@
+"""The command line end to end on a small text file, through typer's CliRunner."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from nlp_lstm.cli import app
+
+runner = CliRunner()
+SMALL = [
+    "--embedding-dim",
+    "16",
+    "--hidden-size",
+    "32",
+    "--num-layers",
+    "1",
+    "--seq-len",
+    "32",
+    "--batch-size",
+    "8",
+    "--eval-every",
+    "10",
+    "--warmup-steps",
+    "2",
+    "--device",
+    "cpu",
+]
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture
+def trained(tmp_path, text_file):
+    out = tmp_path / "run"
+    result = run("train", "lm", "--dataset", text_file, "--output", out, "--max-steps", 20, *SMALL)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_train_generate_evaluate_resume(trained, text_file):
+    assert (trained / "best" / "model.safetensors").exists() and (trained / "metrics.jsonl").exists()
+
+    result = run("generate", "--model", trained / "best", "--prompt", "From", "--length", 50, "--seed", 1)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("From") and len(result.stdout.rstrip("\n")) == 54
+    again = run("generate", "--model", trained / "best", "--prompt", "From", "--length", 50, "--seed", 1)
+    assert again.stdout == result.stdout
+
+    two = run("generate", "-m", trained / "best", "-p", "A", "-n", 10, "--num-samples", 2, "--seed", 0)
+    assert two.exit_code == 0 and two.stdout.count("A") >= 2 and "\n\n" in two.stdout
+
+    result = run("evaluate", "lm", "--model", trained / "best", "--dataset", text_file, "--split", "test", "--json")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout)
+    assert metrics["split"] == "test" and metrics["bits_per_char"] > 0
+    text = text_file.read_text()
+    assert metrics["characters"] == len(text) - int(len(text) * 0.95) - 1  # our last 5%, every target once
+
+    table = run("evaluate", "lm", "--model", trained / "best", "--dataset", text_file)
+    assert table.exit_code == 0 and "bits per char" in table.stdout
+
+    resumed = run("train", "lm", "--dataset", text_file, "--output", trained, "--max-steps", 30, "--resume", *SMALL)
+    assert resumed.exit_code == 0, resumed.output
+    steps = [json.loads(line)["step"] for line in (trained / "metrics.jsonl").read_text().splitlines()]
+    assert max(steps) == 30 and steps.count(20) == 2  # train + validation lines, not repeated by the resume
+
+
+def test_user_errors_are_one_line_and_exit_non_zero(tmp_path, trained, text_file):
+    csv_file = tmp_path / "d.csv"
+    csv_file.write_text("review,stars\n" + "".join(f"line {i},{i % 5}\n" for i in range(40)))
+    cases = [
+        (["generate", "--model", tmp_path / "absent"], "no such model directory"),
+        (["generate", "--model", trained / "best", "--temperature", "-1"], "temperature must be >= 0"),
+        (["generate", "--model", trained / "best", "--top-p", "0"], "top_p must be in (0, 1]"),
+        (["train", "lm", "--dataset", text_file, "--output", trained, *SMALL], "already holds a run"),
+        (["train", "lm", "--dataset", tmp_path / "missing.txt", "--output", tmp_path / "x"], "no such file"),
+        (
+            ["train", "lm", "--dataset", text_file, "--output", tmp_path / "y", "--hidden-size", "0"],
+            "hidden_size must be a positive",
+        ),
+        (
+            ["train", "lm", "--dataset", csv_file, "--output", tmp_path / "z", "--text-column", "body"],
+            "column 'body' not found; choose --text-column from: review, stars",
+        ),
+        (["train", "lm", "--resume", "--overwrite", "--output", trained], "contradict each other"),
+        (["evaluate", "lm", "--model", trained / "best", "--dataset", "nobody/nothing"], "cannot be reached"),
+    ]
+    for args, message in cases:
+        result = run(*args)
+        assert result.exit_code == 1, (args, result.output)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], (args, result.stderr)
+        assert "Traceback" not in result.output
+
+
+def test_version_and_help():
+    import nlp_lstm
+
+    result = run("--version")
+    assert result.exit_code == 0 and result.stdout.strip() == f"nlp-lstm {nlp_lstm.__version__}"
+    for command in (["train", "lm"], ["generate"], ["evaluate", "lm"]):
+        help_text = run(*command, "--help").stdout
+        assert "Example: nlp-lstm" in help_text

@@ -1,0 +1,103 @@
+"""Dataset specs, splits and BPTT batching, on the built-in corpus and small local files."""
+
+import json
+import time
+
+import pandas as pd
+import pytest
+import torch
+
+from nlp_lstm.data import (
+    SHAKESPEARE_TEST_WORKS,
+    SHAKESPEARE_VALIDATION_WORKS,
+    DataError,
+    LMBatches,
+    eval_batches,
+    load_text_splits,
+)
+
+
+def test_shakespeare_is_split_by_whole_work(shakespeare):
+    assert len(shakespeare.train) == 42 - 6
+    assert len(shakespeare.validation) == len(SHAKESPEARE_VALIDATION_WORKS) == 3
+    assert len(shakespeare.test) == len(SHAKESPEARE_TEST_WORKS) == 3
+    train = set(shakespeare.train)
+    assert not train & set(shakespeare.validation) and not train & set(shakespeare.test)
+    assert any(t.startswith("MACBETH") for t in shakespeare.test)
+    assert any("JULIUS CAESAR" in t[:200].upper() for t in shakespeare.validation)
+    assert sum(map(len, shakespeare.train)) > 4_000_000
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".csv", ".jsonl", ".parquet"])
+def test_local_files_of_each_kind(tmp_path, sonnets_text, suffix):
+    lines = [line for line in sonnets_text.splitlines() if line.strip()][:60]
+    path = tmp_path / f"data{suffix}"
+    if suffix == ".txt":
+        path.write_text(sonnets_text)
+    elif suffix == ".csv":
+        pd.DataFrame({"line": lines}).to_csv(path, index=False)
+    elif suffix == ".jsonl":
+        path.write_text("".join(json.dumps({"line": t}) + "\n" for t in lines))
+    else:
+        pd.DataFrame({"line": lines}).to_parquet(path)
+    splits = load_text_splits(str(path), text_column="text" if suffix == ".txt" else "line", seed=1)
+    if suffix == ".txt":  # one document: split by position, nothing lost
+        assert "".join(splits.train + splits.validation + splits.test) == sonnets_text
+    else:  # rows: split by seed, every row exactly once
+        assert sorted(splits.train + splits.validation + splits.test) == sorted(lines)
+        assert len(splits.validation) == len(splits.test) == 3
+        again = load_text_splits(str(path), text_column="line", seed=1)
+        assert again.validation == splits.validation
+        assert load_text_splits(str(path), text_column="line", seed=2).validation != splits.validation
+
+
+def test_missing_column_lists_the_columns(tmp_path):
+    path = tmp_path / "d.csv"
+    pd.DataFrame({"review": ["a b"] * 30, "stars": [1] * 30}).to_csv(path, index=False)
+    with pytest.raises(DataError, match="column 'text' not found; choose --text-column from: review, stars"):
+        load_text_splits(str(path))
+
+
+def test_bad_paths_are_clear_errors(tmp_path):
+    with pytest.raises(DataError, match="no such file"):
+        load_text_splits(str(tmp_path / "missing.txt"))
+    with pytest.raises(DataError, match="is a directory"):
+        load_text_splits(str(tmp_path))
+    (tmp_path / "empty.txt").write_text("")
+    with pytest.raises(DataError, match="file is empty"):
+        load_text_splits(str(tmp_path / "empty.txt"))
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9 na\xefve".encode("latin-1") * 10)
+    with pytest.raises(DataError, match="not UTF-8"):
+        load_text_splits(str(tmp_path / "latin1.txt"))
+
+
+def test_hub_name_offline_fails_at_once():
+    started = time.perf_counter()
+    with pytest.raises(DataError, match="cannot be reached .*use a local file"):
+        load_text_splits("someone/some_dataset")
+    assert time.perf_counter() - started < 5  # not the ~20 s of retries; generous for a loaded machine
+
+
+def test_lm_batches_continue_row_by_row():
+    stream = torch.arange(1000)
+    batches = LMBatches(stream, batch_size=4, seq_len=10)
+    inputs, targets = batches.epoch(0, seed=0)
+    assert inputs.shape == (len(batches), 4, 10)
+    assert torch.equal(targets[:, :, :-1], inputs[:, :, 1:])
+    # row r of batch k+1 continues row r of batch k
+    assert torch.equal(inputs[1, :, 0], inputs[0, :, -1] + 1)
+    shifted, _ = batches.epoch(1, seed=0)
+    assert shifted.shape == inputs.shape and not torch.equal(shifted, inputs)
+    with pytest.raises(DataError, match="fewer than one batch needs"):
+        LMBatches(torch.arange(30), batch_size=4, seq_len=10)
+
+
+def test_eval_batches_cover_every_target_exactly_once():
+    stream = torch.arange(1, 1002)  # 1000 targets
+    batches = eval_batches(stream, batch_size=7, seq_len=13)
+    targets = torch.cat([t.flatten() for _, t in batches])
+    real = targets[targets != -100]
+    assert sorted(real.tolist()) == list(range(2, 1002))
+    for inputs, target in batches:  # every target follows its input
+        mask = target != -100
+        assert torch.equal(target[mask], inputs[mask] + 1)
