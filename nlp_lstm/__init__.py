@@ -1,4 +1,4 @@
-"""nlp-lstm: LSTM language models and text generation, from one command line or one import.
+"""nlp-lstm: LSTM language models, text generation and text classification, from one command line or one import.
 
 The public API is re-exported here. Names resolve on first use (PEP 562), so
 ``import nlp_lstm`` and ``nlp-lstm --help`` stay fast and do not import torch.
@@ -14,21 +14,29 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "NlpLstmError": "nlp_lstm.errors",
     "ModelConfig": "nlp_lstm.config",
+    "ClassifierTrainConfig": "nlp_lstm.config",
     "TrainConfig": "nlp_lstm.config",
     "SampleConfig": "nlp_lstm.config",
     "CharTokenizer": "nlp_lstm.tokenizer",
+    "SubwordTokenizer": "nlp_lstm.tokenizer",
     "ReferenceLSTM": "nlp_lstm.lstm",
     "Encoder": "nlp_lstm.model",
     "LanguageModel": "nlp_lstm.model",
+    "Classifier": "nlp_lstm.model",
     "load_text_splits": "nlp_lstm.data",
+    "load_labelled_splits": "nlp_lstm.data",
     "SavedModel": "nlp_lstm.checkpoint",
     "load_model": "nlp_lstm.checkpoint:load",
     "save_model": "nlp_lstm.checkpoint:save",
     "evaluate_language_model": "nlp_lstm.evaluate",
-    "generate": "nlp_lstm.generate",
-    "generate_samples": "nlp_lstm.generate",
-    "generate_stream": "nlp_lstm.generate",
-    "train_language_model": "nlp_lstm.train",
+    "evaluate_classifier": "nlp_lstm.evaluate",
+    "classify": "nlp_lstm.prediction",
+    "Prediction": "nlp_lstm.prediction",
+    "generate": "nlp_lstm.sampling",
+    "generate_samples": "nlp_lstm.sampling",
+    "generate_stream": "nlp_lstm.sampling",
+    "train_language_model": "nlp_lstm.lm_training",
+    "train_classifier": "nlp_lstm.classifier_training",
     "Callback": "nlp_lstm.train",
     "TrainResult": "nlp_lstm.train",
 }
@@ -53,12 +61,15 @@ if TYPE_CHECKING:
     from nlp_lstm.checkpoint import SavedModel
     from nlp_lstm.checkpoint import load as load_model
     from nlp_lstm.checkpoint import save as save_model
-    from nlp_lstm.config import ModelConfig, SampleConfig, TrainConfig
-    from nlp_lstm.data import load_text_splits
+    from nlp_lstm.classifier_training import train_classifier
+    from nlp_lstm.config import ClassifierTrainConfig, ModelConfig, SampleConfig, TrainConfig
+    from nlp_lstm.data import load_labelled_splits, load_text_splits
     from nlp_lstm.errors import NlpLstmError
-    from nlp_lstm.evaluate import evaluate_language_model
-    from nlp_lstm.generate import generate, generate_samples, generate_stream
+    from nlp_lstm.evaluate import evaluate_classifier, evaluate_language_model
+    from nlp_lstm.lm_training import train_language_model
     from nlp_lstm.lstm import ReferenceLSTM
-    from nlp_lstm.model import Encoder, LanguageModel
-    from nlp_lstm.tokenizer import CharTokenizer
-    from nlp_lstm.train import Callback, TrainResult, train_language_model
+    from nlp_lstm.model import Classifier, Encoder, LanguageModel
+    from nlp_lstm.prediction import Prediction, classify
+    from nlp_lstm.sampling import generate, generate_samples, generate_stream
+    from nlp_lstm.tokenizer import CharTokenizer, SubwordTokenizer
+    from nlp_lstm.train import Callback, TrainResult

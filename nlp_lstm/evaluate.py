@@ -1,9 +1,11 @@
-"""Exact metrics of a language model over a whole split.
+"""Exact metrics over a whole split.
 
-Every target token of the split is scored exactly once (see ``data.eval_batches``),
-with the LSTM state carried along each row, so the numbers do not depend on how
-the text was batched beyond the row starts. Reported in nats and bits per
-character and as perplexity.
+Language models: every target token of the split is scored exactly once (see
+``data.eval_batches``), with the LSTM state carried along each row; reported in
+nats and bits per character and as perplexity.
+
+Classifiers: accuracy, macro-F1, per-class precision/recall/F1 and the confusion
+matrix (rows: true label, columns: predicted label).
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import torch
 import torch.nn.functional as F
 
 from nlp_lstm.checkpoint import SavedModel
-from nlp_lstm.data import encode_stream, eval_batches, load_text_splits
+from nlp_lstm.data import DataError, encode_stream, eval_batches, load_labelled_splits, load_text_splits
 from nlp_lstm.model import LanguageModel
+from nlp_lstm.prediction import encode_for, predict_probabilities
 
 
 @torch.no_grad()
@@ -70,3 +73,52 @@ def evaluate_language_model(
     metrics: dict[str, Any] = {"dataset": dataset, "split": split, **lm_metrics(nats, count)}
     metrics["unknown_characters"] = int((stream[1:] == saved.tokenizer.unk_id).sum())
     return metrics
+
+
+def classification_metrics(labels: list[int], predicted: list[int], names: list[str]) -> dict[str, Any]:
+    """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix."""
+    size = len(names)
+    confusion = torch.zeros(size, size, dtype=torch.long)
+    for truth, guess in zip(labels, predicted):
+        confusion[truth, guess] += 1
+    per_class = {}
+    for k, name in enumerate(names):
+        true_positive = int(confusion[k, k])
+        predicted_k, actual_k = int(confusion[:, k].sum()), int(confusion[k].sum())
+        precision = true_positive / predicted_k if predicted_k else 0.0
+        recall = true_positive / actual_k if actual_k else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class[name] = {"precision": precision, "recall": recall, "f1": f1, "support": actual_k}
+    present = [m for m in per_class.values() if m["support"]]
+    return {
+        "accuracy": int(confusion.diag().sum()) / max(1, len(labels)),
+        "macro_f1": sum(m["f1"] for m in present) / max(1, len(present)),
+        "per_class": per_class,
+        "confusion_matrix": confusion.tolist(),
+        "labels": names,
+        "examples": len(labels),
+    }
+
+
+def evaluate_classifier(
+    saved: SavedModel,
+    dataset: str = "rotten_tomatoes",
+    split: str = "test",
+    text_column: str = "text",
+    label_column: str = "label",
+    dataset_config: str | None = None,
+    seed: int = 0,
+    batch_size: int = 64,
+) -> dict[str, Any]:
+    """Classification metrics of ``saved`` on ``split`` of ``dataset``; labels are matched by name."""
+    splits = load_labelled_splits(dataset, text_column, label_column, dataset_config, seed)
+    part = splits.get(split)
+    names = saved.labels or []
+    index = {name: i for i, name in enumerate(names)}
+    unknown = sorted({splits.label_names[y] for y in part.labels} - set(index))
+    if unknown:
+        raise DataError(f"labels {unknown} of {dataset} are unknown to this model (it knows {', '.join(names)})")
+    labels = [index[splits.label_names[y]] for y in part.labels]
+    probabilities = predict_probabilities(saved.model, encode_for(saved, part.texts), batch_size, saved.tokenizer.pad_id)
+    metrics = classification_metrics(labels, probabilities.argmax(dim=1).tolist(), names)
+    return {"dataset": dataset, "split": split, "splits": splits.source, "skipped_rows": splits.skipped, **metrics}

@@ -17,57 +17,93 @@ from nlp_lstm.lstm import ReferenceLSTM, State
 
 
 class Encoder(nn.Module):
-    """Embedding → dropout → multi-layer LSTM → dropout. ``features`` (B, T, H·directions)."""
+    """Embedding → dropout → multi-layer LSTM → dropout. ``features`` (B, T, H·directions).
+
+    A bidirectional encoder runs a second, independent LSTM stack over each
+    sequence reversed within its own length (as ELMo and ULMFiT pair a forward
+    and a backward model). Padding then always comes after the real tokens in
+    both directions, so a text's features do not depend on the padding around it,
+    and the forward stack keeps exactly the shape of a language model's.
+    """
 
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=config.pad_id)
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
-        self.lstm = nn.LSTM(
+        self.lstm = self._make_lstm()
+        self.lstm_reverse = self._make_lstm() if config.bidirectional else None
+        self.output_dropout = nn.Dropout(config.dropout)
+        self.reset_parameters()
+
+    def _make_lstm(self) -> nn.LSTM:
+        config = self.config
+        return nn.LSTM(
             config.embedding_dim,
             config.hidden_size,
             num_layers=config.num_layers,
             dropout=config.dropout if config.num_layers > 1 else 0.0,
-            bidirectional=config.bidirectional,
             batch_first=True,
         )
-        self.output_dropout = nn.Dropout(config.dropout)
-        self.reset_parameters()
+
+    @property
+    def directions(self) -> int:
+        return 2 if self.config.bidirectional else 1
 
     @property
     def output_size(self) -> int:
-        return self.config.hidden_size * (2 if self.config.bidirectional else 1)
+        return self.config.hidden_size * self.directions
+
+    def lstms(self) -> list[nn.LSTM]:
+        return [self.lstm] if self.lstm_reverse is None else [self.lstm, self.lstm_reverse]
 
     def reset_parameters(self) -> None:
         nn.init.normal_(self.embedding.weight, std=0.1)
         with torch.no_grad():
             self.embedding.weight[self.config.pad_id].zero_()
         hidden = self.config.hidden_size
-        for name, param in self.lstm.named_parameters():
-            if name.startswith("bias_ih"):
-                # Forget-gate bias 1 (Gers et al. 2000; Jozefowicz et al. 2015): remember by default.
-                # PyTorch packs gates as i, f, g, o and adds bias_ih + bias_hh, so set one of them.
-                nn.init.zeros_(param)
-                param.data[hidden : 2 * hidden] = 1.0
-            elif name.startswith("bias_hh"):
-                nn.init.zeros_(param)
+        for lstm in self.lstms():
+            for name, param in lstm.named_parameters():
+                if name.startswith("bias_ih"):
+                    # Forget-gate bias 1 (Gers et al. 2000; Jozefowicz et al. 2015): remember by default.
+                    # PyTorch packs gates as i, f, g, o and adds bias_ih + bias_hh, so set one of them.
+                    nn.init.zeros_(param)
+                    param.data[hidden : 2 * hidden] = 1.0
+                elif name.startswith("bias_hh"):
+                    nn.init.zeros_(param)
 
     def initial_state(self, batch_size: int, device: torch.device | None = None, dtype: torch.dtype | None = None) -> State:
         weight = self.lstm.weight_hh_l0
-        directions = 2 if self.config.bidirectional else 1
-        shape = (self.config.num_layers * directions, batch_size, self.config.hidden_size)
+        shape = (self.config.num_layers, batch_size, self.config.hidden_size)
         zeros = torch.zeros(shape, device=device or weight.device, dtype=dtype or weight.dtype)
         return zeros, zeros.clone()
 
-    def forward(self, ids: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+    def forward(self, ids: Tensor, state: State | None = None, lengths: Tensor | None = None) -> tuple[Tensor, State]:
+        """``ids`` (B, T) right-padded; ``lengths`` (B,) is needed only by a bidirectional encoder.
+
+        The returned state is the forward stack's; a bidirectional encoder takes no state in.
+        """
         embedded = self.embedding_dropout(self.embedding(ids))  # (B, T, E)
-        features, state = self.lstm(embedded, state)  # (B, T, H·directions)
+        features, state = self.lstm(embedded, state)  # (B, T, H)
+        if self.lstm_reverse is not None:
+            if lengths is None:
+                lengths = ids.new_full((ids.shape[0],), ids.shape[1])
+            order = reverse_within_lengths(lengths, ids.shape[1])  # (B, T)
+            backward, _ = self.lstm_reverse(embedded.gather(1, order[..., None].expand_as(embedded)))
+            backward = backward.gather(1, order[..., None].expand_as(backward))  # back into text order
+            features = torch.cat([features, backward], dim=2)  # (B, T, 2H)
         return self.output_dropout(features), state
 
     def reference(self) -> ReferenceLSTM:
-        """The equations-level LSTM with this encoder's current weights, for gate inspection."""
+        """The equations-level LSTM with the forward stack's current weights, for gate inspection."""
         return ReferenceLSTM.from_torch(self.lstm)
+
+
+def reverse_within_lengths(lengths: Tensor, max_len: int) -> Tensor:
+    """Indices (B, T) that reverse each row's first ``length`` positions and keep the padding in place."""
+    positions = torch.arange(max_len, device=lengths.device)[None, :]  # (1, T)
+    lengths = lengths[:, None]
+    return torch.where(positions < lengths, lengths - 1 - positions, positions)
 
 
 def detach_state(state: State) -> State:
@@ -106,3 +142,47 @@ class LanguageModel(nn.Module):
     def forward(self, ids: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         features, state = self.encoder(ids, state)
         return self.head(features), state
+
+
+class ClassifierHead(nn.Module):
+    """Concat pooling over real (unpadded) steps, as in ULMFiT: last step, masked mean, masked max → logits.
+
+    For a bidirectional encoder the "last step" of the backward half is its
+    final state, which sits at position 0 in text order.
+    """
+
+    def __init__(self, config: ModelConfig, input_size: int, directions: int):
+        super().__init__()
+        self.directions = directions
+        self.dropout = nn.Dropout(config.dropout)
+        self.linear = nn.Linear(3 * input_size, config.num_classes)
+
+    def forward(self, features: Tensor, lengths: Tensor) -> Tensor:
+        batch, steps, _ = features.shape
+        mask = torch.arange(steps, device=features.device)[None, :] < lengths[:, None]  # (B, T)
+        rows = torch.arange(batch, device=features.device)
+        last = features[rows, lengths - 1]  # (B, D)
+        if self.directions == 2:
+            half = features.shape[2] // 2
+            last = torch.cat([last[:, :half], features[:, 0, half:]], dim=1)
+        mean = (features * mask[..., None]).sum(1) / lengths[:, None].to(features.dtype)  # (B, D)
+        maximum = features.masked_fill(~mask[..., None], float("-inf")).amax(1)  # (B, D)
+        return self.linear(self.dropout(torch.cat([last, mean, maximum], dim=1)))  # (B, C)
+
+
+class Classifier(nn.Module):
+    """Encoder + classifier head. ``forward(ids, lengths) -> logits`` (B, num_classes)."""
+
+    kind = "classifier"
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        if config.num_classes < 2:
+            raise ValueError(f"a classifier needs num_classes >= 2, got {config.num_classes}")
+        self.config = config
+        self.encoder = Encoder(config)
+        self.head = ClassifierHead(config, self.encoder.output_size, self.encoder.directions)
+
+    def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
+        features, _ = self.encoder(ids, lengths=lengths)
+        return self.head(features, lengths)

@@ -1,8 +1,16 @@
-"""Character vocabulary: any Unicode text in, integer ids out, and back.
+"""Tokenizers: any Unicode text in, integer ids out, and back.
 
-Ids 0 and 1 are reserved for padding and for characters the vocabulary has never
-seen, so unseen input never crashes encoding. A character is one Unicode code
-point (Python's ``str`` unit), which keeps every round trip UTF-8 safe.
+Two kinds share one interface (``encode``, ``encode_array``, ``encode_batch``,
+``decode``, ``vocab_size``, ``pad_id``, ``unk_id``, ``to_dict``):
+
+* :class:`CharTokenizer` — one id per Unicode code point, in plain Python and
+  numpy; what the language model generates with.
+* :class:`SubwordTokenizer` — byte-level BPE (Sennrich et al. 2016; the GPT-2
+  byte alphabet) trained with Hugging Face ``tokenizers`` on the training split;
+  shorter sequences for the classifier.
+
+Ids 0 and 1 are always padding and unknown, so unseen input never crashes
+encoding. Both save as JSON inside the model directory.
 """
 
 from __future__ import annotations
@@ -11,7 +19,7 @@ import collections
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 
@@ -68,6 +76,9 @@ class CharTokenizer:
     def encode(self, text: str) -> list[int]:
         return self.encode_array(text).tolist()
 
+    def encode_batch(self, texts: list[str]) -> list[np.ndarray]:
+        return [self.encode_array(t) for t in texts]
+
     def encode_array(self, text: str) -> np.ndarray:
         """Ids of ``text`` as int64; unseen characters become ``unk_id``."""
         if not text:
@@ -96,16 +107,101 @@ class CharTokenizer:
         return isinstance(other, CharTokenizer) and other.chars == self.chars
 
 
-def tokenizer_from_dict(data: Any) -> CharTokenizer:
-    if not isinstance(data, dict) or data.get("type") != "char":
-        found = data.get("type") if isinstance(data, dict) else type(data).__name__
-        raise TokenizerError(f"unknown tokenizer type {found!r}; this version reads 'char'")
-    if data.get("specials") != [PAD, UNK] or not isinstance(data.get("chars"), list):
-        raise TokenizerError("malformed character tokenizer: expected 'specials' [<pad>, <unk>] and a 'chars' list")
-    return CharTokenizer(data["chars"])
+class SubwordTokenizer:
+    """Byte-level BPE from Hugging Face ``tokenizers``; every string encodes, none is unknown."""
+
+    pad_id = 0
+    unk_id = 1
+    kind = "bpe"
+
+    def __init__(self, tokenizer: Any):
+        self._tokenizer = tokenizer
+        if tokenizer.token_to_id(PAD) != self.pad_id or tokenizer.token_to_id(UNK) != self.unk_id:
+            raise TokenizerError("a subword tokenizer needs <pad> as id 0 and <unk> as id 1")
+
+    @classmethod
+    def build(cls, texts: Iterable[str], vocab_size: int = 8000) -> SubwordTokenizer:
+        """Train byte-level BPE with ``vocab_size`` tokens (specials included) on ``texts``."""
+        from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+        tokenizer = Tokenizer(models.BPE(unk_token=UNK))
+        tokenizer.normalizer = normalizers.NFC()
+        # No prefix space, so decode(encode(text)) == text for NFC text.
+        tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tokenizer.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(
+            vocab_size=vocab_size,
+            special_tokens=[PAD, UNK],
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=False,
+        )
+        texts = [t for t in texts if t]
+        if not texts:
+            raise TokenizerError("cannot build a vocabulary from empty text; check the dataset and --text-column")
+        tokenizer.train_from_iterator(texts, trainer)
+        return cls(tokenizer)
+
+    @property
+    def vocab_size(self) -> int:
+        return self._tokenizer.get_vocab_size()
+
+    @property
+    def special_ids(self) -> list[int]:
+        return [self.pad_id, self.unk_id]
+
+    def encode(self, text: str) -> list[int]:
+        return self._tokenizer.encode(text).ids
+
+    def encode_array(self, text: str) -> np.ndarray:
+        return np.asarray(self.encode(text), dtype=np.int64)
+
+    def encode_batch(self, texts: list[str]) -> list[np.ndarray]:
+        return [np.asarray(e.ids, dtype=np.int64) for e in self._tokenizer.encode_batch(texts)]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return self._tokenizer.decode([int(i) for i in ids], skip_special_tokens=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "bpe", "tokenizer": json.loads(self._tokenizer.to_str())}
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SubwordTokenizer) and other.to_dict() == self.to_dict()
 
 
-def load_tokenizer(path: str | Path) -> CharTokenizer:
+AnyTokenizer = Union[CharTokenizer, SubwordTokenizer]
+TOKENIZER_KINDS = ("char", "bpe")
+
+
+def build_tokenizer(kind: str, texts: list[str], vocab_size: int = 8000) -> AnyTokenizer:
+    """A ``char`` or ``bpe`` tokenizer built from ``texts`` (the training split only)."""
+    if kind == "char":
+        return CharTokenizer.build(texts)
+    if kind == "bpe":
+        return SubwordTokenizer.build(texts, vocab_size)
+    raise TokenizerError(f"unknown tokenizer {kind!r}; choose one of {', '.join(TOKENIZER_KINDS)}")
+
+
+def tokenizer_from_dict(data: Any) -> AnyTokenizer:
+    kind = data.get("type") if isinstance(data, dict) else None
+    if kind == "char":
+        if data.get("specials") != [PAD, UNK] or not isinstance(data.get("chars"), list):
+            raise TokenizerError("malformed character tokenizer: expected 'specials' [<pad>, <unk>] and a 'chars' list")
+        return CharTokenizer(data["chars"])
+    if kind == "bpe":
+        from tokenizers import Tokenizer
+
+        try:
+            return SubwordTokenizer(Tokenizer.from_str(json.dumps(data["tokenizer"])))
+        except Exception as error:  # tokenizers raises its own exception type for malformed JSON
+            raise TokenizerError(f"malformed subword tokenizer ({error})") from None
+    found = kind if kind is not None else type(data).__name__
+    raise TokenizerError(f"unknown tokenizer type {found!r}; this version reads {', '.join(TOKENIZER_KINDS)}")
+
+
+def load_tokenizer(path: str | Path) -> AnyTokenizer:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -1,13 +1,10 @@
-"""Training loop of the character language model.
+"""What every training loop here shares: devices, optimiser, schedule, signals, and the run directory.
 
-Stateful truncated BPTT over contiguous streams (Williams & Peng 1990; the
-layout of pytorch/examples' word_language_model): the LSTM state is carried from
-batch to batch and detached in one place. AdamW, gradient-norm clipping, linear
-warm-up then cosine decay, evaluation over the whole validation split, best and
-last model directories, exact resume, early stopping, and an abort with a
-message on NaN or exploding loss (as char-rnn does).
-
-The loop reports through a :class:`Callback`, never prints.
+A run directory holds ``train_config.json`` (the resolved settings), ``metrics.jsonl``
+(one JSON line per log window and per evaluation), ``best/`` (the best model by
+validation) and ``last/`` (the latest model plus the optimiser, RNG and loop state
+that ``--resume`` needs). Loops report through a :class:`Callback`, never print.
+The loops themselves are in ``lm_training.py`` and ``classifier_training.py``.
 """
 
 from __future__ import annotations
@@ -26,22 +23,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from nlp_lstm import checkpoint
 from nlp_lstm.checkpoint import SavedModel
-from nlp_lstm.config import ModelConfig, TrainConfig
-from nlp_lstm.data import LMBatches, encode_stream, load_text_splits
+from nlp_lstm.config import ClassifierTrainConfig, TrainConfig
 from nlp_lstm.errors import NlpLstmError
-from nlp_lstm.evaluate import language_model_loss, lm_metrics
-from nlp_lstm.model import LanguageModel, detach_state
-from nlp_lstm.tokenizer import CharTokenizer
 
 RUN_CONFIG_FILE = "train_config.json"
 METRICS_FILE = "metrics.jsonl"
-LOG_EVERY = 10
 # Options that may differ when a stopped run is resumed; every other one must match.
-RESUMABLE_CHANGES = ("max_steps", "eval_every", "patience", "device", "threads")
+RESUMABLE_CHANGES = ("max_steps", "epochs", "eval_every", "patience", "device", "threads")
+
+AnyTrainConfig = TrainConfig | ClassifierTrainConfig
 
 
 class TrainingError(NlpLstmError):
@@ -73,34 +66,51 @@ class TrainResult:
 
 def select_device(name: str = "auto") -> torch.device:
     """``auto`` picks CUDA, then Apple MPS, then CPU."""
+    mps = getattr(torch.backends, "mps", None)
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        if mps is not None and mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise TrainingError(f"--device {name}: CUDA is not available on this machine; use --device cpu or auto")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+    if name == "mps" and not (mps is not None and mps.is_available()):
         raise TrainingError("--device mps: Apple MPS is not available on this machine; use --device cpu or auto")
     return torch.device(name)
 
 
-def learning_rate(step: int, config: TrainConfig) -> float:
-    """Linear warm-up to ``lr`` over ``warmup_steps``, then cosine decay to ``lr * min_lr_ratio``."""
+def learning_rate(step: int, total_steps: int, config: AnyTrainConfig) -> float:
+    """Linear warm-up to ``lr`` over ``warmup_steps``, then cosine decay to ``lr * min_lr_ratio`` at ``total_steps``."""
     if step < config.warmup_steps:
         return config.lr * (step + 1) / config.warmup_steps
-    progress = (step - config.warmup_steps) / max(1, config.max_steps - config.warmup_steps)
+    progress = (step - config.warmup_steps) / max(1, total_steps - config.warmup_steps)
     cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
     return config.lr * (config.min_lr_ratio + (1 - config.min_lr_ratio) * cosine)
 
 
-def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
-    # Decay matrices only; biases and the embedding's rows are left undecayed.
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "embedding" not in n]
-    rest = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "embedding" not in n)]
-    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": rest, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.99))
+def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr * group.get("lr_scale", 1.0)
+
+
+def make_optimizer(groups: list[tuple[list[torch.nn.Parameter], float]], weight_decay: float) -> torch.optim.AdamW:
+    """AdamW over ``(parameters, lr_scale)`` groups; matrices are decayed, biases and embeddings are not."""
+    param_groups = []
+    for params, scale in groups:
+        decay = [p for p in params if p.dim() >= 2 and not getattr(p, "_no_decay", False)]
+        rest = [p for p in params if not (p.dim() >= 2 and not getattr(p, "_no_decay", False))]
+        param_groups += [
+            {"params": decay, "weight_decay": weight_decay, "lr_scale": scale},
+            {"params": rest, "weight_decay": 0.0, "lr_scale": scale},
+        ]
+    return torch.optim.AdamW([g for g in param_groups if g["params"]], betas=(0.9, 0.99))
+
+
+def mark_embeddings_undecayed(model: torch.nn.Module) -> None:
+    for module in model.modules():
+        if isinstance(module, torch.nn.Embedding):
+            module.weight._no_decay = True  # type: ignore[attr-defined]
 
 
 @contextmanager
@@ -120,222 +130,145 @@ def stop_signals() -> Iterator[threading.Event]:
             signal.signal(sig, handler)
 
 
-def prepare_output(output_dir: Path, resume: bool, overwrite: bool) -> None:
-    if resume:
-        if not (output_dir / "last" / checkpoint.STATE_JSON_FILE).exists():
-            raise TrainingError(f"{output_dir}: no resumable run here (missing last/{checkpoint.STATE_JSON_FILE}); drop --resume")
-        return
-    if output_dir.exists() and any(output_dir.iterdir()):
-        if not overwrite:
-            raise TrainingError(f"{output_dir}: already holds a run; pass --resume to continue it or --overwrite to replace it")
-        if not (output_dir / RUN_CONFIG_FILE).exists():
+class TrainingRun:
+    """The run directory and the bookkeeping both loops share: config, log, checkpoints, best score."""
+
+    def __init__(
+        self,
+        output_dir: str | Path,
+        config: AnyTrainConfig,
+        command_name: str,
+        resume: bool = False,
+        overwrite: bool = False,
+        given_options: set[str] | None = None,
+    ):
+        self.output_dir = Path(output_dir)
+        self.command_name = command_name
+        self.resume = resume
+        self._prepare(overwrite)
+        self.config = self._resume_config(config, given_options or set()) if resume else config
+        if not resume:
+            (self.output_dir / RUN_CONFIG_FILE).write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
+        self.device = select_device(self.config.device)
+        if self.config.threads:
+            torch.set_num_threads(self.config.threads)
+        torch.manual_seed(self.config.seed)
+        self.step = 0
+        self.best: dict[str, Any] | None = None
+        self.evals_since_best = 0
+        self.elapsed_before = 0.0
+        self.started = time.perf_counter()
+        self.record: dict[str, Any] = {}
+
+    @property
+    def last_dir(self) -> Path:
+        return self.output_dir / "last"
+
+    @property
+    def best_dir(self) -> Path:
+        return self.output_dir / "best"
+
+    def _prepare(self, overwrite: bool) -> None:
+        if self.resume:
+            if not (self.last_dir / checkpoint.STATE_JSON_FILE).exists():
+                raise TrainingError(
+                    f"{self.output_dir}: no resumable run here (missing last/{checkpoint.STATE_JSON_FILE}); drop --resume"
+                )
+            return
+        if self.output_dir.exists() and any(self.output_dir.iterdir()):
+            if not overwrite:
+                raise TrainingError(
+                    f"{self.output_dir}: already holds a run; pass --resume to continue it or --overwrite to replace it"
+                )
+            if not (self.output_dir / RUN_CONFIG_FILE).exists():
+                raise TrainingError(
+                    f"{self.output_dir}: is not an nlp-lstm run directory; refusing to overwrite it, choose another --output"
+                )
+            shutil.rmtree(self.output_dir)
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+
+    def _resume_config(self, requested: AnyTrainConfig, given: set[str]) -> AnyTrainConfig:
+        saved = type(requested).from_dict(json.loads((self.output_dir / RUN_CONFIG_FILE).read_text()))
+        changed = {k for k in given if hasattr(saved, k) and getattr(requested, k) != getattr(saved, k)}
+        refused = sorted(changed - set(RESUMABLE_CHANGES))
+        if refused:
             raise TrainingError(
-                f"{output_dir}: is not an nlp-lstm run directory; refusing to overwrite it, choose another --output"
+                f"--resume keeps the run's settings; these differ from it: {', '.join(refused)} (only {', '.join(RESUMABLE_CHANGES)} may change)"
             )
-        shutil.rmtree(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+        return saved.replace(**{k: getattr(requested, k) for k in changed})
 
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.perf_counter() - self.started
 
-def resolve_resume_config(output_dir: Path, requested: TrainConfig, given: set[str]) -> TrainConfig:
-    saved = TrainConfig.from_dict(json.loads((output_dir / RUN_CONFIG_FILE).read_text()))
-    changed = {k for k in given if getattr(requested, k) != getattr(saved, k)}
-    refused = sorted(changed - set(RESUMABLE_CHANGES))
-    if refused:
-        raise TrainingError(
-            f"--resume keeps the run's settings; these differ from it: {', '.join(refused)} (only {', '.join(RESUMABLE_CHANGES)} may change)"
+    def restore(self, optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+        """Load the loop state of ``last/`` into ``optimizer`` and this run; return the extra tensors."""
+        extra, info = checkpoint.load_trainer_state(self.last_dir, optimizer)
+        self.step, self.best, self.evals_since_best, self.elapsed_before = (
+            info["step"],
+            info["best"],
+            info["evals_since_best"],
+            info["elapsed_s"],
         )
-    return saved.replace(**{k: getattr(requested, k) for k in changed})
+        if self.best is not None and "score" not in self.best:  # runs saved before scores were recorded
+            self.best["score"] = -self.best["validation"]["nats_per_char"]
+        torch.set_rng_state(extra.pop("torch_rng"))
+        self.started = time.perf_counter()
+        return extra
 
-
-def train_language_model(
-    config: TrainConfig,
-    output_dir: str | Path,
-    model_options: dict[str, Any] | None = None,
-    resume: bool = False,
-    overwrite: bool = False,
-    callback: Callback | None = None,
-    command: str | None = None,
-    given_options: set[str] | None = None,
-) -> TrainResult:
-    """Train a character LM on ``config.dataset``; write ``best/``, ``last/`` and ``metrics.jsonl`` under ``output_dir``.
-
-    ``model_options`` are :class:`ModelConfig` fields other than ``vocab_size``.
-    With ``resume``, the run's saved settings are used; ``given_options`` names the
-    options the caller set explicitly, so only those are compared with the run's.
-    """
-    callback = callback or Callback()
-    output_dir = Path(output_dir)
-    prepare_output(output_dir, resume, overwrite)
-    if resume:
-        config = resolve_resume_config(output_dir, config, given_options if given_options is not None else set())
-    device = select_device(config.device)
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
-
-    splits = load_text_splits(config.dataset, config.text_column, config.dataset_config, config.seed)
-    if resume:
-        saved = checkpoint.load(output_dir / "last", device=device, kind="lm")
-        model, tokenizer = saved.model, saved.tokenizer
-    else:
-        tokenizer = CharTokenizer.build(splits.train)
-        try:
-            model_config = ModelConfig(vocab_size=tokenizer.vocab_size, **(model_options or {}))
-        except TypeError as error:
-            raise TrainingError(f"unknown model option: {error}") from None
-        model = LanguageModel(model_config).to(device)
-    batches = LMBatches(encode_stream(splits.train, tokenizer), config.batch_size, config.seq_len)
-    validation = encode_stream(splits.validation, tokenizer)
-    if len(validation) < 2:
-        raise TrainingError("the validation split is empty; give a dataset with more text")
-    optimizer = make_optimizer(model, config)
-
-    step, best, evals_since_best, elapsed_before, state = 0, None, 0, 0.0, None
-    if resume:
-        extra, info = checkpoint.load_trainer_state(output_dir / "last", optimizer)
-        step, best, evals_since_best, elapsed_before = info["step"], info["best"], info["evals_since_best"], info["elapsed_s"]
-        torch.set_rng_state(extra["torch_rng"])
-        if "state_h" in extra:
-            state = (extra["state_h"].to(device), extra["state_c"].to(device))
-    else:
-        (output_dir / RUN_CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-
-    parameters = sum(p.numel() for p in model.parameters())
-    callback.on_start(
-        {
-            "step": step,
-            "max_steps": config.max_steps,
-            "device": str(device),
-            "parameters": parameters,
-            "vocab_size": tokenizer.vocab_size,
-            "train_tokens": len(batches.stream),
-            "steps_per_epoch": len(batches),
-            "splits": splits.source,
-            "model": model,
-        }
-    )
-    explode_limit = 3 * math.log(tokenizer.vocab_size)
-    record = {
-        "dataset": config.dataset,
-        "splits": splits.source,
-        "command": command,
-        "train_config": config.to_dict(),
-        "parameters": parameters,
-        "device": str(device),
-        "torch": torch.__version__,
-    }
-
-    def check_divergence(loss: float, split: str, at_step: int) -> None:
-        if not math.isfinite(loss) or loss > explode_limit:
-            kept = (
-                f"the last good checkpoint is kept in {output_dir / 'last'}"
-                if (output_dir / "last").exists()
-                else "nothing was saved yet"
-            )
-            raise TrainingError(
-                f"{split} loss became {loss:.3g} at step {at_step} (diverged); {kept}. Try a lower --lr or --grad-clip"
-            )
-
-    def save_last(val: dict[str, Any] | None) -> dict[str, Any]:
-        training = {
-            **record,
-            "step": step,
-            "wall_time_s": round(elapsed_before + time.perf_counter() - started, 1),
-            "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "validation": val,
-        }
-        tensors = {"torch_rng": torch.get_rng_state()}
-        if state is not None:
-            tensors.update(state_h=state[0], state_c=state[1])
-        info = {"step": step, "best": best, "evals_since_best": evals_since_best, "elapsed_s": training["wall_time_s"]}
-        with checkpoint.atomic_directory(output_dir / "last") as staging:
-            checkpoint.write_model_files(staging, SavedModel(model, tokenizer, "lm", None, training))
-            checkpoint.save_trainer_state(staging, optimizer, tensors, info)
-        return training
-
-    def log(entry: dict[str, Any]) -> None:
-        with open(output_dir / METRICS_FILE, "a", encoding="utf-8") as handle:
+    def log(self, entry: dict[str, Any]) -> None:
+        with open(self.output_dir / METRICS_FILE, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(entry) + "\n")
 
-    model.train()
-    started = time.perf_counter()
-    window_loss = torch.zeros((), device=device)
-    window_start, window_steps = time.perf_counter(), 0
-    stopped_early = False
-    epoch_cache: tuple[int, torch.Tensor, torch.Tensor] | None = None
-    with stop_signals() as stop_requested:
-        while step < config.max_steps:
-            if stop_requested.is_set():
-                save_last(best and best.get("validation"))
-                raise TrainingError(
-                    f"stopped at step {step}; the run is saved in {output_dir / 'last'}. "
-                    f"Resume with: nlp-lstm train lm --output {output_dir} --resume"
-                )
-            epoch, index = divmod(step, len(batches))
-            if epoch_cache is None or epoch_cache[0] != epoch:
-                epoch_cache = (epoch, *batches.epoch(epoch, config.seed))
-                if index == 0:
-                    state = None  # each epoch's layout differs: start its rows from a zero state
-            inputs, targets = epoch_cache[1][index].to(device), epoch_cache[2][index].to(device)
-            if state is not None:
-                state = detach_state(state)  # truncated BPTT: keep the values, cut the graph
-            lr = learning_rate(step, config)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            logits, state = model(inputs, state)
-            loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            step += 1
-            window_loss += loss.detach()
-            window_steps += 1
+    def training_record(self, validation: dict[str, Any] | None) -> dict[str, Any]:
+        return {
+            **self.record,
+            "train_config": self.config.to_dict(),
+            "device": str(self.device),
+            "torch": torch.__version__,
+            "step": self.step,
+            "wall_time_s": round(self.elapsed(), 1),
+            "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "validation": validation,
+        }
 
-            is_eval = step % config.eval_every == 0 or step == config.max_steps
-            if window_steps == LOG_EVERY or is_eval:
-                mean_loss = float(window_loss) / window_steps  # one device sync per log window
-                check_divergence(mean_loss, "training", step)
-                seconds = time.perf_counter() - window_start
-                entry = {
-                    "step": step,
-                    "epoch": epoch,
-                    "train_loss": mean_loss,
-                    "lr": lr,
-                    "tokens_per_s": window_steps * inputs.numel() / seconds,
-                    "elapsed_s": elapsed_before + time.perf_counter() - started,
-                }
-                log(entry)
-                callback.on_step(entry)
-                window_loss.zero_()
-                window_start, window_steps = time.perf_counter(), 0
+    def save_last(self, saved: SavedModel, optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
+        """Write ``last/`` atomically: the model and everything ``--resume`` needs."""
+        info = {
+            "step": self.step,
+            "best": self.best,
+            "evals_since_best": self.evals_since_best,
+            "elapsed_s": round(self.elapsed(), 3),
+        }
+        with checkpoint.atomic_directory(self.last_dir) as staging:
+            checkpoint.write_model_files(staging, saved)
+            checkpoint.save_trainer_state(staging, optimizer, {"torch_rng": torch.get_rng_state(), **tensors}, info)
 
-            if is_eval:
-                nats, count = language_model_loss(model, validation, config.eval_batch_size, config.seq_len)
-                check_divergence(nats / count, "validation", step)  # never save a model that blew up
-                val = {"step": step, **lm_metrics(nats, count)}
-                improved = best is None or val["nats_per_char"] < best["validation"]["nats_per_char"]
-                evals_since_best = 0 if improved else evals_since_best + 1
-                training = save_last(val)
-                if improved:
-                    best = {"step": step, "validation": val}
-                    training = {**training, "validation": val}
-                    checkpoint.save(SavedModel(model, tokenizer, "lm", None, training), output_dir / "best")
-                log({"step": step, "split": "validation", **val, "best": improved})
-                callback.on_eval({**val, "best": improved, "best_bits_per_char": best["validation"]["bits_per_char"]})
-                window_start = time.perf_counter()  # do not count evaluation time as training time
-                if config.patience and evals_since_best >= config.patience:
-                    stopped_early = True
-                    break
+    def consider(self, saved: SavedModel, validation: dict[str, Any], score: float) -> bool:
+        """Record an evaluation; save ``best/`` when ``score`` (higher is better) beats every earlier one."""
+        improved = self.best is None or score > self.best["score"]
+        self.evals_since_best = 0 if improved else self.evals_since_best + 1
+        if improved:
+            self.best = {"step": self.step, "score": score, "validation": validation}
+            checkpoint.save(saved, self.best_dir)
+        return improved
 
-    result = TrainResult(
-        output_dir,
-        output_dir / "best",
-        output_dir / "last",
-        step,
-        best["validation"] if best else {},
-        elapsed_before + time.perf_counter() - started,
-        stopped_early,
-    )
-    callback.on_end(result)
-    return result
+    def out_of_patience(self, patience: int) -> bool:
+        return bool(patience) and self.evals_since_best >= patience
+
+    def diverged(self, loss: float, limit: float, split: str) -> TrainingError | None:
+        if math.isfinite(loss) and loss <= limit:
+            return None
+        kept = f"the last good checkpoint is kept in {self.last_dir}" if self.last_dir.exists() else "nothing was saved yet"
+        return TrainingError(
+            f"{split} loss became {loss:.3g} at step {self.step} (diverged); {kept}. Try a lower --lr or --grad-clip"
+        )
+
+    def interrupted(self) -> TrainingError:
+        return TrainingError(
+            f"stopped at step {self.step}; the run is saved in {self.last_dir}. "
+            f"Resume with: nlp-lstm train {self.command_name} --output {self.output_dir} --resume"
+        )
+
+    def result(self, stopped_early: bool) -> TrainResult:
+        best = self.best["validation"] if self.best else {}
+        return TrainResult(self.output_dir, self.best_dir, self.last_dir, self.step, best, self.elapsed(), stopped_early)

@@ -3,7 +3,7 @@
 import torch
 
 from nlp_lstm.config import SampleConfig
-from nlp_lstm.generate import filter_logits, generate, generate_samples, generate_stream, sample_next
+from nlp_lstm.sampling import filter_logits, generate, generate_samples, generate_stream, sample_next
 
 
 def test_same_seed_same_sample_and_different_seed_differs(tiny_lm):

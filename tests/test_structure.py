@@ -15,10 +15,27 @@ ALLOWED = {
     "model": {"config", "lstm"},
     "data": {"errors", "tokenizer"},
     "checkpoint": {"config", "errors", "model", "tokenizer"},
-    "evaluate": {"checkpoint", "data", "model"},
-    "generate": {"checkpoint", "config"},
-    "train": {"checkpoint", "config", "data", "errors", "evaluate", "model", "tokenizer"},
-    "__init__": {"checkpoint", "config", "data", "errors", "evaluate", "generate", "lstm", "model", "tokenizer", "train"},
+    "evaluate": {"checkpoint", "data", "model", "prediction"},
+    "sampling": {"checkpoint", "config"},
+    "train": {"checkpoint", "config", "errors"},
+    "lm_training": {"checkpoint", "config", "data", "evaluate", "model", "tokenizer", "train"},
+    "classifier_training": {"checkpoint", "config", "data", "evaluate", "model", "prediction", "tokenizer", "train"},
+    "prediction": {"checkpoint", "data"},
+    "__init__": {
+        "checkpoint",
+        "prediction",
+        "config",
+        "data",
+        "errors",
+        "evaluate",
+        "sampling",
+        "lstm",
+        "model",
+        "tokenizer",
+        "train",
+        "lm_training",
+        "classifier_training",
+    },
     "cli": {"__init__", "train"},
     "__main__": {"cli"},
 }
@@ -59,6 +76,14 @@ def test_only_data_imports_datasets_and_nothing_unpickles():
         assert not modules & {"pickle", "dill", "cloudpickle", "joblib"}, path.name
         calls = {ast.unparse(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
         assert "torch.load" not in calls, path.name
+
+
+def test_public_functions_are_not_shadowed_by_submodules():
+    code = (
+        "import nlp_lstm, nlp_lstm.evaluate, nlp_lstm.classifier_training, nlp_lstm.cli; "
+        "print(all(callable(getattr(nlp_lstm, n)) for n in nlp_lstm.__all__ if n != '__version__'))"
+    )
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "True"
 
 
 def test_help_does_not_import_torch_or_datasets():

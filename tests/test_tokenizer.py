@@ -41,8 +41,8 @@ def test_bad_files_raise_clear_errors(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(TokenizerError, match="not valid JSON"):
         load_tokenizer(tmp_path / "bad.json")
-    (tmp_path / "other.json").write_text(json.dumps({"type": "bpe"}))
-    with pytest.raises(TokenizerError, match="unknown tokenizer type 'bpe'"):
+    (tmp_path / "other.json").write_text(json.dumps({"type": "wordpiece"}))
+    with pytest.raises(TokenizerError, match="unknown tokenizer type 'wordpiece'"):
         load_tokenizer(tmp_path / "other.json")
 
 

@@ -9,7 +9,8 @@ import torch
 
 from nlp_lstm import checkpoint
 from nlp_lstm.config import TrainConfig
-from nlp_lstm.train import Callback, TrainingError, learning_rate, train_language_model
+from nlp_lstm.lm_training import train_language_model
+from nlp_lstm.train import Callback, TrainingError, learning_rate
 
 MODEL = dict(embedding_dim=16, hidden_size=32, num_layers=2, dropout=0.1, embedding_dropout=0.1)
 
@@ -140,7 +141,7 @@ def test_a_blow_up_before_any_checkpoint_says_so(tmp_path, text_file):
 
 def test_schedule_warms_up_then_decays():
     config = TrainConfig(lr=1.0, warmup_steps=10, max_steps=110, min_lr_ratio=0.1)
-    rates = [learning_rate(s, config) for s in range(110)]
+    rates = [learning_rate(s, config.max_steps, config) for s in range(110)]
     assert rates[0] == pytest.approx(0.1) and rates[9] == pytest.approx(1.0)
     assert all(a >= b for a, b in zip(rates[10:], rates[11:]))
     assert rates[-1] == pytest.approx(0.1, abs=1e-3)

@@ -1,4 +1,4 @@
-"""Sampling text from a character language model.
+"""Sampling text from a language model (``nlp_lstm.generate`` and friends).
 
 As in char-rnn's ``sample.lua``: the prompt primes the LSTM state in one pass,
 then each new character is one step with the state carried, never a re-run of
