@@ -25,8 +25,10 @@ _EXPORTS = {
     "Classifier": "nlp_lstm.model",
     "load_text_splits": "nlp_lstm.data",
     "load_labelled_splits": "nlp_lstm.data",
+    "read_texts": "nlp_lstm.data",
     "SavedModel": "nlp_lstm.checkpoint",
     "load_model": "nlp_lstm.checkpoint:load",
+    "shipped_model": "nlp_lstm.checkpoint",
     "save_model": "nlp_lstm.checkpoint:save",
     "evaluate_language_model": "nlp_lstm.evaluate",
     "evaluate_classifier": "nlp_lstm.evaluate",
@@ -58,12 +60,12 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from nlp_lstm.checkpoint import SavedModel
+    from nlp_lstm.checkpoint import SavedModel, shipped_model
     from nlp_lstm.checkpoint import load as load_model
     from nlp_lstm.checkpoint import save as save_model
     from nlp_lstm.classifier_training import train_classifier
     from nlp_lstm.config import ClassifierTrainConfig, ModelConfig, SampleConfig, TrainConfig
-    from nlp_lstm.data import load_labelled_splits, load_text_splits
+    from nlp_lstm.data import load_labelled_splits, load_text_splits, read_texts
     from nlp_lstm.errors import NlpLstmError
     from nlp_lstm.evaluate import evaluate_classifier, evaluate_language_model
     from nlp_lstm.lm_training import train_language_model

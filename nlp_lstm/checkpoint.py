@@ -42,6 +42,22 @@ MODEL_CLASSES: dict[str, type[nn.Module]] = {"lm": LanguageModel, "classifier": 
 CONFIG_KEYS = {"format_version", "kind", "model", "labels", "inputs"}
 
 
+# The models that ship in checkpoints/ and serve when no --model is given, by kind.
+SHIPPED_MODELS = {"lm": "shakespeare-char", "classifier": "sentiment"}
+
+
+def shipped_model(kind: str) -> Path:
+    """The shipped model directory of ``kind``: inside an installed wheel or in a source checkout."""
+    name = SHIPPED_MODELS[kind]
+    for candidate in (
+        Path(__file__).resolve().parent / "_checkpoints" / name,
+        Path(__file__).resolve().parent.parent / "checkpoints" / name,
+    ):
+        if (candidate / CONFIG_FILE).is_file():
+            return candidate
+    raise ModelLoadError(f"no --model given and the shipped model checkpoints/{name} is not installed; pass --model DIR")
+
+
 class ModelLoadError(NlpLstmError):
     """A model directory is missing, damaged, of a newer format or of the wrong kind."""
 

@@ -18,11 +18,11 @@ from typing import Annotated, Any, Optional, TypeVar
 import typer
 
 import nlp_lstm
-from nlp_lstm import ModelConfig, NlpLstmError, SampleConfig, TrainConfig
+from nlp_lstm import ClassifierTrainConfig, ModelConfig, NlpLstmError, SampleConfig, TrainConfig
 
 app = typer.Typer(
     name="nlp-lstm",
-    help="Train LSTM language models on any text dataset, generate text, and evaluate.",
+    help="Train LSTM language models and text classifiers on any dataset; generate, classify and evaluate.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -73,33 +73,62 @@ def main_options(
         bool, typer.Option("--version", callback=version_callback, is_eager=True, help="Show the version and exit.")
     ] = False,
 ) -> None:
-    """Train LSTM language models on any text dataset, generate text, and evaluate.
+    """Train LSTM language models and text classifiers on any dataset; generate, classify and evaluate.
 
     Example: nlp-lstm train lm --dataset shakespeare --output runs/shakespeare --max-steps 300
     """
 
 
-ModelOption = Annotated[Path, typer.Option("--model", "-m", help="Model directory (e.g. runs/NAME/best).")]
+ModelOption = Annotated[
+    Optional[Path], typer.Option("--model", "-m", help="Model directory (e.g. runs/NAME/best); default: the shipped model.")
+]
 DatasetOption = Annotated[
     str,
     typer.Option(
         "--dataset",
         "-d",
-        help="Built-in corpus (shakespeare), a local file or glob (.txt .csv .json .jsonl .parquet), or a Hub name.",
+        help="Built-in corpus (shakespeare, imdb, rotten_tomatoes, movie_reviews), a local file or glob "
+        "(.txt .csv .json .jsonl .parquet), or a Hub name.",
     ),
 ]
 DatasetConfigOption = Annotated[Optional[str], typer.Option(help="Hub dataset configuration name, if it has several.")]
 TextColumnOption = Annotated[str, typer.Option(help="Column that holds the text (csv, json, parquet, Hub datasets).")]
+LabelColumnOption = Annotated[str, typer.Option(help="Column that holds the label (integers, strings or a ClassLabel).")]
+SplitOption = Annotated[str, typer.Option(help="train, validation or test.")]
 DeviceOption = Annotated[str, typer.Option(help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+EvalSeedOption = Annotated[int, typer.Option(help="The training seed, when the dataset was split by us (local files).")]
+
+# Options shared by `train lm` and `train classifier`; each command gives its own defaults.
+OutputOption = Annotated[Path, typer.Option("--output", "-o", help="Run directory: best/, last/, metrics.jsonl.")]
+TokenizerOption = Annotated[
+    str, typer.Option(help="char (one id per character) or bpe (subwords trained on the training split).")
+]
+VocabSizeOption = Annotated[int, typer.Option(help="Subword vocabulary size (bpe only).")]
+EmbeddingDimOption = Annotated[int, typer.Option(help="Size of token embeddings.")]
+HiddenSizeOption = Annotated[int, typer.Option(help="LSTM units per layer (per direction).")]
+NumLayersOption = Annotated[int, typer.Option(help="Stacked LSTM layers.")]
+DropoutOption = Annotated[float, typer.Option(help="Dropout between LSTM layers and on their output.")]
+EmbeddingDropoutOption = Annotated[float, typer.Option(help="Dropout on the embeddings.")]
+BatchSizeOption = Annotated[int, typer.Option(help="Sequences per batch.")]
+LrOption = Annotated[float, typer.Option(help="Peak learning rate (AdamW).")]
+WarmupOption = Annotated[int, typer.Option(help="Linear warm-up steps before cosine decay.")]
+WeightDecayOption = Annotated[float, typer.Option(help="AdamW weight decay on weight matrices.")]
+GradClipOption = Annotated[float, typer.Option(help="Clip the gradient norm to this.")]
+SeedOption = Annotated[int, typer.Option(help="Seed for weights, dropout, data order and our own splits.")]
+ThreadsOption = Annotated[int, typer.Option(help="CPU threads for torch (0 = torch's default).")]
+ResumeOption = Annotated[bool, typer.Option("--resume", help="Continue the stopped run in --output from its last checkpoint.")]
+OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace an existing run in --output.")]
+
+MODEL_FIELDS = ("embedding_dim", "hidden_size", "num_layers", "dropout", "embedding_dropout", "tie_weights", "bidirectional")
 
 
-def make_progress_callback(max_steps: int) -> Any:
+def make_progress_callback() -> Any:
     """A training callback: a rich progress bar on a terminal, one plain line per evaluation otherwise."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     console = Console(stderr=True)
-    interactive = console.is_terminal
 
     class Progressbar(nlp_lstm.Callback):
         def __init__(self) -> None:
@@ -112,7 +141,7 @@ def make_progress_callback(max_steps: int) -> Any:
                 f"{info['train_tokens']:,} training tokens ({info['steps_per_epoch']} steps per epoch)"
             )
             console.print(f"data: {info['splits']}")
-            if interactive:
+            if console.is_terminal:
                 self.progress = Progress(
                     TextColumn("step {task.completed}/{task.total}"),
                     BarColumn(),
@@ -127,126 +156,184 @@ def make_progress_callback(max_steps: int) -> Any:
 
         def on_step(self, metrics: dict[str, Any]) -> None:
             if self.progress is not None:
-                status = f"loss {metrics['train_loss']:.3f}  {metrics['tokens_per_s']:,.0f} tok/s  lr {metrics['lr']:.2e}"
+                speed = (
+                    f"{metrics['tokens_per_s']:,.0f} tok/s"
+                    if "tokens_per_s" in metrics
+                    else f"{metrics['texts_per_s']:,.0f} texts/s"
+                )
+                status = f"loss {metrics['train_loss']:.3f}  {speed}  lr {metrics['lr']:.2e}"
                 self.progress.update(self.task, completed=metrics["step"], status=status)
 
         def on_eval(self, metrics: dict[str, Any]) -> None:
             mark = " (best)" if metrics["best"] else ""
-            line = (
-                f"step {metrics['step']}: validation {metrics['bits_per_char']:.4f} bits/char, "
-                f"{metrics['nats_per_char']:.4f} nats/char, perplexity {metrics['perplexity']:.3f}{mark}"
-            )
+            if "bits_per_char" in metrics:
+                line = (
+                    f"step {metrics['step']}: validation {metrics['bits_per_char']:.4f} bits/char, "
+                    f"{metrics['nats_per_char']:.4f} nats/char, perplexity {metrics['perplexity']:.3f}{mark}"
+                )
+            else:
+                line = (
+                    f"epoch {metrics['epoch'] + 1} (step {metrics['step']}): validation accuracy {metrics['accuracy']:.4f}, "
+                    f"macro-F1 {metrics['macro_f1']:.4f}, loss {metrics['loss']:.4f}{mark}"
+                )
             (self.progress.console if self.progress else console).print(line)
 
         def on_end(self, result: Any) -> None:
             if self.progress is not None:
                 self.progress.stop()
+            best = result.best_validation
+            score = (
+                f"{best['bits_per_char']:.4f} bits/char"
+                if "bits_per_char" in best
+                else f"accuracy {best.get('accuracy', float('nan')):.4f}"
+            )
             console.print(
-                f"done: {result.step} steps in {result.wall_time_s:.0f} s; best validation "
-                f"{result.best_validation.get('bits_per_char', float('nan')):.4f} bits/char -> {result.best_dir}"
+                f"done: {result.step} steps in {result.wall_time_s:.0f} s; best validation {score} -> {result.best_dir}"
             )
 
     return Progressbar()
+
+
+def run_training(ctx: typer.Context, options: dict[str, Any], config_class: type, train: Callable[..., Any]) -> None:
+    """Build the configs from a training command's options and run it."""
+    if options["resume"] and options["overwrite"]:
+        raise NlpLstmError("--resume and --overwrite contradict each other; pass one of them")
+    names = [n for n in config_class.__dataclass_fields__ if n in options]
+    config = config_class(**{n: options[n] for n in names})
+    model_options = {n: options[n] for n in MODEL_FIELDS if n in options}
+    if not options["resume"]:
+        ModelConfig(vocab_size=2, num_classes=2, **model_options)  # validate sizes before loading any data
+    train(
+        config,
+        options["output"],
+        model_options,
+        resume=options["resume"],
+        overwrite=options["overwrite"],
+        callback=make_progress_callback(),
+        command=" ".join(["nlp-lstm", *sys.argv[1:]]),
+        given_options=given_options(ctx, [*names, *model_options]),
+    )
 
 
 @train_app.command("lm")
 @user_errors
 def train_lm(
     ctx: typer.Context,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Run directory: best/, last/, metrics.jsonl.")] = Path("runs/lm"),
+    output: OutputOption = Path("runs/lm"),
     dataset: DatasetOption = default(TrainConfig, "dataset"),
     dataset_config: DatasetConfigOption = None,
     text_column: TextColumnOption = default(TrainConfig, "text_column"),
-    embedding_dim: Annotated[int, typer.Option(help="Size of character embeddings.")] = default(ModelConfig, "embedding_dim"),
-    hidden_size: Annotated[int, typer.Option(help="LSTM units per layer.")] = default(ModelConfig, "hidden_size"),
-    num_layers: Annotated[int, typer.Option(help="Stacked LSTM layers.")] = default(ModelConfig, "num_layers"),
-    dropout: Annotated[float, typer.Option(help="Dropout between LSTM layers and on their output.")] = default(
-        ModelConfig, "dropout"
-    ),
-    embedding_dropout: Annotated[float, typer.Option(help="Dropout on the embeddings.")] = default(
-        ModelConfig, "embedding_dropout"
-    ),
+    tokenizer: TokenizerOption = default(TrainConfig, "tokenizer"),
+    vocab_size: VocabSizeOption = default(TrainConfig, "vocab_size"),
+    init_from: Annotated[Optional[str], typer.Option(help="Fine-tune this language model directory on the new text.")] = None,
+    embedding_dim: EmbeddingDimOption = default(ModelConfig, "embedding_dim"),
+    hidden_size: HiddenSizeOption = default(ModelConfig, "hidden_size"),
+    num_layers: NumLayersOption = default(ModelConfig, "num_layers"),
+    dropout: DropoutOption = default(ModelConfig, "dropout"),
+    embedding_dropout: EmbeddingDropoutOption = default(ModelConfig, "embedding_dropout"),
     tie_weights: Annotated[
         bool, typer.Option(help="Share embedding and output weights (needs embedding-dim = hidden-size).")
     ] = False,
     seq_len: Annotated[int, typer.Option(help="Truncated-BPTT window in tokens.")] = default(TrainConfig, "seq_len"),
-    batch_size: Annotated[int, typer.Option(help="Parallel streams per batch.")] = default(TrainConfig, "batch_size"),
+    batch_size: BatchSizeOption = default(TrainConfig, "batch_size"),
     max_steps: Annotated[int, typer.Option(help="Optimiser steps in all.")] = default(TrainConfig, "max_steps"),
-    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = default(TrainConfig, "lr"),
-    warmup_steps: Annotated[int, typer.Option(help="Linear warm-up steps before cosine decay.")] = default(
-        TrainConfig, "warmup_steps"
-    ),
-    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay on weight matrices.")] = default(
-        TrainConfig, "weight_decay"
-    ),
-    grad_clip: Annotated[float, typer.Option(help="Clip the gradient norm to this.")] = default(TrainConfig, "grad_clip"),
+    lr: LrOption = default(TrainConfig, "lr"),
+    warmup_steps: WarmupOption = default(TrainConfig, "warmup_steps"),
+    weight_decay: WeightDecayOption = default(TrainConfig, "weight_decay"),
+    grad_clip: GradClipOption = default(TrainConfig, "grad_clip"),
     eval_every: Annotated[int, typer.Option(help="Evaluate on the whole validation split every N steps.")] = default(
         TrainConfig, "eval_every"
     ),
     patience: Annotated[int, typer.Option(help="Stop after N evaluations without improvement (0 = never).")] = default(
         TrainConfig, "patience"
     ),
-    seed: Annotated[int, typer.Option(help="Seed for weights, dropout, data order and our own splits.")] = default(
-        TrainConfig, "seed"
-    ),
+    seed: SeedOption = default(TrainConfig, "seed"),
     device: DeviceOption = default(TrainConfig, "device"),
-    threads: Annotated[int, typer.Option(help="CPU threads for torch (0 = torch's default).")] = default(TrainConfig, "threads"),
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Continue the stopped run in --output from its last checkpoint.")
-    ] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run in --output.")] = False,
+    threads: ThreadsOption = default(TrainConfig, "threads"),
+    resume: ResumeOption = False,
+    overwrite: OverwriteOption = False,
 ) -> None:
-    """Train a character-level language model.
+    """Train a language model (character-level by default).
 
     Example: nlp-lstm train lm --dataset shakespeare --output runs/shakespeare --hidden-size 256 --max-steps 300
     """
-    if resume and overwrite:
-        raise NlpLstmError("--resume and --overwrite contradict each other; pass one of them")
-    local = locals()
-    train_names = [n for n in TrainConfig.__dataclass_fields__ if n in local]
-    config = TrainConfig(**{n: local[n] for n in train_names})
-    model_options = dict(
-        embedding_dim=embedding_dim,
-        hidden_size=hidden_size,
-        num_layers=num_layers,
-        dropout=dropout,
-        embedding_dropout=embedding_dropout,
-        tie_weights=tie_weights,
-    )
-    if not resume:
-        ModelConfig(vocab_size=2, **model_options)  # validate sizes before loading any data
-    nlp_lstm.train_language_model(
-        config,
-        output,
-        model_options,
-        resume=resume,
-        overwrite=overwrite,
-        callback=make_progress_callback(max_steps),
-        command=" ".join(["nlp-lstm", *sys.argv[1:]]),
-        given_options=given_options(ctx, train_names),
-    )
+    run_training(ctx, locals(), TrainConfig, nlp_lstm.train_language_model)
 
 
-def load_for(model: Path, kind: str, device: str) -> Any:
+@train_app.command("classifier")
+@user_errors
+def train_classifier(
+    ctx: typer.Context,
+    output: OutputOption = Path("runs/classifier"),
+    dataset: DatasetOption = default(ClassifierTrainConfig, "dataset"),
+    dataset_config: DatasetConfigOption = None,
+    text_column: TextColumnOption = default(ClassifierTrainConfig, "text_column"),
+    label_column: LabelColumnOption = default(ClassifierTrainConfig, "label_column"),
+    tokenizer: TokenizerOption = default(ClassifierTrainConfig, "tokenizer"),
+    vocab_size: VocabSizeOption = default(ClassifierTrainConfig, "vocab_size"),
+    max_length: Annotated[int, typer.Option(help="Tokens kept per text; longer texts are cut.")] = default(
+        ClassifierTrainConfig, "max_length"
+    ),
+    keep: Annotated[str, typer.Option(help="Which part of a long text to keep: start or end.")] = default(
+        ClassifierTrainConfig, "keep"
+    ),
+    init_from: Annotated[
+        Optional[str], typer.Option(help="Start from this language model's encoder and tokenizer (ULMFiT-style transfer).")
+    ] = None,
+    freeze_epochs: Annotated[
+        int, typer.Option(help="With --init-from: epochs training only the head before unfreezing.")
+    ] = default(ClassifierTrainConfig, "freeze_epochs"),
+    layer_lr_decay: Annotated[float, typer.Option(help="With --init-from: learning-rate divisor per lower layer.")] = default(
+        ClassifierTrainConfig, "layer_lr_decay"
+    ),
+    embedding_dim: EmbeddingDimOption = default(ModelConfig, "embedding_dim"),
+    hidden_size: HiddenSizeOption = ClassifierTrainConfig.MODEL_DEFAULTS["hidden_size"],
+    num_layers: NumLayersOption = ClassifierTrainConfig.MODEL_DEFAULTS["num_layers"],
+    bidirectional: Annotated[bool, typer.Option(help="Read each text in both directions (from scratch only).")] = False,
+    dropout: DropoutOption = ClassifierTrainConfig.MODEL_DEFAULTS["dropout"],
+    embedding_dropout: EmbeddingDropoutOption = default(ModelConfig, "embedding_dropout"),
+    batch_size: BatchSizeOption = default(ClassifierTrainConfig, "batch_size"),
+    epochs: Annotated[int, typer.Option(help="Passes over the training split.")] = default(ClassifierTrainConfig, "epochs"),
+    lr: LrOption = default(ClassifierTrainConfig, "lr"),
+    warmup_steps: WarmupOption = default(ClassifierTrainConfig, "warmup_steps"),
+    weight_decay: WeightDecayOption = default(ClassifierTrainConfig, "weight_decay"),
+    grad_clip: GradClipOption = default(ClassifierTrainConfig, "grad_clip"),
+    patience: Annotated[
+        int, typer.Option(help="Stop after N epochs without a better validation accuracy (0 = never).")
+    ] = default(ClassifierTrainConfig, "patience"),
+    seed: SeedOption = default(ClassifierTrainConfig, "seed"),
+    device: DeviceOption = default(ClassifierTrainConfig, "device"),
+    threads: ThreadsOption = default(ClassifierTrainConfig, "threads"),
+    resume: ResumeOption = False,
+    overwrite: OverwriteOption = False,
+) -> None:
+    """Train a text classifier (sentiment by default), from scratch or from a language model.
+
+    Example: nlp-lstm train classifier --dataset rotten_tomatoes --output runs/rt --epochs 4
+    """
+    run_training(ctx, locals(), ClassifierTrainConfig, nlp_lstm.train_classifier)
+
+
+def load_for(model: Path | None, kind: str, device: str) -> Any:
     from nlp_lstm.train import select_device  # noqa: I001 - lazy: keeps torch out of --help
 
-    return nlp_lstm.load_model(model, device=select_device(device), kind=kind)
+    return nlp_lstm.load_model(
+        model if model is not None else nlp_lstm.shipped_model(kind), device=select_device(device), kind=kind
+    )
 
 
 @app.command()
 @user_errors
 def generate(
-    model: ModelOption,
+    model: ModelOption = None,
     prompt: Annotated[str, typer.Option("--prompt", "-p", help="Text to continue (empty: start from a newline).")] = "",
-    length: Annotated[int, typer.Option("--length", "-n", help="Characters to generate per sample.")] = default(
+    length: Annotated[int, typer.Option("--length", "-n", help="Tokens (characters) to generate per sample.")] = default(
         SampleConfig, "length"
     ),
     temperature: Annotated[float, typer.Option("--temperature", "-t", help="Softmax temperature; 0 = greedy.")] = default(
         SampleConfig, "temperature"
     ),
-    top_k: Annotated[int, typer.Option(help="Sample among the k likeliest characters (0 = off).")] = default(
-        SampleConfig, "top_k"
-    ),
+    top_k: Annotated[int, typer.Option(help="Sample among the k likeliest tokens (0 = off).")] = default(SampleConfig, "top_k"),
     top_p: Annotated[float, typer.Option(help="Nucleus sampling: smallest set with this probability (1 = off).")] = default(
         SampleConfig, "top_p"
     ),
@@ -272,18 +359,83 @@ def generate(
     sys.stdout.write("\n")
 
 
+@app.command()
+@user_errors
+def classify(
+    texts: Annotated[
+        Optional[list[str]], typer.Argument(help="Texts to classify; '-' reads one text per line from stdin.")
+    ] = None,
+    model: ModelOption = None,
+    input_file: Annotated[
+        Optional[Path], typer.Option("--input", "-i", help="File of texts: .txt (one per line), .csv, .jsonl, .json or .parquet.")
+    ] = None,
+    text_column: TextColumnOption = "text",
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON Lines: index, label, probabilities.")] = False,
+    batch_size: Annotated[int, typer.Option(help="Texts per batch.")] = 64,
+    device: DeviceOption = "cpu",
+) -> None:
+    """Classify texts (sentiment by default): a label and the probability of each class.
+
+    Example: nlp-lstm classify "a gorgeous, heartfelt film" "a tedious mess" --json
+    """
+    texts = list(texts or [])
+    if texts == ["-"]:
+        texts = [line.rstrip("\n") for line in sys.stdin]
+    if input_file is not None:
+        if texts:
+            raise NlpLstmError("give texts as arguments or with --input, not both")
+        texts = nlp_lstm.read_texts(str(input_file), text_column)
+    if not texts:
+        raise NlpLstmError("no texts to classify; pass them as arguments, '-' for stdin, or --input FILE")
+    if batch_size < 1:
+        raise NlpLstmError(f"--batch-size must be a positive integer, got {batch_size}")
+    saved = load_for(model, "classifier", device)
+    predictions = nlp_lstm.classify(saved, texts, batch_size)
+    if json_output:
+        for prediction in predictions:
+            typer.echo(
+                json.dumps({"index": prediction.index, "label": prediction.label, "probabilities": prediction.probabilities})
+            )
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table()
+    table.add_column("#", justify="right")
+    table.add_column("text")
+    table.add_column("label")
+    for name in saved.labels:
+        table.add_column(f"p({name})", justify="right")
+    for prediction, text in zip(predictions, texts):
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        table.add_row(
+            str(prediction.index), shown, prediction.label, *(f"{prediction.probabilities[n]:.3f}" for n in saved.labels)
+        )
+    Console().print(table)
+
+
+def print_metrics_table(title: str, rows: list[tuple[str, str]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in rows:
+        table.add_row(name, value)
+    Console().print(table)
+
+
 @evaluate_app.command("lm")
 @user_errors
 def evaluate_lm(
-    model: ModelOption,
+    model: ModelOption = None,
     dataset: DatasetOption = default(TrainConfig, "dataset"),
-    split: Annotated[str, typer.Option(help="train, validation or test.")] = "test",
+    split: SplitOption = "test",
     dataset_config: DatasetConfigOption = None,
     text_column: TextColumnOption = default(TrainConfig, "text_column"),
-    seed: Annotated[int, typer.Option(help="The training seed, when the dataset was split by us (local files).")] = default(
-        TrainConfig, "seed"
-    ),
-    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    seed: EvalSeedOption = default(TrainConfig, "seed"),
+    json_output: JsonOption = False,
     device: DeviceOption = "auto",
 ) -> None:
     """Exact loss of a language model over a whole split: nats/char, bits/char, perplexity.
@@ -292,21 +444,61 @@ def evaluate_lm(
     """
     saved = load_for(model, "lm", device)
     metrics = nlp_lstm.evaluate_language_model(saved, dataset, split, text_column, dataset_config, seed)
-    metrics["model"] = str(model)
+    metrics["model"] = str(saved.path)
+    if json_output:
+        typer.echo(json.dumps(metrics))
+        return
+    rows = [("bits per char", f"{metrics['bits_per_char']:.4f}"), ("nats per char", f"{metrics['nats_per_char']:.4f}")]
+    rows += [("perplexity", f"{metrics['perplexity']:.4f}"), ("characters", f"{metrics['characters']:,}")]
+    rows += [("unknown characters", f"{metrics['unknown_characters']:,}")]
+    print_metrics_table(f"{saved.path} on {dataset} ({split})", rows)
+
+
+@evaluate_app.command("classifier")
+@user_errors
+def evaluate_classifier(
+    model: ModelOption = None,
+    dataset: DatasetOption = default(ClassifierTrainConfig, "dataset"),
+    split: SplitOption = "test",
+    dataset_config: DatasetConfigOption = None,
+    text_column: TextColumnOption = default(ClassifierTrainConfig, "text_column"),
+    label_column: LabelColumnOption = default(ClassifierTrainConfig, "label_column"),
+    seed: EvalSeedOption = default(ClassifierTrainConfig, "seed"),
+    json_output: JsonOption = False,
+    device: DeviceOption = "auto",
+) -> None:
+    """Accuracy, macro-F1, per-class precision/recall and the confusion matrix of a classifier on a split.
+
+    Example: nlp-lstm evaluate classifier --model runs/rt/best --dataset rotten_tomatoes --split test
+    """
+    saved = load_for(model, "classifier", device)
+    metrics = nlp_lstm.evaluate_classifier(saved, dataset, split, text_column, label_column, dataset_config, seed)
+    metrics["model"] = str(saved.path)
     if json_output:
         typer.echo(json.dumps(metrics))
         return
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{model} on {dataset} ({split})")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for name in ("bits_per_char", "nats_per_char", "perplexity"):
-        table.add_row(name.replace("_", "/").replace("/per/", " per "), f"{metrics[name]:.4f}")
-    table.add_row("characters", f"{metrics['characters']:,}")
-    table.add_row("unknown characters", f"{metrics['unknown_characters']:,}")
-    Console().print(table)
+    rows = [
+        ("accuracy", f"{metrics['accuracy']:.4f}"),
+        ("macro-F1", f"{metrics['macro_f1']:.4f}"),
+        ("examples", f"{metrics['examples']:,}"),
+    ]
+    print_metrics_table(f"{saved.path} on {dataset} ({split})", rows)
+    per_class = Table(title="per class")
+    for column in ("label", "precision", "recall", "F1", "support"):
+        per_class.add_column(column, justify="left" if column == "label" else "right")
+    for name, m in metrics["per_class"].items():
+        per_class.add_row(name, f"{m['precision']:.4f}", f"{m['recall']:.4f}", f"{m['f1']:.4f}", str(m["support"]))
+    confusion = Table(title="confusion matrix (rows: true, columns: predicted)")
+    confusion.add_column("")
+    for name in metrics["labels"]:
+        confusion.add_column(name, justify="right")
+    for name, row in zip(metrics["labels"], metrics["confusion_matrix"]):
+        confusion.add_row(name, *(str(v) for v in row))
+    Console().print(per_class)
+    Console().print(confusion)
 
 
 def main() -> None:

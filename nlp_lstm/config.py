@@ -11,7 +11,7 @@ import math
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from nlp_lstm.errors import NlpLstmError
 
@@ -176,6 +176,9 @@ def _check_common_training(config: TrainConfig | ClassifierTrainConfig) -> None:
 @dataclass(frozen=True)
 class ClassifierTrainConfig(JsonConfig):
     """How to train a text classifier, from scratch or from a language model (``init_from``)."""
+
+    # A classifier reads whole texts, not long streams: a smaller, more regularised encoder by default.
+    MODEL_DEFAULTS: ClassVar[dict[str, Any]] = {"hidden_size": 256, "num_layers": 1, "dropout": 0.3}
 
     dataset: str = "rotten_tomatoes"
     dataset_config: str | None = None

