@@ -235,6 +235,9 @@ def train_lm(
         bool, typer.Option(help="Share embedding and output weights (needs embedding-dim = hidden-size).")
     ] = False,
     seq_len: Annotated[int, typer.Option(help="Truncated-BPTT window in tokens.")] = default(TrainConfig, "seq_len"),
+    state_reset: Annotated[
+        float, typer.Option(help="Chance per window that a row's carried state restarts from zero (teaches zero starts).")
+    ] = default(TrainConfig, "state_reset"),
     batch_size: BatchSizeOption = default(TrainConfig, "batch_size"),
     max_steps: Annotated[int, typer.Option(help="Optimiser steps in all.")] = default(TrainConfig, "max_steps"),
     lr: LrOption = default(TrainConfig, "lr"),

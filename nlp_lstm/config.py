@@ -137,6 +137,9 @@ class TrainConfig(JsonConfig):
     vocab_size: int = 8000  # bpe only: tokens in the subword vocabulary
     init_from: str | None = None  # start from this language model's weights and tokenizer (fine-tuning)
     seq_len: int = 128  # truncated-BPTT window
+    # Chance that a row's carried state is zeroed at a window boundary. Without it the model only ever sees a
+    # zero state at the start of an epoch and can diverge from one, which is where generation and evaluation start.
+    state_reset: float = 0.02
     batch_size: int = 32
     max_steps: int = 2000
     lr: float = 2e-3
@@ -158,6 +161,7 @@ class TrainConfig(JsonConfig):
             _require(getattr(self, name) >= 1, f"{name} must be a positive integer, got {getattr(self, name)}")
         _require(self.lr > 0 and math.isfinite(self.lr), f"lr must be a positive number, got {self.lr}")
         _require(0.0 <= self.min_lr_ratio <= 1.0, f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
+        _require(0.0 <= self.state_reset <= 1.0, f"state_reset must be in [0, 1], got {self.state_reset}")
         for name in ("warmup_steps", "patience", "threads"):
             _require(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
         _require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")

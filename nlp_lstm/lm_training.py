@@ -137,6 +137,9 @@ def train_language_model(
             inputs, targets = epoch_cache[1][index].to(run.device), epoch_cache[2][index].to(run.device)
             if state is not None:
                 state = detach_state(state)  # truncated BPTT: keep the values, cut the graph
+                if config.state_reset:
+                    keep = (torch.rand(state[0].shape[1], device=run.device) >= config.state_reset).to(state[0].dtype)
+                    state = (state[0] * keep[:, None], state[1] * keep[:, None])  # (layers, B, H) * (B, 1)
             lr = learning_rate(run.step, config.max_steps, config)
             set_learning_rate(optimizer, lr)
             logits, state = model(inputs, state)

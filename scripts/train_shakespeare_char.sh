@@ -6,5 +6,5 @@ run=${1:-runs/shakespeare-char}
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 nlp-lstm train lm --dataset shakespeare --output "$run" --overwrite \
   --embedding-dim 128 --hidden-size 512 --num-layers 2 --dropout 0.15 --embedding-dropout 0.05 \
-  --seq-len 256 --batch-size 64 --max-steps 2000 --warmup-steps 150 --lr 0.003 \
+  --seq-len 256 --batch-size 64 --max-steps 1800 --warmup-steps 150 --lr 0.002 \
   --eval-every 250 --seed 0 --threads 2 --device cpu

@@ -1,0 +1,126 @@
+"""Sentiment accuracy on our held-out splits: TF-IDF + logistic regression vs the LSTM, from scratch and with transfer.
+
+All three models see exactly the same train/validation/test texts (the built-in
+stratified 80/10/10 split). The baseline's C is chosen on validation; the LSTMs pick
+their best epoch on validation; every figure reported is on the test part of our
+split ("our held-out split of IMDB"), never the official IMDB test set.
+
+    python benchmarks/sentiment.py --dataset rotten_tomatoes --lm runs/reviews-lm/best
+    python benchmarks/sentiment.py --dataset imdb --lm runs/reviews-lm/best --epochs 2
+
+Without --lm the transfer row is skipped. Needs the bench extra (scikit-learn).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import machine  # noqa: E402
+
+import nlp_lstm  # noqa: E402
+
+
+def tfidf_baseline(splits) -> tuple[float, float, float]:
+    """Word 1-2-gram TF-IDF + logistic regression; C chosen on validation. Returns test accuracy, C, seconds."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    started = time.perf_counter()
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_df=0.9, sublinear_tf=True)
+    train = vectorizer.fit_transform(splits.train.texts)
+    validation, test = vectorizer.transform(splits.validation.texts), vectorizer.transform(splits.test.texts)
+    best = None
+    for c in (0.5, 1, 2, 4, 8, 16):
+        model = LogisticRegression(C=c, max_iter=2000).fit(train, splits.train.labels)
+        score = model.score(validation, splits.validation.labels)
+        if best is None or score > best[0]:
+            best = (score, c, model)
+    return best[2].score(test, splits.test.labels), best[1], time.perf_counter() - started
+
+
+def lstm(dataset: str, output: Path, args, init_from: str | None) -> tuple[float, float, dict]:
+    config = nlp_lstm.ClassifierTrainConfig(
+        dataset=dataset,
+        epochs=args.epochs,
+        max_length=args.max_length,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        device=args.device,
+        seed=args.seed,
+        init_from=init_from,
+        patience=0,
+    )
+    options = (
+        {}
+        if init_from
+        else {
+            "embedding_dim": 128,
+            "hidden_size": args.hidden_size,
+            "num_layers": 1,
+            "bidirectional": args.bidirectional,
+            "dropout": 0.3,
+        }
+    )
+    result = nlp_lstm.train_classifier(config, output, options, overwrite=True)
+    saved = nlp_lstm.load_model(result.best_dir)
+    metrics = nlp_lstm.evaluate_classifier(saved, dataset, "test")
+    return metrics["accuracy"], result.wall_time_s, result.best_validation
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="rotten_tomatoes", choices=["imdb", "rotten_tomatoes"])
+    parser.add_argument("--lm", help="language model directory for the transfer row (trained on review texts)")
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--max-length", type=int, default=400)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--hidden-size", type=int, default=256)
+    parser.add_argument("--bidirectional", action="store_true")
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--runs", default="runs/bench-sentiment")
+    parser.add_argument("--skip-scratch", action="store_true")
+    args = parser.parse_args()
+    where = machine.describe()
+    splits = nlp_lstm.load_labelled_splits(args.dataset)
+    rows = []
+    accuracy, c, seconds = tfidf_baseline(splits)
+    rows.append(("TF-IDF word 1-2-grams + logistic regression", f"C={c}", accuracy, seconds))
+    print(f"tfidf: {accuracy:.4f} ({seconds:.0f} s)", flush=True)
+    if not args.skip_scratch:
+        accuracy, seconds, val = lstm(args.dataset, Path(args.runs) / f"{args.dataset}-scratch", args, None)
+        shape = f"{'bi' if args.bidirectional else ''}LSTM 1x{args.hidden_size}, bpe 8000, {args.epochs} epochs"
+        rows.append(("LSTM from scratch", shape, accuracy, seconds))
+        print(f"scratch: {accuracy:.4f} ({seconds:.0f} s, best validation {val})", flush=True)
+    if args.lm:
+        lm = nlp_lstm.load_model(args.lm)
+        shape = (
+            f"encoder of {args.lm} ({lm.config.num_layers}x{lm.config.hidden_size}, {lm.tokenizer.kind}), {args.epochs} epochs"
+        )
+        accuracy, seconds, val = lstm(args.dataset, Path(args.runs) / f"{args.dataset}-transfer", args, args.lm)
+        rows.append(("LSTM with LM transfer (ULMFiT-style)", shape, accuracy, seconds))
+        print(f"transfer: {accuracy:.4f} ({seconds:.0f} s, best validation {val})", flush=True)
+
+    table = [
+        f"Our held-out split of {args.dataset}: {len(splits.train)} train / {len(splits.validation)} validation / "
+        f"{len(splits.test)} test texts (stratified, seed 0). Accuracy on the test part; max length {args.max_length} tokens.",
+        "",
+        "| model | settings | held-out accuracy | training time (s) |",
+        "| --- | --- | ---: | ---: |",
+    ]
+    table += [f"| {name} | {settings} | {acc:.4f} | {secs:.0f} |" for name, settings, acc, secs in rows]
+    print("\n".join(table))
+    machine.record(f"Sentiment: {args.dataset}", "python " + " ".join(sys.argv), where, "\n".join(table))
+
+
+if __name__ == "__main__":
+    main()
