@@ -169,7 +169,7 @@ def make_progress_callback() -> Any:
             if "bits_per_char" in metrics:
                 line = (
                     f"step {metrics['step']}: validation {metrics['bits_per_char']:.4f} bits/char, "
-                    f"{metrics['nats_per_char']:.4f} nats/char, perplexity {metrics['perplexity']:.3f}{mark}"
+                    f"{metrics['nats_per_char']:.4f} nats/char, perplexity {metrics['perplexity']:.3f} per token{mark}"
                 )
             else:
                 line = (
@@ -452,7 +452,8 @@ def evaluate_lm(
         typer.echo(json.dumps(metrics))
         return
     rows = [("bits per char", f"{metrics['bits_per_char']:.4f}"), ("nats per char", f"{metrics['nats_per_char']:.4f}")]
-    rows += [("perplexity", f"{metrics['perplexity']:.4f}"), ("characters", f"{metrics['characters']:,}")]
+    rows += [("nats per token", f"{metrics['nats_per_token']:.4f}"), ("perplexity (per token)", f"{metrics['perplexity']:.4f}")]
+    rows += [("tokens", f"{metrics['tokens']:,}"), ("characters", f"{metrics['characters']:,}")]
     rows += [("unknown characters", f"{metrics['unknown_characters']:,}")]
     print_metrics_table(f"{saved.path} on {dataset} ({split})", rows)
 

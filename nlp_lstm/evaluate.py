@@ -2,7 +2,8 @@
 
 Language models: every target token of the split is scored exactly once (see
 ``data.eval_batches``), with the LSTM state carried along each row; reported in
-nats and bits per character and as perplexity.
+nats and bits per character (the summed loss over the characters the targets
+spell, so character and subword models compare) and as per-token perplexity.
 
 Classifiers: accuracy, macro-F1, per-class precision/recall/F1 and the confusion
 matrix (rows: true label, columns: predicted label).
@@ -42,13 +43,22 @@ def language_model_loss(
     return float(total), count
 
 
-def lm_metrics(nats: float, count: int) -> dict[str, float]:
-    per_char = nats / count
+def predicted_characters(texts: list[str], tokenizer: Any, stream: torch.Tensor) -> int:
+    """Characters the targets of ``stream`` spell: the split's text less what its first token covers."""
+    return len("\n".join(texts)) - len(tokenizer.decode(stream[:1].tolist()))
+
+
+def lm_metrics(nats: float, tokens: int, characters: int) -> dict[str, float]:
+    """Per-token loss and perplexity, and per-character loss, comparable across tokenizers."""
+    per_token = nats / tokens
+    per_char = nats / max(1, characters)
     return {
         "nats_per_char": per_char,
         "bits_per_char": per_char / math.log(2),
-        "perplexity": math.exp(per_char) if per_char < 700 else math.inf,  # exp overflows a float past ~709
-        "characters": count,
+        "nats_per_token": per_token,
+        "perplexity": math.exp(per_token) if per_token < 700 else math.inf,  # exp overflows a float past ~709
+        "tokens": tokens,
+        "characters": characters,
     }
 
 
@@ -70,7 +80,8 @@ def evaluate_language_model(
     texts = load_text_splits(dataset, text_column, dataset_config, seed).get(split)
     stream = encode_stream(texts, saved.tokenizer)
     nats, count = language_model_loss(saved.model, stream, batch_size, seq_len)  # type: ignore[arg-type]
-    metrics: dict[str, Any] = {"dataset": dataset, "split": split, **lm_metrics(nats, count)}
+    characters = predicted_characters(texts, saved.tokenizer, stream)
+    metrics: dict[str, Any] = {"dataset": dataset, "split": split, **lm_metrics(nats, count, characters)}
     metrics["unknown_characters"] = int((stream[1:] == saved.tokenizer.unk_id).sum())
     return metrics
 

@@ -22,7 +22,7 @@ from nlp_lstm import checkpoint
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.config import ModelConfig, TrainConfig
 from nlp_lstm.data import LMBatches, encode_stream, load_text_splits
-from nlp_lstm.evaluate import language_model_loss, lm_metrics
+from nlp_lstm.evaluate import language_model_loss, lm_metrics, predicted_characters
 from nlp_lstm.model import LanguageModel, detach_state
 from nlp_lstm.tokenizer import build_tokenizer
 from nlp_lstm.train import (
@@ -87,6 +87,7 @@ def train_language_model(
     validation = encode_stream(splits.validation, tokenizer)
     if len(validation) < 2:
         raise TrainingError("the validation split is empty; give a dataset with more text")
+    validation_characters = predicted_characters(splits.validation, tokenizer, validation)
     mark_embeddings_undecayed(model)
     optimizer = make_optimizer([(list(model.parameters()), 1.0)], config.weight_decay)
 
@@ -175,7 +176,7 @@ def train_language_model(
                 nats, count = language_model_loss(model, validation, config.eval_batch_size, config.seq_len)
                 if error := run.diverged(nats / count, explode_limit, "validation"):  # never save a model that blew up
                     raise error
-                val = {"step": run.step, **lm_metrics(nats, count)}
+                val = {"step": run.step, **lm_metrics(nats, count, validation_characters)}
                 saved = save_last(val)
                 improved = run.consider(saved, val, -val["nats_per_char"])
                 run.log({"step": run.step, "split": "validation", **val, "best": improved})

@@ -2,6 +2,7 @@
 
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -66,3 +67,18 @@ def test_detach_state_keeps_values_and_cuts_the_graph():
     detached = detach_state(state)
     assert state[0].requires_grad and not detached[0].requires_grad
     assert torch.equal(detached[0], state[0]) and torch.equal(detached[1], state[1])
+
+
+def test_subword_and_character_losses_are_reported_per_character(tmp_path, sonnets_text):
+    from nlp_lstm.checkpoint import SavedModel
+    from nlp_lstm.evaluate import evaluate_language_model
+    from nlp_lstm.tokenizer import SubwordTokenizer
+
+    path = tmp_path / "s.txt"
+    path.write_text(sonnets_text)
+    tok = SubwordTokenizer.build([sonnets_text], vocab_size=400)
+    model = LanguageModel(ModelConfig(vocab_size=tok.vocab_size, embedding_dim=8, hidden_size=8, num_layers=1))
+    metrics = evaluate_language_model(SavedModel(model, tok, "lm"), str(path), "validation")
+    held_out = len(sonnets_text) - int(len(sonnets_text) * 0.9) - (len(sonnets_text) - int(len(sonnets_text) * 0.95))
+    assert metrics["tokens"] < metrics["characters"] <= held_out  # subwords: fewer tokens than characters
+    assert metrics["nats_per_char"] == pytest.approx(metrics["nats_per_token"] * metrics["tokens"] / metrics["characters"])
