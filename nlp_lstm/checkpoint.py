@@ -13,6 +13,7 @@ mid-save leaves the previous good directory, never a half-written one.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import shutil
@@ -25,15 +26,14 @@ import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
 from torch import nn
 
+from nlp_lstm.catalog import CONFIG_FILE, SHIPPED_MODELS, TRAINING_FILE, shipped_model_dir
 from nlp_lstm.config import FORMAT_VERSION, MODEL_KINDS, ConfigError, ModelConfig
 from nlp_lstm.errors import NlpLstmError
 from nlp_lstm.model import Classifier, LanguageModel
 from nlp_lstm.tokenizer import AnyTokenizer, TokenizerError, load_tokenizer
 
-CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 TOKENIZER_FILE = "tokenizer.json"
-TRAINING_FILE = "training.json"
 STATE_TENSORS_FILE = "trainer_state.safetensors"
 STATE_JSON_FILE = "trainer_state.json"
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt")
@@ -42,20 +42,14 @@ MODEL_CLASSES: dict[str, type[nn.Module]] = {"lm": LanguageModel, "classifier": 
 CONFIG_KEYS = {"format_version", "kind", "model", "labels", "inputs"}
 
 
-# The models that ship in checkpoints/ and serve when no --model is given, by kind.
-SHIPPED_MODELS = {"lm": "shakespeare-char", "classifier": "sentiment"}
-
-
 def shipped_model(kind: str) -> Path:
     """The shipped model directory of ``kind``: inside an installed wheel or in a source checkout."""
-    name = SHIPPED_MODELS[kind]
-    for candidate in (
-        Path(__file__).resolve().parent / "_checkpoints" / name,
-        Path(__file__).resolve().parent.parent / "checkpoints" / name,
-    ):
-        if (candidate / CONFIG_FILE).is_file():
-            return candidate
-    raise ModelLoadError(f"no --model given and the shipped model checkpoints/{name} is not installed; pass --model DIR")
+    directory = shipped_model_dir(kind)
+    if directory is not None:
+        return directory
+    raise ModelLoadError(
+        f"no --model given and the shipped model checkpoints/{SHIPPED_MODELS[kind]} is not installed; pass --model DIR"
+    )
 
 
 class ModelLoadError(NlpLstmError):
@@ -120,7 +114,12 @@ def write_model_files(directory: Path, saved: SavedModel) -> None:
     }
     _write_json(directory / CONFIG_FILE, config)
     # save_model (not save_file) handles tied weights by storing shared tensors once.
-    save_model(saved.model, str(directory / WEIGHTS_FILE), metadata={"format": "pt"})
+    # On CUDA, cuDNN packs all LSTM weights into one buffer, which safetensors refuses to save as
+    # separate tensors: save a CPU copy (the copy keeps tied weights tied).
+    model = saved.model
+    if any(p.device.type != "cpu" for p in model.parameters()):
+        model = copy.deepcopy(model).to("cpu")
+    save_model(model, str(directory / WEIGHTS_FILE), metadata={"format": "pt"})
     saved.tokenizer.save(directory / TOKENIZER_FILE)
     _write_json(directory / TRAINING_FILE, saved.training)
 
