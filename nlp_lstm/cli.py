@@ -505,6 +505,42 @@ def evaluate_classifier(
     Console().print(confusion)
 
 
+@app.command()
+@user_errors
+def models(
+    runs: Annotated[Path, typer.Option(help="Folder of training runs to list (each RUN/best).")] = Path("runs"),
+    json_output: JsonOption = False,
+) -> None:
+    """List the shipped models and the models trained under --runs, with their metrics.
+
+    Example: nlp-lstm models --runs runs
+    """
+    from nlp_lstm.catalog import list_models
+
+    entries = list_models(runs)
+    if json_output:
+        typer.echo(json.dumps([entry.as_dict() for entry in entries]))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="models (shipped first; held-out figures from evaluation.json)")
+    for column in ("name", "kind", "trained on", "parameters", "validation", "held-out", "path"):
+        table.add_column(column, justify="right" if column == "parameters" else "left")
+    for entry in entries:
+        held_out = "\n".join(f"{e.get('dataset')} {e.get('split')}: {entry.headline(e)}" for e in entry.held_out) or "-"
+        table.add_row(
+            entry.name + (" (shipped)" if entry.shipped else ""),
+            entry.kind,
+            entry.dataset or "-",
+            f"{entry.parameters:,}" if entry.parameters else "-",
+            entry.headline(entry.validation),
+            held_out,
+            str(entry.path),
+        )
+    Console().print(table)
+
+
 def main() -> None:
     # Quiet the thread oversubscription warning and tokenizers' fork warning for CLI users.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -9,12 +9,13 @@ PACKAGE = Path(__file__).resolve().parent.parent / "nlp_lstm"
 # Each module may import only the project modules listed for it.
 ALLOWED = {
     "errors": set(),
+    "catalog": set(),
     "config": {"errors"},
     "tokenizer": {"errors"},
     "lstm": set(),
     "model": {"config", "lstm"},
     "data": {"errors", "tokenizer"},
-    "checkpoint": {"config", "errors", "model", "tokenizer"},
+    "checkpoint": {"catalog", "config", "errors", "model", "tokenizer"},
     "evaluate": {"checkpoint", "data", "model", "prediction"},
     "sampling": {"checkpoint", "config"},
     "train": {"checkpoint", "config", "errors"},
@@ -36,7 +37,7 @@ ALLOWED = {
         "lm_training",
         "classifier_training",
     },
-    "cli": {"__init__", "train"},
+    "cli": {"__init__", "catalog", "train"},
     "__main__": {"cli"},
 }
 
