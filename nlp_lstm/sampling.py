@@ -15,6 +15,7 @@ from torch import Tensor
 
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.config import SampleConfig
+from nlp_lstm.stepping import LSTMStepper
 
 # Empty prompts start from a newline, the most natural "beginning" in a text stream.
 DEFAULT_PRIME = "\n"
@@ -44,7 +45,7 @@ def sample_next(logits: Tensor, temperature: float, top_k: int, top_p: float, ge
     return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(logits.device)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def generate_stream(saved: SavedModel, prompt: str = "", config: SampleConfig | None = None) -> Iterator[tuple[int, str]]:
     """Yield ``(sample_index, text_piece)`` as characters are produced, sample after sample."""
     config = config or SampleConfig()
@@ -55,16 +56,16 @@ def generate_stream(saved: SavedModel, prompt: str = "", config: SampleConfig | 
     generator.manual_seed(config.seed if config.seed is not None else torch.seed())
     prime = torch.as_tensor(tokenizer.encode(prompt or DEFAULT_PRIME), device=device)[None]  # (1, P)
     banned = torch.tensor(tokenizer.special_ids, device=device)
-    logits, primed_state = model(prime)
+    logits, primed_state = model(prime)  # the prompt in one pass of the fast sequence kernel
     primed_logits = logits[:, -1]  # (1, V)
+    stepper = LSTMStepper(model)  # then one character at a time through pre-packed weights
     for sample in range(config.num_samples):
         step_logits, state = primed_logits, primed_state
         for _ in range(config.length):
             step_logits = step_logits.index_fill(-1, banned, float("-inf"))  # never emit <pad>/<unk>
             next_id = sample_next(step_logits, config.temperature, config.top_k, config.top_p, generator)
             yield sample, tokenizer.decode(next_id.tolist())
-            logits, state = model(next_id[:, None], state)
-            step_logits = logits[:, -1]
+            step_logits, state = stepper.step(next_id, state)
 
 
 def generate_samples(saved: SavedModel, prompt: str = "", config: SampleConfig | None = None) -> list[str]:

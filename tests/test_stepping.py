@@ -1,0 +1,57 @@
+"""The fused single-token stepper gives the logits of the nn.LSTM path, so sampling is unchanged by it."""
+
+import pytest
+import torch
+
+from nlp_lstm.config import ModelConfig
+from nlp_lstm.model import LanguageModel
+from nlp_lstm.stepping import LSTMStepper
+
+
+@pytest.mark.parametrize(("layers", "tied"), [(1, False), (2, False), (3, True)])
+def test_stepper_matches_the_nn_lstm_path(layers, tied):
+    torch.manual_seed(layers)
+    hidden = 24
+    config = ModelConfig(
+        vocab_size=40, embedding_dim=hidden if tied else 12, hidden_size=hidden, num_layers=layers, tie_weights=tied
+    )
+    model = LanguageModel(config).eval()
+    with torch.no_grad():  # non-zero biases everywhere, so their packing is exercised too
+        for name, param in model.named_parameters():
+            if "bias" in name:
+                param.normal_(0, 0.3)
+    stepper = LSTMStepper(model)
+    ids = torch.randint(2, 40, (3, 30))  # batch of 3
+    with torch.no_grad():
+        expected, _ = model(ids)  # (3, 30, V), all steps in one call
+        state = model.encoder.initial_state(3)
+        for t in range(ids.shape[1]):
+            logits, state = stepper.step(ids[:, t], state)
+            torch.testing.assert_close(logits, expected[:, t], rtol=1e-5, atol=1e-5)
+        _, reference_state = model(ids)
+    torch.testing.assert_close(state[0], reference_state[0], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(state[1], reference_state[1], rtol=1e-5, atol=1e-5)
+
+
+def test_generation_is_the_same_text_as_stepping_nn_lstm(tiny_lm):
+    """The sampling loop with the stepper against the same loop calling the model per character."""
+    import nlp_lstm
+    from nlp_lstm.config import SampleConfig
+    from nlp_lstm.sampling import sample_next
+
+    config = SampleConfig(length=60, temperature=0.8, top_k=0, top_p=0.95, seed=3)
+    fast = nlp_lstm.generate(tiny_lm, "From fairest", config)
+
+    model, tokenizer = tiny_lm.model, tiny_lm.tokenizer
+    generator = torch.Generator()
+    generator.manual_seed(3)
+    banned = torch.tensor(tokenizer.special_ids)
+    with torch.no_grad():
+        logits, state = model(torch.as_tensor(tokenizer.encode("From fairest"))[None])
+        step_logits, slow = logits[:, -1], ""
+        for _ in range(60):
+            next_id = sample_next(step_logits.index_fill(-1, banned, float("-inf")), 0.8, 0, 0.95, generator)
+            slow += tokenizer.decode(next_id.tolist())
+            logits, state = model(next_id[:, None], state)
+            step_logits = logits[:, -1]
+    assert fast == slow
