@@ -13,6 +13,8 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "NlpLstmError": "nlp_lstm.errors",
+    "UsageError": "nlp_lstm.errors",
+    "Interrupted": "nlp_lstm.errors",
     "ModelConfig": "nlp_lstm.config",
     "ClassifierTrainConfig": "nlp_lstm.config",
     "TrainConfig": "nlp_lstm.config",
@@ -66,7 +68,7 @@ if TYPE_CHECKING:
     from nlp_lstm.classifier_training import train_classifier
     from nlp_lstm.config import ClassifierTrainConfig, ModelConfig, SampleConfig, TrainConfig
     from nlp_lstm.data import load_labelled_splits, load_text_splits, read_texts
-    from nlp_lstm.errors import NlpLstmError
+    from nlp_lstm.errors import Interrupted, NlpLstmError, UsageError
     from nlp_lstm.evaluate import evaluate_classifier, evaluate_language_model
     from nlp_lstm.lm_training import train_language_model
     from nlp_lstm.lstm import ReferenceLSTM

@@ -31,6 +31,7 @@ from nlp_lstm.train import (
     Callback,
     TrainingError,
     TrainingRun,
+    TrainingUsageError,
     TrainResult,
     learning_rate,
     make_optimizer,
@@ -67,17 +68,17 @@ def _new_model(
         try:
             model_config = ModelConfig(vocab_size=tokenizer.vocab_size, num_classes=num_classes, **model_options)
         except TypeError as error:
-            raise TrainingError(f"unknown model option: {error}") from None
+            raise TrainingUsageError(f"unknown model option: {error}") from None
         return Classifier(model_config).to(device), tokenizer
     lm = checkpoint.load(config.init_from, device=device, kind="lm")
     if "tokenizer" in given and lm.tokenizer.kind != config.tokenizer:
-        raise TrainingError(
+        raise TrainingUsageError(
             f"--init-from {config.init_from} has a {lm.tokenizer.kind} tokenizer but --tokenizer is {config.tokenizer}; "
             "a transferred encoder only understands its own tokenizer, so drop --tokenizer"
         )
     shape_options = {"embedding_dim", "hidden_size", "num_layers", "tie_weights"} & set(model_options) & given
     if shape_options or model_options.get("bidirectional"):
-        raise TrainingError(
+        raise TrainingUsageError(
             "--init-from takes the encoder's shape from the language model; drop the size options and --bidirectional"
         )
     regularisation = {k: v for k, v in model_options.items() if k in ("dropout", "embedding_dropout")}

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Optional, TypeVar
 import typer
 
 import nlp_lstm
-from nlp_lstm import ClassifierTrainConfig, ModelConfig, NlpLstmError, SampleConfig, TrainConfig
+from nlp_lstm import ClassifierTrainConfig, ModelConfig, NlpLstmError, SampleConfig, TrainConfig, UsageError
 
 app = typer.Typer(
     name="nlp-lstm",
@@ -34,19 +34,36 @@ app.add_typer(evaluate_app, name="evaluate")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# Exit codes (documented in the README): 0 ok, 1 runtime failure, 2 usage error, 130 interrupted.
+EXIT_INTERRUPTED = 130
+DEBUG = {"on": os.environ.get("NLP_LSTM_DEBUG", "") not in ("", "0")}
+
+
 def user_errors(command: F) -> F:
-    """Show an NlpLstmError as one line on stderr and exit 1."""
+    """Show any failure as one line on stderr with its exit code; ``--debug`` shows the traceback instead."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
         except NlpLstmError as error:
+            if DEBUG["on"]:
+                raise
             typer.echo(f"error: {error}", err=True)
-            raise typer.Exit(1) from None
+            raise typer.Exit(error.exit_code) from None
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)
-            raise typer.Exit(130) from None
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as error:  # a bug of ours, or a failure we did not foresee: still no traceback
+            if DEBUG["on"]:
+                raise
+            typer.echo(
+                f"error: unexpected {type(error).__name__}: {error}; rerun with --debug for the traceback and please report it",
+                err=True,
+            )
+            raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -72,11 +89,13 @@ def main_options(
     version: Annotated[
         bool, typer.Option("--version", callback=version_callback, is_eager=True, help="Show the version and exit.")
     ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks instead of one-line errors.")] = False,
 ) -> None:
     """Train LSTM language models and text classifiers on any dataset; generate, classify and evaluate.
 
     Example: nlp-lstm train lm --dataset shakespeare --output runs/shakespeare --max-steps 300
     """
+    DEBUG["on"] = DEBUG["on"] or debug
 
 
 ModelOption = Annotated[
@@ -197,7 +216,7 @@ def make_progress_callback() -> Any:
 def run_training(ctx: typer.Context, options: dict[str, Any], config_class: type, train: Callable[..., Any]) -> None:
     """Build the configs from a training command's options and run it."""
     if options["resume"] and options["overwrite"]:
-        raise NlpLstmError("--resume and --overwrite contradict each other; pass one of them")
+        raise UsageError("--resume and --overwrite contradict each other; pass one of them")
     names = [n for n in config_class.__dataclass_fields__ if n in options]
     config = config_class(**{n: options[n] for n in names})
     model_options = {n: options[n] for n in MODEL_FIELDS if n in options}
@@ -329,7 +348,12 @@ def load_for(model: Path | None, kind: str, device: str) -> Any:
 @user_errors
 def generate(
     model: ModelOption = None,
-    prompt: Annotated[str, typer.Option("--prompt", "-p", help="Text to continue (empty: start from a newline).")] = "",
+    prompt: Annotated[
+        str,
+        typer.Option(
+            "--prompt", "-p", help="Text to continue (empty: start from a newline); its last 2,000 characters prime the model."
+        ),
+    ] = "",
     length: Annotated[int, typer.Option("--length", "-n", help="Tokens (characters) to generate per sample.")] = default(
         SampleConfig, "length"
     ),
@@ -386,12 +410,12 @@ def classify(
         texts = [line.rstrip("\n") for line in sys.stdin]
     if input_file is not None:
         if texts:
-            raise NlpLstmError("give texts as arguments or with --input, not both")
+            raise UsageError("give texts as arguments or with --input, not both")
         texts = nlp_lstm.read_texts(str(input_file), text_column)
     if not texts:
-        raise NlpLstmError("no texts to classify; pass them as arguments, '-' for stdin, or --input FILE")
+        raise UsageError("no texts to classify; pass them as arguments, '-' for stdin, or --input FILE")
     if batch_size < 1:
-        raise NlpLstmError(f"--batch-size must be a positive integer, got {batch_size}")
+        raise UsageError(f"--batch-size must be a positive integer, got {batch_size}")
     saved = load_for(model, "classifier", device)
     predictions = nlp_lstm.classify(saved, texts, batch_size)
     if json_output:

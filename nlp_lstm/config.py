@@ -13,7 +13,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from nlp_lstm.errors import NlpLstmError
+from nlp_lstm.errors import UsageError
 
 # Bump when a saved model directory changes in a way older readers cannot load.
 FORMAT_VERSION = 1
@@ -22,7 +22,7 @@ ModelKind = Literal["lm", "classifier"]
 MODEL_KINDS = ("lm", "classifier")
 
 
-class ConfigError(NlpLstmError):
+class ConfigError(UsageError):
     """A setting is out of range, of the wrong type, or unknown."""
 
 

@@ -508,8 +508,17 @@ def load_labelled_splits(
     return LabelledSplits(train, validation, test, names, source, skipped)
 
 
+# Tokenizing a 5 MB text to keep 400 of its tokens would take seconds, so a text is first cut to
+# CHARS_PER_TOKEN_BOUND characters per kept token on the kept side. Character tokens span one
+# character and subwords rarely more than a dozen, so the kept tokens are those of the whole text
+# (tested); a vocabulary full of longer tokens would only keep fewer of them.
+CHARS_PER_TOKEN_BOUND = 32
+
+
 def encode_texts(texts: list[str], tokenizer: AnyTokenizer, max_length: int, keep: str = "start") -> list[np.ndarray]:
     """Token ids of each text, cut to ``max_length`` keeping its ``start`` or its ``end``; never empty."""
+    limit = max_length * CHARS_PER_TOKEN_BOUND
+    texts = [t if len(t) <= limit else (t[:limit] if keep == "start" else t[-limit:]) for t in texts]
     encoded = tokenizer.encode_batch(texts)
     result = []
     for ids in encoded:

@@ -29,6 +29,7 @@ from nlp_lstm.train import (
     Callback,
     TrainingError,
     TrainingRun,
+    TrainingUsageError,
     TrainResult,
     learning_rate,
     make_optimizer,
@@ -46,7 +47,7 @@ def _new_model(
     if config.init_from:  # fine-tune an existing language model on new text
         saved = checkpoint.load(config.init_from, device=device, kind="lm")
         if saved.tokenizer.kind != config.tokenizer:
-            raise TrainingError(
+            raise TrainingUsageError(
                 f"--init-from {config.init_from} uses a {saved.tokenizer.kind} tokenizer, not {config.tokenizer}; drop --tokenizer or match it"
             )
         return saved.model.train(), saved.tokenizer
@@ -54,7 +55,7 @@ def _new_model(
     try:
         model_config = ModelConfig(vocab_size=tokenizer.vocab_size, **model_options)
     except TypeError as error:
-        raise TrainingError(f"unknown model option: {error}") from None
+        raise TrainingUsageError(f"unknown model option: {error}") from None
     return LanguageModel(model_config).to(device), tokenizer
 
 

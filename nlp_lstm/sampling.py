@@ -19,6 +19,9 @@ from nlp_lstm.stepping import LSTMStepper
 
 # Empty prompts start from a newline, the most natural "beginning" in a text stream.
 DEFAULT_PRIME = "\n"
+# A prompt primes the model with its last PROMPT_CONTEXT characters only: an LSTM carries little
+# further than that, and priming a long text one step at a time would take minutes.
+PROMPT_CONTEXT = 2000
 
 
 def filter_logits(logits: Tensor, top_k: int = 0, top_p: float = 1.0) -> Tensor:
@@ -54,7 +57,7 @@ def generate_stream(saved: SavedModel, prompt: str = "", config: SampleConfig | 
     device = next(model.parameters()).device
     generator = torch.Generator()
     generator.manual_seed(config.seed if config.seed is not None else torch.seed())
-    prime = torch.as_tensor(tokenizer.encode(prompt or DEFAULT_PRIME), device=device)[None]  # (1, P)
+    prime = torch.as_tensor(tokenizer.encode(prompt[-PROMPT_CONTEXT:] or DEFAULT_PRIME), device=device)[None]  # (1, P)
     banned = torch.tensor(tokenizer.special_ids, device=device)
     logits, primed_state = model(prime)  # the prompt in one pass of the fast sequence kernel
     primed_logits = logits[:, -1]  # (1, V)

@@ -27,7 +27,7 @@ import torch
 from nlp_lstm import checkpoint
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.config import ClassifierTrainConfig, TrainConfig
-from nlp_lstm.errors import NlpLstmError
+from nlp_lstm.errors import Interrupted, NlpLstmError, UsageError
 
 RUN_CONFIG_FILE = "train_config.json"
 METRICS_FILE = "metrics.jsonl"
@@ -38,7 +38,15 @@ AnyTrainConfig = TrainConfig | ClassifierTrainConfig
 
 
 class TrainingError(NlpLstmError):
-    """Training cannot start or had to stop (diverged, interrupted, bad output directory)."""
+    """Training cannot start or had to stop (diverged, bad output directory)."""
+
+
+class TrainingUsageError(TrainingError, UsageError):
+    """Training cannot start with these options (conflicting, unavailable device, occupied output)."""
+
+
+class TrainingInterrupted(TrainingError, Interrupted):
+    """Ctrl-C or SIGTERM stopped training; the last checkpoint is saved and resumable."""
 
 
 class Callback:
@@ -74,9 +82,9 @@ def select_device(name: str = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise TrainingError(f"--device {name}: CUDA is not available on this machine; use --device cpu or auto")
+        raise TrainingUsageError(f"--device {name}: CUDA is not available on this machine; use --device cpu or auto")
     if name == "mps" and not (mps is not None and mps.is_available()):
-        raise TrainingError("--device mps: Apple MPS is not available on this machine; use --device cpu or auto")
+        raise TrainingUsageError("--device mps: Apple MPS is not available on this machine; use --device cpu or auto")
     return torch.device(name)
 
 
@@ -171,17 +179,17 @@ class TrainingRun:
     def _prepare(self, overwrite: bool) -> None:
         if self.resume:
             if not (self.last_dir / checkpoint.STATE_JSON_FILE).exists():
-                raise TrainingError(
+                raise TrainingUsageError(
                     f"{self.output_dir}: no resumable run here (missing last/{checkpoint.STATE_JSON_FILE}); drop --resume"
                 )
             return
         if self.output_dir.exists() and any(self.output_dir.iterdir()):
             if not overwrite:
-                raise TrainingError(
+                raise TrainingUsageError(
                     f"{self.output_dir}: already holds a run; pass --resume to continue it or --overwrite to replace it"
                 )
             if not (self.output_dir / RUN_CONFIG_FILE).exists():
-                raise TrainingError(
+                raise TrainingUsageError(
                     f"{self.output_dir}: is not an nlp-lstm run directory; refusing to overwrite it, choose another --output"
                 )
             shutil.rmtree(self.output_dir)
@@ -192,7 +200,7 @@ class TrainingRun:
         changed = {k for k in given if hasattr(saved, k) and getattr(requested, k) != getattr(saved, k)}
         refused = sorted(changed - set(RESUMABLE_CHANGES))
         if refused:
-            raise TrainingError(
+            raise TrainingUsageError(
                 f"--resume keeps the run's settings; these differ from it: {', '.join(refused)} (only {', '.join(RESUMABLE_CHANGES)} may change)"
             )
         return saved.replace(**{k: getattr(requested, k) for k in changed})
@@ -263,8 +271,8 @@ class TrainingRun:
             f"{split} loss became {loss:.3g} at step {self.step} (diverged); {kept}. Try a lower --lr or --grad-clip"
         )
 
-    def interrupted(self) -> TrainingError:
-        return TrainingError(
+    def interrupted(self) -> TrainingInterrupted:
+        return TrainingInterrupted(
             f"stopped at step {self.step}; the run is saved in {self.last_dir}. "
             f"Resume with: nlp-lstm train {self.command_name} --output {self.output_dir} --resume"
         )

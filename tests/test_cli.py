@@ -73,25 +73,28 @@ def test_user_errors_are_one_line_and_exit_non_zero(tmp_path, trained, text_file
     csv_file = tmp_path / "d.csv"
     csv_file.write_text("review,stars\n" + "".join(f"line {i},{i % 5}\n" for i in range(40)))
     cases = [
-        (["generate", "--model", tmp_path / "absent"], "no such model directory"),
-        (["generate", "--model", trained / "best", "--temperature", "-1"], "temperature must be >= 0"),
-        (["generate", "--model", trained / "best", "--top-p", "0"], "top_p must be in (0, 1]"),
-        (["train", "lm", "--dataset", text_file, "--output", trained, *SMALL], "already holds a run"),
-        (["train", "lm", "--dataset", tmp_path / "missing.txt", "--output", tmp_path / "x"], "no such file"),
+        (["generate", "--model", tmp_path / "absent"], "no such model directory", 1),
+        (["generate", "--model", trained / "best", "--temperature", "-1"], "temperature must be >= 0", 2),
+        (["generate", "--model", trained / "best", "--top-p", "0"], "top_p must be in (0, 1]", 2),
+        (["train", "lm", "--dataset", text_file, "--output", trained, *SMALL], "already holds a run", 2),
+        (["train", "lm", "--dataset", tmp_path / "missing.txt", "--output", tmp_path / "x"], "no such file", 1),
         (
             ["train", "lm", "--dataset", text_file, "--output", tmp_path / "y", "--hidden-size", "0"],
             "hidden_size must be a positive",
+            2,
         ),
         (
             ["train", "lm", "--dataset", csv_file, "--output", tmp_path / "z", "--text-column", "body"],
             "column 'body' not found; choose --text-column from: review, stars",
+            1,
         ),
-        (["train", "lm", "--resume", "--overwrite", "--output", trained], "contradict each other"),
-        (["evaluate", "lm", "--model", trained / "best", "--dataset", "nobody/nothing"], "cannot be reached"),
+        (["train", "lm", "--resume", "--overwrite", "--output", trained], "contradict each other", 2),
+        (["evaluate", "lm", "--model", trained / "best", "--dataset", "nobody/nothing"], "cannot be reached", 1),
     ]
-    for args, message in cases:
+    # Exit codes: 1 for a runtime failure (missing file, offline), 2 for options that cannot work.
+    for args, message, code in cases:
         result = run(*args)
-        assert result.exit_code == 1, (args, result.output)
+        assert result.exit_code == code, (args, result.output)
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], (args, result.stderr)
         assert "Traceback" not in result.output
@@ -190,4 +193,4 @@ def test_classifier_train_classify_evaluate(tmp_path, reviews_csv, trained):
     wrong_kind = run("generate", "--model", model)
     assert wrong_kind.exit_code == 1 and "is a classifier, but this command needs a language model" in wrong_kind.stderr
     nothing = run("classify", "--model", model)
-    assert nothing.exit_code == 1 and "no texts to classify" in nothing.stderr
+    assert nothing.exit_code == 2 and "no texts to classify" in nothing.stderr
