@@ -212,3 +212,19 @@ def test_truncation_keeps_start_or_end():
     assert tok.decode(encode_texts(["abcdefghij"], tok, 4, "start")[0]) == "abcd"
     assert tok.decode(encode_texts(["abcdefghij"], tok, 4, "end")[0]) == "ghij"
     assert encode_texts([""], tok, 4)[0].tolist() == [tok.unk_id]  # an empty text still has one step
+
+
+def test_evaluation_refuses_labels_the_model_never_learned(tmp_path, reviews_csv):
+    import pandas as pd
+
+    from nlp_lstm.evaluate import evaluate_classifier
+
+    frame = pd.read_csv(reviews_csv)
+    frame.loc[frame.index[::4], "sentiment"] = "neutral"  # a third label, unknown to a negative/positive model
+    path = tmp_path / "three.csv"
+    frame.to_csv(path, index=False)
+    tok = CharTokenizer.build(frame["review"].tolist())
+    model = Classifier(ModelConfig(vocab_size=tok.vocab_size, num_classes=2, **SMALL)).eval()
+    saved = checkpoint.SavedModel(model, tok, "classifier", ["negative", "positive"])
+    with pytest.raises(DataError, match=r"labels \['neutral'\] of .* are unknown to this model \(it knows negative, positive\)"):
+        evaluate_classifier(saved, str(path), "test", text_column="review", label_column="sentiment")
