@@ -31,6 +31,7 @@ _EXPORTS = {
     "SavedModel": "nlp_lstm.checkpoint",
     "load_model": "nlp_lstm.checkpoint:load",
     "shipped_model": "nlp_lstm.checkpoint",
+    "from_pretrained": "nlp_lstm.checkpoint",
     "save_model": "nlp_lstm.checkpoint:save",
     "evaluate_language_model": "nlp_lstm.evaluate",
     "evaluate_classifier": "nlp_lstm.evaluate",
@@ -62,7 +63,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from nlp_lstm.checkpoint import SavedModel, shipped_model
+    from nlp_lstm.checkpoint import SavedModel, from_pretrained, shipped_model
     from nlp_lstm.checkpoint import load as load_model
     from nlp_lstm.checkpoint import save as save_model
     from nlp_lstm.classifier_training import train_classifier

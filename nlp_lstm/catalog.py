@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nlp_lstm.errors import NlpLstmError
+
 CONFIG_FILE = "config.json"
 TRAINING_FILE = "training.json"
+TOKENIZER_FILE = "tokenizer.json"
 EVALUATION_FILE = "evaluation.json"
 
 # Shipped models, by kind, and where they live: inside an installed wheel, or in a source checkout.
@@ -104,3 +107,52 @@ def list_models(runs: Path) -> list[ModelEntry]:
                     entries.append(entry)
                     break
     return entries
+
+
+def model_info(path: Path) -> dict[str, Any]:
+    """A summary of one model directory for ``nlp-lstm info``: shape, vocabulary, data, command, metrics."""
+    config = _read_json(path / CONFIG_FILE)
+    if not isinstance(config, dict) or "kind" not in config:
+        raise NlpLstmError(f"{path}: no readable {CONFIG_FILE}; is this a model directory (e.g. runs/NAME/best)?")
+    entry = describe_model(path, path.name)
+    model = config.get("model") or {}
+    tokenizer = _read_json(path / TOKENIZER_FILE) or {}
+    shape = f"{model.get('num_layers')} x {model.get('hidden_size')} LSTM" + (
+        " (bidirectional)" if model.get("bidirectional") else ""
+    )
+    info: dict[str, Any] = {
+        "kind": {"lm": "language model", "classifier": "classifier"}.get(config["kind"], config["kind"]),
+        "shape": f"{shape}, embedding {model.get('embedding_dim')}",
+        "parameters": entry.parameters,
+        "tokenizer": tokenizer.get("type", "?"),
+        "vocabulary": model.get("vocab_size"),
+    }
+    if config.get("labels"):
+        info["labels"] = config["labels"]
+    if config.get("inputs"):
+        info["inputs"] = config["inputs"]
+    training = _read_json(path / TRAINING_FILE) or {}
+    for key in ("dataset", "splits", "command", "device", "wall_time_s", "step"):
+        if key in training:
+            info[key] = training[key]
+    if entry.validation:
+        info["validation"] = entry.headline(entry.validation)
+    for result in entry.held_out:
+        info[f"{result.get('dataset')} {result.get('split')}"] = entry.headline(result)
+    return info
+
+
+def model_card(path: Path) -> str:
+    """A model card (``README.md``) for a model directory, written from its JSON files."""
+    info = model_info(path)
+    lines = [f"# {path.name}", "", f"An nlp-lstm {info['kind']}: {info['shape']}.", "", "| field | value |", "| --- | --- |"]
+    for key, value in info.items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        lines.append(f"| {key} | {text.replace('|', '/')} |")
+    lines += [
+        "",
+        "Load it with `nlp_lstm.from_pretrained(PATH_OR_REPO_ID)`, or use it from the command line:",
+        f"`nlp-lstm {'generate' if info['kind'] == 'language model' else 'classify'} --model PATH ...`.",
+        "",
+    ]
+    return "\n".join(lines)

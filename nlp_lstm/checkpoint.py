@@ -17,6 +17,7 @@ import copy
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,14 +27,14 @@ import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
 from torch import nn
 
-from nlp_lstm.catalog import CONFIG_FILE, SHIPPED_MODELS, TRAINING_FILE, shipped_model_dir
+from nlp_lstm import hub
+from nlp_lstm.catalog import CONFIG_FILE, SHIPPED_MODELS, TOKENIZER_FILE, TRAINING_FILE, model_card, shipped_model_dir
 from nlp_lstm.config import FORMAT_VERSION, MODEL_KINDS, ConfigError, ModelConfig
 from nlp_lstm.errors import NlpLstmError
 from nlp_lstm.model import Classifier, LanguageModel
 from nlp_lstm.tokenizer import AnyTokenizer, TokenizerError, load_tokenizer
 
 WEIGHTS_FILE = "model.safetensors"
-TOKENIZER_FILE = "tokenizer.json"
 STATE_TENSORS_FILE = "trainer_state.safetensors"
 STATE_JSON_FILE = "trainer_state.json"
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt")
@@ -71,6 +72,29 @@ class SavedModel:
     @property
     def config(self) -> ModelConfig:
         return self.model.config  # type: ignore[return-value]
+
+    # The Hub conventions people know from transformers: from_pretrained / save_pretrained / push_to_hub.
+    @classmethod
+    def from_pretrained(
+        cls, name_or_path: str | Path, device: str | torch.device = "cpu", kind: str | None = None, revision: str | None = None
+    ) -> SavedModel:
+        """Load a model directory, or a Hub repo id (``owner/name``) when no such path exists locally."""
+        return load(hub.resolve(name_or_path, revision), device=device, kind=kind)
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Save as a model directory with a model card (``README.md``) written from its JSON files."""
+        directory = Path(directory)
+        save(self, directory)
+        card = directory / "README.md"
+        staged = directory / ".README.md.partial"
+        staged.write_text(model_card(directory), encoding="utf-8")
+        staged.replace(card)  # atomic: a reader sees the old card or the new one
+        return directory
+
+    def push_to_hub(self, repo_id: str, token: str | None = None, private: bool = False) -> str:
+        """Upload this model (weights, tokenizer, JSON, card) to the Hub repo ``repo_id``; returns its URL."""
+        with tempfile.TemporaryDirectory() as scratch:
+            return hub.upload(self.save_pretrained(Path(scratch) / "model"), repo_id, token, private)
 
 
 @contextlib.contextmanager
@@ -253,3 +277,10 @@ def load_trainer_state(directory: Path, optimizer: torch.optim.Optimizer) -> tup
     except (ValueError, KeyError) as error:
         raise ModelLoadError(f"{directory}: optimiser state does not fit this model ({error})") from None
     return extra, meta["info"]
+
+
+def from_pretrained(
+    name_or_path: str | Path, device: str | torch.device = "cpu", kind: str | None = None, revision: str | None = None
+) -> SavedModel:
+    """``SavedModel.from_pretrained`` as a function: a model directory, or a Hub repo id."""
+    return SavedModel.from_pretrained(name_or_path, device, kind, revision)

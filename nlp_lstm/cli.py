@@ -18,7 +18,7 @@ from typing import Annotated, Any, Optional, TypeVar
 import typer
 
 import nlp_lstm
-from nlp_lstm import ClassifierTrainConfig, ModelConfig, NlpLstmError, SampleConfig, TrainConfig, UsageError
+from nlp_lstm import ClassifierTrainConfig, Interrupted, ModelConfig, NlpLstmError, SampleConfig, TrainConfig, UsageError
 
 app = typer.Typer(
     name="nlp-lstm",
@@ -74,8 +74,8 @@ def default(cls: type, name: str) -> Any:
 
 
 def given_options(context: typer.Context, names: list[str]) -> set[str]:
-    """Which of ``names`` the user set (on the command line or by environment), not left at their default."""
-    return {n for n in names if getattr(context.get_parameter_source(n), "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")}
+    """Which of ``names`` the user set (command line, environment or --config file), not left at their default."""
+    return {n for n in names if getattr(context.get_parameter_source(n), "name", "DEFAULT") != "DEFAULT"}
 
 
 def version_callback(value: bool) -> None:
@@ -138,6 +138,60 @@ SeedOption = Annotated[int, typer.Option(help="Seed for weights, dropout, data o
 ThreadsOption = Annotated[int, typer.Option(help="CPU threads for torch (0 = torch's default).")]
 ResumeOption = Annotated[bool, typer.Option("--resume", help="Continue the stopped run in --output from its last checkpoint.")]
 OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace an existing run in --output.")]
+
+# Options a --config file may not set: they say what to do with the run, not how to train.
+NOT_IN_CONFIG_FILES = {"config_file", "resume", "overwrite", "json_output"}
+RUN_CONFIG_TOML = "run.toml"
+
+
+def read_config_file(ctx: typer.Context, value: Optional[Path]) -> Optional[Path]:
+    """Load a TOML file of options as the command's defaults, so options given on the command line win."""
+    if value is None:
+        return value
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        data = tomllib.loads(value.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise typer.BadParameter(f"cannot read {value}: {error.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise typer.BadParameter(f"{value} is not valid TOML: {error}") from None
+    options = {key.replace("-", "_"): item for key, item in data.items()}
+    known = {param.name for param in ctx.command.params} - NOT_IN_CONFIG_FILES
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise typer.BadParameter(f"unknown keys {unknown} in {value}; this command takes: {', '.join(sorted(known))}")
+    ctx.default_map = {**(ctx.default_map or {}), **options}
+    return value
+
+
+def write_config_file(path: Path, options: dict[str, Any]) -> None:
+    """The fully resolved options as TOML: `nlp-lstm train ... --config RUN/run.toml` re-runs them exactly."""
+    lines = ["# Every option of this run, resolved. Re-run with: nlp-lstm train <lm|classifier> --config run.toml"]
+    for name, value in sorted(options.items()):
+        if value is None:
+            continue  # None means "not set", which TOML cannot say; leaving the key out says it
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, (int, float)):
+            text = repr(value)
+        else:
+            text = json.dumps(str(value))  # a JSON string is a valid TOML basic string
+        lines.append(f"{name} = {text}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+ConfigFileOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--config",
+        callback=read_config_file,
+        is_eager=True,
+        help="TOML file of options (names as on the command line); options given on the command line override it.",
+    ),
+]
 
 MODEL_FIELDS = ("embedding_dim", "hidden_size", "num_layers", "dropout", "embedding_dropout", "tie_weights", "bidirectional")
 
@@ -222,16 +276,34 @@ def run_training(ctx: typer.Context, options: dict[str, Any], config_class: type
     model_options = {n: options[n] for n in MODEL_FIELDS if n in options}
     if not options["resume"]:
         ModelConfig(vocab_size=2, num_classes=2, **model_options)  # validate sizes before loading any data
-    train(
-        config,
-        options["output"],
-        model_options,
-        resume=options["resume"],
-        overwrite=options["overwrite"],
-        callback=make_progress_callback(),
-        command=" ".join(["nlp-lstm", *sys.argv[1:]]),
-        given_options=given_options(ctx, [*names, *model_options]),
-    )
+    resolved = {p.name: options[p.name] for p in ctx.command.params if p.name not in NOT_IN_CONFIG_FILES}
+    try:
+        result = train(
+            config,
+            options["output"],
+            model_options,
+            resume=options["resume"],
+            overwrite=options["overwrite"],
+            callback=make_progress_callback(),
+            command=" ".join(["nlp-lstm", *sys.argv[1:]]),
+            given_options=given_options(ctx, [*names, *model_options]),
+        )
+    except Interrupted:
+        if not options["resume"]:
+            write_config_file(Path(options["output"]) / RUN_CONFIG_TOML, resolved)  # the run exists and can be resumed
+        raise
+    if not options["resume"]:  # a resumed run keeps the run.toml it started with
+        write_config_file(Path(options["output"]) / RUN_CONFIG_TOML, resolved)
+    summary = {"run": str(result.output_dir), "best": str(result.best_dir), "steps": result.step}
+    summary |= {"wall_time_s": round(result.wall_time_s, 1), "best_validation": result.best_validation}
+    try:
+        from nlp_lstm.plots import CURVES_FILE, plot_runs
+
+        summary["curves"] = str(plot_runs([result.output_dir], Path(result.output_dir) / CURVES_FILE))
+    except NlpLstmError as error:  # matplotlib is an optional extra: the run itself succeeded
+        typer.echo(f"note: no curves.png ({error})", err=True)
+    if options["json_output"]:
+        typer.echo(json.dumps(summary))
 
 
 @train_app.command("lm")
@@ -274,6 +346,8 @@ def train_lm(
     threads: ThreadsOption = default(TrainConfig, "threads"),
     resume: ResumeOption = False,
     overwrite: OverwriteOption = False,
+    config_file: ConfigFileOption = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Train a language model (character-level by default).
 
@@ -328,6 +402,8 @@ def train_classifier(
     threads: ThreadsOption = default(ClassifierTrainConfig, "threads"),
     resume: ResumeOption = False,
     overwrite: OverwriteOption = False,
+    config_file: ConfigFileOption = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Train a text classifier (sentiment by default), from scratch or from a language model.
 
@@ -367,6 +443,9 @@ def generate(
     seed: Annotated[Optional[int], typer.Option(help="Seed for reproducible samples.")] = None,
     num_samples: Annotated[int, typer.Option(help="How many samples to draw.")] = default(SampleConfig, "num_samples"),
     device: DeviceOption = "cpu",
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object per sample (index, prompt, continuation) when done.")
+    ] = False,
 ) -> None:
     """Generate text from a language model, streamed as it is produced.
 
@@ -374,6 +453,10 @@ def generate(
     """
     config = SampleConfig(length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, num_samples=num_samples)
     saved = load_for(model, "lm", device)
+    if json_output:
+        for index, text in enumerate(nlp_lstm.generate_samples(saved, prompt, config)):
+            typer.echo(json.dumps({"index": index, "prompt": prompt, "continuation": text}))
+        return
     current = -1
     for index, piece in nlp_lstm.generate_stream(saved, prompt, config):
         if index != current:
@@ -441,13 +524,13 @@ def classify(
     Console().print(table)
 
 
-def print_metrics_table(title: str, rows: list[tuple[str, str]]) -> None:
+def print_metrics_table(title: str, rows: list[tuple[str, str]], header: tuple[str, str] = ("metric", "value")) -> None:
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title)
-    table.add_column("metric")
-    table.add_column("value", justify="right")
+    table.add_column(header[0])
+    table.add_column(header[1], justify="right" if header[0] == "metric" else "left")
     for name, value in rows:
         table.add_row(name, value)
     Console().print(table)
@@ -494,6 +577,7 @@ def evaluate_classifier(
     seed: EvalSeedOption = default(ClassifierTrainConfig, "seed"),
     json_output: JsonOption = False,
     device: DeviceOption = "auto",
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also write the confusion matrix to this PNG file.")] = None,
 ) -> None:
     """Accuracy, macro-F1, per-class precision/recall and the confusion matrix of a classifier on a split.
 
@@ -502,6 +586,10 @@ def evaluate_classifier(
     saved = load_for(model, "classifier", device)
     metrics = nlp_lstm.evaluate_classifier(saved, dataset, split, text_column, label_column, dataset_config, seed)
     metrics["model"] = str(saved.path)
+    if plot is not None:
+        from nlp_lstm.plots import plot_confusion
+
+        metrics["plot"] = str(plot_confusion(metrics["confusion_matrix"], metrics["labels"], plot, f"{dataset} ({split})"))
     if json_output:
         typer.echo(json.dumps(metrics))
         return
@@ -527,6 +615,41 @@ def evaluate_classifier(
         confusion.add_row(name, *(str(v) for v in row))
     Console().print(per_class)
     Console().print(confusion)
+
+
+@app.command()
+@user_errors
+def plot(
+    runs: Annotated[list[Path], typer.Argument(help="Run directories (the --output of trainings) to overlay.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="PNG file to write.")] = Path("curves.png"),
+) -> None:
+    """Plot training and validation loss (and accuracy, for classifiers) of one or more runs into one PNG.
+
+    Example: nlp-lstm plot runs/small runs/large --output compare.png
+    """
+    from nlp_lstm.plots import plot_runs
+
+    typer.echo(str(plot_runs(runs, output)))
+
+
+@app.command()
+@user_errors
+def info(
+    model: Annotated[Path, typer.Argument(help="Model directory (e.g. runs/NAME/best or checkpoints/sentiment).")],
+    json_output: JsonOption = False,
+) -> None:
+    """What a model is: kind, shape, parameters, vocabulary, training data and metrics (reads its JSON files only).
+
+    Example: nlp-lstm info checkpoints/shakespeare-char
+    """
+    from nlp_lstm.catalog import model_info
+
+    details = model_info(model)
+    if json_output:
+        typer.echo(json.dumps(details))
+        return
+    rows = [(key, value if isinstance(value, str) else json.dumps(value)) for key, value in details.items()]
+    print_metrics_table(str(model), rows, header=("field", "value"))
 
 
 @app.command()

@@ -9,13 +9,15 @@ PACKAGE = Path(__file__).resolve().parent.parent / "nlp_lstm"
 # Each module may import only the project modules listed for it.
 ALLOWED = {
     "errors": set(),
-    "catalog": set(),
+    "catalog": {"errors"},
+    "plots": {"errors"},
+    "hub": {"errors"},
     "config": {"errors"},
     "tokenizer": {"errors"},
     "lstm": set(),
     "model": {"config", "lstm"},
     "data": {"errors", "tokenizer"},
-    "checkpoint": {"catalog", "config", "errors", "model", "tokenizer"},
+    "checkpoint": {"catalog", "config", "errors", "hub", "model", "tokenizer"},
     "evaluate": {"checkpoint", "data", "model", "prediction"},
     "sampling": {"checkpoint", "config", "stepping"},
     "stepping": {"model"},
@@ -23,6 +25,7 @@ ALLOWED = {
     "lm_training": {"checkpoint", "config", "data", "evaluate", "model", "tokenizer", "train"},
     "classifier_training": {"checkpoint", "config", "data", "evaluate", "model", "prediction", "tokenizer", "train"},
     "prediction": {"checkpoint", "data"},
+    "inspection": {"checkpoint", "errors"},
     "__init__": {
         "checkpoint",
         "prediction",
@@ -38,8 +41,9 @@ ALLOWED = {
         "train",
         "lm_training",
         "classifier_training",
+        "inspection",
     },
-    "cli": {"__init__", "catalog", "train"},
+    "cli": {"__init__", "catalog", "plots", "train"},
     "__main__": {"cli"},
 }
 

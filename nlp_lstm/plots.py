@@ -1,0 +1,126 @@
+"""Training curves and confusion matrices as PNG files, with matplotlib (the ``plot`` extra).
+
+Reads a run's ``metrics.jsonl``: training rows (``train_loss``, ``train_accuracy`` for
+classifiers) logged every few steps, and validation rows (``"split": "validation"``) logged at
+each evaluation. A language model's training loss is in nats per token, as is its validation
+``nats_per_token``, so the two curves share one axis.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from nlp_lstm.errors import NlpLstmError, UsageError
+
+METRICS_FILE = "metrics.jsonl"
+CURVES_FILE = "curves.png"
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+    except ImportError:
+        raise NlpLstmError("plots need matplotlib: pip install 'nlp-lstm[plot]'") from None
+    matplotlib.use("Agg")  # files only: never needs a display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def read_metrics(run_dir: str | Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The training rows and the validation rows of a run directory's metrics.jsonl."""
+    path = Path(run_dir) / METRICS_FILE
+    if not path.is_file():
+        raise UsageError(f"{run_dir}: no {METRICS_FILE} here; pass a run directory (the --output of a training)")
+    train, validation = [], []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by a kill mid-write: skip it, keep the rest
+        if row.get("split") == "validation":
+            validation.append(row)
+        elif "train_loss" in row:
+            train.append(row)
+    return train, validation
+
+
+def _validation_loss(row: dict[str, Any]) -> float | None:
+    return row.get("nats_per_token", row.get("loss"))
+
+
+def plot_runs(run_dirs: list[str | Path], output: str | Path) -> Path:
+    """Overlay the loss curves (and accuracy, for classifiers) of one or more runs in one PNG."""
+    plt = _pyplot()
+    runs = [(Path(d), *read_metrics(d)) for d in run_dirs]
+    with_accuracy = any("train_accuracy" in r for _, train, _ in runs for r in train)
+    figure, axes = plt.subplots(1, 2 if with_accuracy else 1, figsize=(11 if with_accuracy else 6.5, 4), squeeze=False)
+    loss_axis = axes[0][0]
+    for index, (run_dir, train, validation) in enumerate(runs):
+        colour = f"C{index}"
+        name = run_dir.name if len(runs) > 1 else "train"
+        loss_axis.plot([r["step"] for r in train], [r["train_loss"] for r in train], color=colour, alpha=0.6, lw=1, label=name)
+        points = [(r["step"], _validation_loss(r)) for r in validation if _validation_loss(r) is not None]
+        if points:
+            steps, losses = zip(*points)
+            loss_axis.plot(
+                steps,
+                losses,
+                "o-",
+                color=colour,
+                lw=2,
+                ms=4,
+                label=f"{run_dir.name} validation" if len(runs) > 1 else "validation",
+            )
+        if with_accuracy:
+            accuracy_axis = axes[0][1]
+            rows = [r for r in train if "train_accuracy" in r]
+            accuracy_axis.plot(
+                [r["step"] for r in rows], [r["train_accuracy"] for r in rows], color=colour, alpha=0.6, lw=1, label=name
+            )
+            points = [(r["step"], r["accuracy"]) for r in validation if "accuracy" in r]
+            if points:
+                steps, accuracies = zip(*points)
+                accuracy_axis.plot(
+                    steps,
+                    accuracies,
+                    "o-",
+                    color=colour,
+                    lw=2,
+                    ms=4,
+                    label=f"{run_dir.name} validation" if len(runs) > 1 else "validation",
+                )
+    loss_axis.set(xlabel="step", ylabel="loss (nats per token)", title="loss")
+    loss_axis.legend(fontsize=8)
+    loss_axis.grid(alpha=0.3)
+    if with_accuracy:
+        axes[0][1].set(xlabel="step", ylabel="accuracy", title="accuracy")
+        axes[0][1].legend(fontsize=8)
+        axes[0][1].grid(alpha=0.3)
+    figure.tight_layout()
+    output = Path(output)
+    figure.savefig(output, dpi=110)
+    plt.close(figure)
+    return output
+
+
+def plot_confusion(matrix: list[list[int]], labels: list[str], output: str | Path, title: str = "confusion matrix") -> Path:
+    """A confusion matrix (rows: true label, columns: predicted) as a PNG with the counts written in."""
+    plt = _pyplot()
+    size = max(3.5, 0.9 * len(labels) + 2)
+    figure, axis = plt.subplots(figsize=(size, size))
+    axis.imshow(matrix, cmap="Blues")
+    axis.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    axis.set_yticks(range(len(labels)), labels)
+    axis.set(xlabel="predicted", ylabel="true", title=title)
+    peak = max((max(row) for row in matrix), default=0)
+    for i, row in enumerate(matrix):
+        for j, count in enumerate(row):
+            axis.text(j, i, str(count), ha="center", va="center", color="white" if count > peak / 2 else "black")
+    figure.tight_layout()
+    output = Path(output)
+    figure.savefig(output, dpi=110)
+    plt.close(figure)
+    return output
