@@ -44,6 +44,11 @@ _EXPORTS = {
     "train_classifier": "nlp_lstm.classifier_training",
     "Callback": "nlp_lstm.train",
     "TrainResult": "nlp_lstm.train",
+    "inspect_gates": "nlp_lstm.inspection",
+    "Inspection": "nlp_lstm.inspection",
+    "render_gates_html": "nlp_lstm.inspection:render_html",
+    "render_gates_png": "nlp_lstm.inspection:render_png",
+    "render_gates_terminal": "nlp_lstm.inspection:render_terminal",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -71,6 +76,10 @@ if TYPE_CHECKING:
     from nlp_lstm.data import load_labelled_splits, load_text_splits, read_texts
     from nlp_lstm.errors import Interrupted, NlpLstmError, UsageError
     from nlp_lstm.evaluate import evaluate_classifier, evaluate_language_model
+    from nlp_lstm.inspection import Inspection, inspect_gates
+    from nlp_lstm.inspection import render_html as render_gates_html
+    from nlp_lstm.inspection import render_png as render_gates_png
+    from nlp_lstm.inspection import render_terminal as render_gates_terminal
     from nlp_lstm.lm_training import train_language_model
     from nlp_lstm.lstm import ReferenceLSTM
     from nlp_lstm.model import Classifier, Encoder, LanguageModel

@@ -688,6 +688,73 @@ def models(
     Console().print(table)
 
 
+@app.command()
+@user_errors
+def inspect(
+    model: ModelOption = None,
+    text: Annotated[
+        Optional[str], typer.Option("--text", "-t", help="Text to read (default: a Shakespeare passage); first 1,000 tokens.")
+    ] = None,
+    input_file: Annotated[Optional[Path], typer.Option("--input", "-i", help="Read the text from this UTF-8 file.")] = None,
+    layer: Annotated[Optional[int], typer.Option(help="LSTM layer to show, from 0 (default: the top layer).")] = None,
+    quantity: Annotated[
+        str, typer.Option(help="f (forget gate), i (input gate), o (output gate), c (cell state) or h (hidden state).")
+    ] = "c",
+    unit: Annotated[Optional[int], typer.Option(help="Unit to show (default: the one that follows a text feature best).")] = None,
+    html: Annotated[Optional[Path], typer.Option("--html", help="Write an interactive, self-contained HTML page here.")] = None,
+    png: Annotated[
+        Optional[Path], typer.Option("--png", help="Write a heatmap of the layer's most variable units here (needs matplotlib).")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the units that best follow text features, as JSON.")] = False,
+) -> None:
+    """See what the LSTM gates do on a text: forget, input and output gates, cell and hidden state per character.
+
+    Example: nlp-lstm inspect --text "But, soft! what light through yonder window breaks?" --html gates.html
+    """
+    if text is not None and input_file is not None:
+        raise UsageError("give the text with --text or with --input, not both")
+    if input_file is not None:
+        try:
+            text = input_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise NlpLstmError(f"cannot read {input_file} as UTF-8 text ({error}); pass a text file") from None
+    # Any model directory (a classifier's encoder has gates too); the shipped language model by default.
+    saved = nlp_lstm.load_model(model, device="cpu") if model is not None else load_for(None, "lm", "cpu")
+    inspection = nlp_lstm.inspect_gates(saved, text)
+    layer = inspection.layers - 1 if layer is None else layer
+    inspection.check_view(layer, quantity, unit)
+    unit = inspection.best_unit(layer, quantity) if unit is None else unit
+    if html is not None:
+        html.parent.mkdir(parents=True, exist_ok=True)
+        name = model if model is not None else f"the shipped {saved.path.name} model"
+        page = nlp_lstm.render_gates_html(inspection, layer, quantity, unit, title=f"LSTM gates of {name}")
+        html.write_text(page, encoding="utf-8")
+        typer.echo(f"wrote {html}", err=True)
+    if png is not None:
+        typer.echo(f"wrote {nlp_lstm.render_gates_png(inspection, png, layer, quantity)}", err=True)
+    top_units = {feature: [s.as_dict() for s in ranked] for feature, ranked in inspection.top_units().items()}
+    if json_output:
+        summary = {"model": str(saved.path), "tokens": inspection.steps, "truncated": inspection.truncated}
+        summary |= {"max_difference": inspection.max_difference, "top_units": top_units}
+        typer.echo(json.dumps(summary))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    cut = ", cut to the first tokens" if inspection.truncated else ""
+    console.print(f"{saved.path}: layer {layer}, quantity {quantity}, unit {unit} ({inspection.steps} tokens{cut})")
+    console.print(nlp_lstm.render_gates_terminal(inspection, layer, quantity, unit))
+    console.print("background: blue low, white middle, red high")
+    table = Table(title="units most correlated with text features (Pearson r)")
+    for column in ("feature", "r", "layer", "quantity", "unit"):
+        table.add_column(column, justify="left" if column == "feature" else "right")
+    for feature, ranked in top_units.items():
+        for s in ranked[:1]:
+            table.add_row(feature, f"{s['r']:+.3f}", str(s["layer"]), s["quantity"], str(s["unit"]))
+    console.print(table)
+
+
 def main() -> None:
     # Quiet the thread oversubscription warning and tokenizers' fork warning for CLI users.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
