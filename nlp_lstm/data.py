@@ -301,11 +301,18 @@ class LMBatches:
         return inputs, targets
 
 
-def eval_batches(stream: torch.Tensor, batch_size: int, seq_len: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Batches that cover every target of ``stream`` exactly once; padding targets are -100.
+def eval_batches(
+    stream: torch.Tensor, batch_size: int, seq_len: int, warmup: int = 0
+) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor | None]:
+    """Batches that cover every target of ``stream`` exactly once (padding targets are -100), and a warm-up context.
 
     Every token but the first is predicted once, so the summed loss divided by
-    ``len(stream) - 1`` is the exact per-token loss of the whole split.
+    ``len(stream) - 1`` is the exact per-token loss of the whole split. The stream is
+    read as ``batch_size`` rows in parallel; the warm-up context (rows × ``warmup``) holds
+    the tokens just before each row, so a row can start in the state the text before it
+    leaves instead of from zeros (row 0 starts the text and has none: its context is
+    padding, to be ignored). Without it, every row would be charged for a cold start that
+    is not in the text, and the loss would depend on the batch size.
     """
     inputs_all, targets_all = stream[:-1], stream[1:]
     count = len(targets_all)
@@ -316,7 +323,13 @@ def eval_batches(stream: torch.Tensor, batch_size: int, seq_len: int) -> list[tu
     pad = rows * row_len - count
     inputs = torch.cat([inputs_all, inputs_all.new_zeros(pad)]).view(rows, row_len)
     targets = torch.cat([targets_all, targets_all.new_full((pad,), -100)]).view(rows, row_len)
-    return [(inputs[:, s : s + seq_len], targets[:, s : s + seq_len]) for s in range(0, row_len, seq_len)]
+    batches = [(inputs[:, s : s + seq_len], targets[:, s : s + seq_len]) for s in range(0, row_len, seq_len)]
+    context = None
+    if warmup > 0 and rows > 1:
+        before = torch.cat([inputs_all.new_zeros(warmup), inputs_all])  # row r's context ends where row r starts
+        starts = torch.arange(rows) * row_len  # (rows,)
+        context = before[starts[:, None] + torch.arange(warmup)[None, :]]  # (rows, warmup)
+    return batches, context
 
 
 # ---------------------------------------------------------------------------

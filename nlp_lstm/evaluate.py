@@ -23,18 +23,33 @@ from nlp_lstm.model import LanguageModel
 from nlp_lstm.prediction import encode_for, predict_probabilities
 
 
+# Tokens of preceding text each evaluation row reads before it is scored: an LSTM's state carries
+# little from further back, and this makes the loss independent of the evaluation batch size (tested).
+EVAL_WARMUP = 512
+
+
 @torch.no_grad()
 def language_model_loss(
-    model: LanguageModel, stream: torch.Tensor, batch_size: int = 64, seq_len: int = 256
+    model: LanguageModel, stream: torch.Tensor, batch_size: int = 64, seq_len: int = 256, warmup: int = EVAL_WARMUP
 ) -> tuple[float, int]:
-    """Summed cross-entropy (nats) over every target in ``stream``, and the number of targets."""
+    """Summed cross-entropy (nats) over every target in ``stream``, and the number of targets.
+
+    The stream is read as ``batch_size`` rows in parallel, each row first reading the
+    ``warmup`` tokens before it (unscored), so the result is what the model assigns to the
+    text read straight through, whatever the batch size.
+    """
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     total = torch.zeros((), dtype=torch.float64, device=device)
     count = 0
+    batches, context = eval_batches(stream, batch_size, seq_len, warmup)
     state = None
-    for inputs, targets in eval_batches(stream, batch_size, seq_len):
+    if context is not None:
+        _, (h, c) = model(context.to(device))
+        h[:, 0], c[:, 0] = 0.0, 0.0  # row 0 begins the text: nothing came before it
+        state = (h, c)
+    for inputs, targets in batches:
         inputs, targets = inputs.to(device), targets.to(device)
         logits, state = model(inputs, state)
         total += F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), reduction="sum", ignore_index=-100).double()
