@@ -328,7 +328,9 @@ def eval_batches(
     if warmup > 0 and rows > 1:
         before = torch.cat([inputs_all.new_zeros(warmup), inputs_all])  # row r's context ends where row r starts
         starts = torch.arange(rows) * row_len  # (rows,)
-        context = before[starts[:, None] + torch.arange(warmup)[None, :]]  # (rows, warmup)
+        # A short text can leave its last rows all padding; their context is irrelevant, kept in range.
+        index = (starts[:, None] + torch.arange(warmup)[None, :]).clamp(max=len(before) - 1)
+        context = before[index]  # (rows, warmup)
     return batches, context
 
 

@@ -22,7 +22,6 @@ from nlp_lstm.data import DataError, encode_stream, eval_batches, load_labelled_
 from nlp_lstm.model import LanguageModel
 from nlp_lstm.prediction import encode_for, predict_probabilities
 
-
 # Tokens of preceding text each evaluation row reads before it is scored: an LSTM's state carries
 # little from further back, and this makes the loss independent of the evaluation batch size (tested).
 EVAL_WARMUP = 512

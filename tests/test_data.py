@@ -105,6 +105,8 @@ def test_eval_batches_cover_every_target_exactly_once():
     for row in range(1, 7):
         assert context[row].tolist() == list(range(int(first_inputs[row]) - 5, int(first_inputs[row])))
     assert eval_batches(stream, batch_size=7, seq_len=13)[1] is None  # no warm-up asked for
+    short = eval_batches(torch.arange(11), batch_size=7, seq_len=5, warmup=4)  # rows 5 and 6 are all padding
+    assert short[1].shape == (7, 4)
 
 
 def test_language_model_loss_does_not_depend_on_the_batch_size(shakespeare):
