@@ -23,6 +23,7 @@ from nlp_lstm import checkpoint
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.config import ClassifierTrainConfig, ModelConfig
 from nlp_lstm.data import ClassifierBatches, LabelledSplits, encode_texts, load_labelled_splits
+from nlp_lstm.distributed import Processes
 from nlp_lstm.evaluate import classification_metrics
 from nlp_lstm.model import Classifier
 from nlp_lstm.prediction import predict_probabilities
@@ -103,6 +104,8 @@ def train_classifier(
     ``model_options`` are :class:`ModelConfig` fields other than ``vocab_size`` and
     ``num_classes``. ``given_options`` names the options the caller set explicitly.
     """
+    if Processes.from_environment().distributed:  # gradual unfreezing and ragged last batches are not data-parallel yet
+        raise TrainingUsageError("distributed training supports train lm; run train classifier in one process")
     callback = callback or Callback()
     given = given_options or set()
     run = TrainingRun(output_dir, config, "classifier", resume, overwrite, given)

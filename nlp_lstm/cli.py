@@ -277,6 +277,7 @@ def run_training(ctx: typer.Context, options: dict[str, Any], config_class: type
     if not options["resume"]:
         ModelConfig(vocab_size=2, num_classes=2, **model_options)  # validate sizes before loading any data
     resolved = {p.name: options[p.name] for p in ctx.command.params if p.name not in NOT_IN_CONFIG_FILES}
+    main_process = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 alone writes the run's files and reports
     try:
         result = train(
             config,
@@ -289,9 +290,11 @@ def run_training(ctx: typer.Context, options: dict[str, Any], config_class: type
             given_options=given_options(ctx, [*names, *model_options]),
         )
     except Interrupted:
-        if not options["resume"]:
+        if not options["resume"] and main_process:
             write_config_file(Path(options["output"]) / RUN_CONFIG_TOML, resolved)  # the run exists and can be resumed
         raise
+    if not main_process:
+        return
     if not options["resume"]:  # a resumed run keeps the run.toml it started with
         write_config_file(Path(options["output"]) / RUN_CONFIG_TOML, resolved)
     summary = {"run": str(result.output_dir), "best": str(result.best_dir), "steps": result.step}

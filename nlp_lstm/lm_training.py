@@ -6,15 +6,25 @@ batch to batch and detached in one place. AdamW, gradient-norm clipping, linear
 warm-up then cosine decay, evaluation over the whole validation split, best and
 last model directories, exact resume, early stopping, and an abort with a
 message on NaN or exploding loss (as char-rnn does).
+
+Under ``torchrun --nproc-per-node N`` each process takes a contiguous block of
+``batch_size / N`` rows of every batch and DistributedDataParallel averages the
+gradients, so N processes take the step one process would take on the whole batch
+(up to the order of float sums; with dropout, statistically rather than bit for bit:
+each process draws its own masks). Rank 0 evaluates, saves and logs; the carried
+state is saved for the whole batch, so a run resumes with any number of processes
+that divides ``batch_size``.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -22,9 +32,10 @@ from nlp_lstm import checkpoint
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.config import ModelConfig, TrainConfig
 from nlp_lstm.data import LMBatches, encode_stream, load_text_splits
+from nlp_lstm.distributed import Processes, processes
 from nlp_lstm.evaluate import language_model_loss, lm_metrics, predicted_characters
 from nlp_lstm.model import LanguageModel, detach_state
-from nlp_lstm.tokenizer import build_tokenizer
+from nlp_lstm.tokenizer import build_tokenizer, tokenizer_from_dict
 from nlp_lstm.train import (
     Callback,
     TrainingError,
@@ -39,10 +50,11 @@ from nlp_lstm.train import (
 )
 
 LOG_EVERY = 10
+STATE_RESET_STREAM = 1  # keeps the state-reset draws apart from the epoch offsets, seeded by [seed, epoch]
 
 
 def _new_model(
-    config: TrainConfig, texts: list[str], model_options: dict[str, Any], device: torch.device
+    config: TrainConfig, texts: list[str], model_options: dict[str, Any], device: torch.device, group: Processes
 ) -> tuple[LanguageModel, Any]:
     if config.init_from:  # fine-tune an existing language model on new text
         saved = checkpoint.load(config.init_from, device=device, kind="lm")
@@ -51,12 +63,26 @@ def _new_model(
                 f"--init-from {config.init_from} uses a {saved.tokenizer.kind} tokenizer, not {config.tokenizer}; drop --tokenizer or match it"
             )
         return saved.model.train(), saved.tokenizer
-    tokenizer = build_tokenizer(config.tokenizer, texts, config.vocab_size)
+    if group.distributed:  # BPE training need not give every process the same vocabulary: all take rank 0's
+        built = json.dumps(build_tokenizer(config.tokenizer, texts, config.vocab_size).to_dict()) if group.is_main else ""
+        tokenizer = tokenizer_from_dict(json.loads(group.text_from_main(built)))
+    else:
+        tokenizer = build_tokenizer(config.tokenizer, texts, config.vocab_size)
     try:
         model_config = ModelConfig(vocab_size=tokenizer.vocab_size, **model_options)
     except TypeError as error:
         raise TrainingUsageError(f"unknown model option: {error}") from None
     return LanguageModel(model_config).to(device), tokenizer
+
+
+def state_reset_keep(seed: int, step: int, batch_size: int, chance: float) -> torch.Tensor:
+    """Which rows of the whole batch keep their carried state at ``step`` (1) or restart from zero (0).
+
+    Drawn from (seed, step) alone, so every process draws the same mask for the whole batch
+    and a resumed run draws the masks an uninterrupted one would.
+    """
+    draws = np.random.default_rng([seed, step, STATE_RESET_STREAM]).random(batch_size)
+    return torch.from_numpy(draws >= chance)
 
 
 def train_language_model(
@@ -74,16 +100,38 @@ def train_language_model(
     ``model_options`` are :class:`ModelConfig` fields other than ``vocab_size``.
     With ``resume``, the run's saved settings are used; ``given_options`` names the
     options the caller set explicitly, so only those are compared with the run's.
+    Started by torchrun, it trains data-parallel and only rank 0 calls ``callback``.
     """
-    callback = callback or Callback()
-    run = TrainingRun(output_dir, config, "lm", resume, overwrite, given_options)
+    with processes() as group:
+        return _train(config, output_dir, model_options, resume, overwrite, callback, command, given_options, group)
+
+
+def _train(
+    config: TrainConfig,
+    output_dir: str | Path,
+    model_options: dict[str, Any] | None,
+    resume: bool,
+    overwrite: bool,
+    callback: Callback | None,
+    command: str | None,
+    given_options: set[str] | None,
+    group: Processes,
+) -> TrainResult:
+    callback = (callback if group.is_main else None) or Callback()
+    run = TrainingRun(output_dir, config, "lm", resume, overwrite, given_options, group)
     config = run.config
+    if config.batch_size % group.world_size:
+        raise TrainingUsageError(
+            f"--batch-size {config.batch_size} is the batch of all {group.world_size} processes together "
+            "and must be a multiple of their number (each takes an equal share of the rows)"
+        )
+    rows = group.rows(config.batch_size)
     splits = load_text_splits(config.dataset, config.text_column, config.dataset_config, config.seed)
     if resume:
         saved = checkpoint.load(run.last_dir, device=run.device, kind="lm")
         model, tokenizer = saved.model, saved.tokenizer
     else:
-        model, tokenizer = _new_model(config, splits.train, model_options or {}, run.device)
+        model, tokenizer = _new_model(config, splits.train, model_options or {}, run.device, group)
     batches = LMBatches(encode_stream(splits.train, tokenizer), config.batch_size, config.seq_len)
     validation = encode_stream(splits.validation, tokenizer)
     if len(validation) < 2:
@@ -95,8 +143,10 @@ def train_language_model(
     state = None
     if resume:
         extra = run.restore(optimizer)
-        if "state_h" in extra:
-            state = (extra["state_h"].to(run.device), extra["state_c"].to(run.device))
+        if "state_h" in extra:  # saved for the whole batch: (layers, batch_size, hidden)
+            state = (extra["state_h"][:, rows].to(run.device), extra["state_c"][:, rows].to(run.device))
+    replica = group.replicate(model)
+    group.seed_own_randomness(config.seed, run.step)
 
     parameters = sum(p.numel() for p in model.parameters())
     run.record = {"kind": "lm", "dataset": config.dataset, "splits": splits.source, "command": command, "parameters": parameters}
@@ -117,8 +167,8 @@ def train_language_model(
 
     def save_last(validation_metrics: dict[str, Any] | None) -> SavedModel:
         saved = SavedModel(model, tokenizer, "lm", None, run.training_record(validation_metrics))
-        tensors = {} if state is None else {"state_h": state[0], "state_c": state[1]}
-        run.save_last(saved, optimizer, tensors)
+        whole = None if state is None else (group.gather_rows(state[0], 1), group.gather_rows(state[1], 1))
+        run.save_last(saved, optimizer, {} if whole is None else {"state_h": whole[0], "state_c": whole[1]})
         return saved
 
     model.train()
@@ -128,26 +178,28 @@ def train_language_model(
     epoch_cache: tuple[int, torch.Tensor, torch.Tensor] | None = None
     with stop_signals() as stop_requested:
         while run.step < config.max_steps:
-            if stop_requested.is_set():
+            if group.any(stop_requested.is_set()):  # a signal may reach the processes at different steps
                 save_last(run.best and run.best["validation"])
                 raise run.interrupted()
             epoch, index = divmod(run.step, len(batches))
             if epoch_cache is None or epoch_cache[0] != epoch:
-                epoch_cache = (epoch, *batches.epoch(epoch, config.seed))
+                inputs_all, targets_all = batches.epoch(epoch, config.seed)
+                epoch_cache = (epoch, inputs_all[:, rows], targets_all[:, rows])
                 if index == 0:
                     state = None  # each epoch's layout differs: start its rows from a zero state
             inputs, targets = epoch_cache[1][index].to(run.device), epoch_cache[2][index].to(run.device)
             if state is not None:
                 state = detach_state(state)  # truncated BPTT: keep the values, cut the graph
                 if config.state_reset:
-                    keep = (torch.rand(state[0].shape[1], device=run.device) >= config.state_reset).to(state[0].dtype)
+                    keep = state_reset_keep(config.seed, run.step, config.batch_size, config.state_reset)[rows]
+                    keep = keep.to(run.device, state[0].dtype)
                     state = (state[0] * keep[:, None], state[1] * keep[:, None])  # (layers, B, H) * (B, 1)
             lr = learning_rate(run.step, config.max_steps, config)
             set_learning_rate(optimizer, lr)
-            logits, state = model(inputs, state)
+            logits, state = replica(inputs, state)
             loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # under DDP, also averages the gradients over the processes
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
             run.step += 1
@@ -156,7 +208,7 @@ def train_language_model(
 
             is_eval = run.step % config.eval_every == 0 or run.step == config.max_steps
             if window_steps == LOG_EVERY or is_eval:
-                mean_loss = float(window_loss) / window_steps  # one device sync per log window
+                mean_loss = float(group.mean(window_loss)) / window_steps  # one device sync per log window
                 if error := run.diverged(mean_loss, explode_limit, "training"):
                     raise error
                 seconds = time.perf_counter() - window_start
@@ -165,7 +217,7 @@ def train_language_model(
                     "epoch": epoch,
                     "train_loss": mean_loss,
                     "lr": lr,
-                    "tokens_per_s": window_steps * inputs.numel() / seconds,
+                    "tokens_per_s": window_steps * inputs.numel() * group.world_size / seconds,
                     "elapsed_s": run.elapsed(),
                 }
                 run.log(entry)
@@ -174,10 +226,14 @@ def train_language_model(
                 window_start, window_steps = time.perf_counter(), 0
 
             if is_eval:
-                nats, count = language_model_loss(model, validation, config.eval_batch_size, config.seq_len)
+                # Rank 0 evaluates and tells the others, so every process takes the same decisions below.
+                nats, count = (
+                    language_model_loss(model, validation, config.eval_batch_size, config.seq_len) if group.is_main else (0.0, 0)
+                )
+                nats, count = group.from_main([nats, count])
                 if error := run.diverged(nats / count, explode_limit, "validation"):  # never save a model that blew up
                     raise error
-                val = {"step": run.step, **lm_metrics(nats, count, validation_characters)}
+                val = {"step": run.step, **lm_metrics(nats, int(count), validation_characters)}
                 saved = save_last(val)
                 improved = run.consider(saved, val, -val["nats_per_char"])
                 run.log({"step": run.step, "split": "validation", **val, "best": improved})
@@ -187,6 +243,7 @@ def train_language_model(
                     stopped_early = True
                     break
 
+    group.save_replica(model)
     result = run.result(stopped_early)
     callback.on_end(result)
     return result

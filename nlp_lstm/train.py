@@ -27,6 +27,7 @@ import torch
 from nlp_lstm import checkpoint
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.config import ClassifierTrainConfig, TrainConfig
+from nlp_lstm.distributed import Processes
 from nlp_lstm.errors import Interrupted, NlpLstmError, UsageError
 
 RUN_CONFIG_FILE = "train_config.json"
@@ -139,7 +140,10 @@ def stop_signals() -> Iterator[threading.Event]:
 
 
 class TrainingRun:
-    """The run directory and the bookkeeping both loops share: config, log, checkpoints, best score."""
+    """The run directory and the bookkeeping both loops share: config, log, checkpoints, best score.
+
+    Under torchrun every process keeps the same bookkeeping, but only rank 0 writes files.
+    """
 
     def __init__(
         self,
@@ -149,15 +153,17 @@ class TrainingRun:
         resume: bool = False,
         overwrite: bool = False,
         given_options: set[str] | None = None,
+        processes: Processes | None = None,
     ):
+        self.processes = processes or Processes()
         self.output_dir = Path(output_dir)
         self.command_name = command_name
         self.resume = resume
         self._prepare(overwrite)
         self.config = self._resume_config(config, given_options or set()) if resume else config
-        if not resume:
+        if not resume and self.processes.is_main:
             (self.output_dir / RUN_CONFIG_FILE).write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
-        self.device = select_device(self.config.device)
+        self.device = self.processes.start(select_device(self.config.device))
         if self.config.threads:
             torch.set_num_threads(self.config.threads)
         torch.manual_seed(self.config.seed)
@@ -182,6 +188,8 @@ class TrainingRun:
                 raise TrainingUsageError(
                     f"{self.output_dir}: no resumable run here (missing last/{checkpoint.STATE_JSON_FILE}); drop --resume"
                 )
+            return
+        if not self.processes.is_main:  # rank 0 alone checks and makes a new run's directory
             return
         if self.output_dir.exists() and any(self.output_dir.iterdir()):
             if not overwrite:
@@ -224,6 +232,8 @@ class TrainingRun:
         return extra
 
     def log(self, entry: dict[str, Any]) -> None:
+        if not self.processes.is_main:
+            return
         with open(self.output_dir / METRICS_FILE, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(entry) + "\n")
 
@@ -241,6 +251,8 @@ class TrainingRun:
 
     def save_last(self, saved: SavedModel, optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
         """Write ``last/`` atomically: the model and everything ``--resume`` needs."""
+        if not self.processes.is_main:
+            return
         info = {
             "step": self.step,
             "best": self.best,
@@ -257,7 +269,8 @@ class TrainingRun:
         self.evals_since_best = 0 if improved else self.evals_since_best + 1
         if improved:
             self.best = {"step": self.step, "score": score, "validation": validation}
-            checkpoint.save(saved, self.best_dir)
+            if self.processes.is_main:
+                checkpoint.save(saved, self.best_dir)
         return improved
 
     def out_of_patience(self, patience: int) -> bool:

@@ -1,0 +1,118 @@
+"""Training under torchrun: 2 CPU processes (gloo) take the steps one process takes on the whole batch.
+
+Dropout is off, so the runs may differ only by the order of float sums; the state resets
+are on, since their mask is drawn for the whole batch and each process takes its rows.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from nlp_lstm import checkpoint
+from nlp_lstm.classifier_training import train_classifier
+from nlp_lstm.config import ClassifierTrainConfig, TrainConfig
+from nlp_lstm.distributed import REPLICA_DIR_VARIABLE
+from nlp_lstm.lm_training import train_language_model
+from nlp_lstm.train import Callback, TrainingError, TrainingUsageError
+
+REPO = Path(__file__).resolve().parent.parent
+MODEL = dict(embedding_dim=16, hidden_size=32, num_layers=2, dropout=0.0, embedding_dropout=0.0)
+# 13 steps per epoch on the 30 kB text: 20 steps cross an epoch, and a resume at 10 crosses it after resuming.
+SETTINGS = dict(seq_len=64, batch_size=32, max_steps=20, eval_every=10, warmup_steps=5, lr=5e-3, state_reset=0.3, seed=3)
+CLOSE = dict(rtol=1e-4, atol=1e-5)  # float sums in another order, through 20 AdamW steps
+
+
+def cli_options(text_file: Path) -> list[str]:
+    options = {"dataset": text_file, "device": "cpu", **MODEL, **SETTINGS}
+    return [arg for name, value in options.items() for arg in (f"--{name.replace('_', '-')}", str(value))]
+
+
+def torchrun(args: list[str], replicas: Path) -> subprocess.CompletedProcess:
+    replicas.mkdir()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", REPLICA_DIR_VARIABLE: str(replicas)}
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "nlp_lstm"]
+    return subprocess.run([*launcher, "train", "lm", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+
+
+def weights(path: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(path))
+
+
+class InterruptAt(Callback):
+    def __init__(self, step):
+        self.step = step
+
+    def on_step(self, metrics):
+        if metrics["step"] == self.step:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory, sonnets_text) -> dict[str, Path]:
+    """One process on the whole batch: a run of 20 steps, and one stopped at step 10 to resume from."""
+    root = tmp_path_factory.mktemp("single")
+    text_file = root / "sonnets.txt"
+    text_file.write_text(sonnets_text, encoding="utf-8")
+    config = TrainConfig(dataset=str(text_file), device="cpu", **SETTINGS)
+    train_language_model(config, root / "full", MODEL)
+    with pytest.raises(TrainingError, match="stopped at step 10"):
+        train_language_model(config, root / "stopped", MODEL, callback=InterruptAt(10))
+    return {"text": text_file, "full": root / "full", "stopped": root / "stopped"}
+
+
+def assert_matches_single(run: Path, replicas: Path, reference: Path) -> None:
+    rank0, rank1 = weights(replicas / "rank0.safetensors"), weights(replicas / "rank1.safetensors")
+    assert rank0.keys() == rank1.keys() and all(torch.equal(rank0[k], rank1[k]) for k in rank0)  # the replicas agree
+    saved = checkpoint.load(run / "last").model.state_dict()
+    assert all(torch.equal(saved[k], rank0[k]) for k in rank0)
+    expected = checkpoint.load(reference / "last").model.state_dict()
+    for name in expected:
+        torch.testing.assert_close(saved[name], expected[name], **CLOSE, msg=name)
+    # The LSTM state carried into the next window is saved for the whole batch, rows in order.
+    state, expected_state = (load_file(str(r / "last" / checkpoint.STATE_TENSORS_FILE)) for r in (run, reference))
+    assert state["extra.state_h"].shape == (2, SETTINGS["batch_size"], 32)
+    torch.testing.assert_close(state["extra.state_h"], expected_state["extra.state_h"], **CLOSE)
+    torch.testing.assert_close(state["extra.state_c"], expected_state["extra.state_c"], **CLOSE)
+
+
+def metrics(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_two_processes_train_like_one_on_the_whole_batch_and_only_rank_0_writes(tmp_path, single):
+    run = tmp_path / "run"
+    done = torchrun([*cli_options(single["text"]), "--output", str(run)], tmp_path / "replicas")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert_matches_single(run, tmp_path / "replicas", single["full"])
+    lines, expected = metrics(run), metrics(single["full"])
+    assert [(e["step"], "split" in e) for e in lines] == [(10, False), (10, True), (20, False), (20, True)]  # not doubled
+    for got, want in zip(lines, expected):  # the training loss is the mean over all processes' rows
+        assert got.get("train_loss", got.get("nats_per_char")) == pytest.approx(
+            want.get("train_loss", want.get("nats_per_char")), rel=1e-4
+        )
+    assert not [p.name for p in run.iterdir() if p.name.startswith(".")]  # no staging left behind
+    assert (done.stdout + done.stderr).count("done: 20 steps") == 1  # rank 0 alone reports
+
+
+def test_torchrun_resumes_a_run_exactly(tmp_path, single):
+    run = tmp_path / "run"
+    shutil.copytree(single["stopped"], run)  # saved by one process; its state covers the whole batch
+    done = torchrun(["--output", str(run), "--resume"], tmp_path / "replicas")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert_matches_single(run, tmp_path / "replicas", single["full"])
+    assert [(e["step"], "split" in e) for e in metrics(run)] == [(10, False), (10, True), (20, False), (20, True)]
+
+
+def test_the_classifier_refuses_to_run_under_torchrun(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(TrainingUsageError, match="distributed training supports train lm; run train classifier in one process"):
+        train_classifier(ClassifierTrainConfig(dataset="rotten_tomatoes"), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
