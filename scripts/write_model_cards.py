@@ -127,6 +127,23 @@ def metric_rows(kind: str, results: list[dict]) -> list[str]:
     return rows
 
 
+def agreement_note(kind: str, training: dict, results: list[dict]) -> list[str]:
+    """Say so when training.json's validation figure (taken during training) differs from evaluate's."""
+    during = training["validation"].get("bits_per_char" if kind == "lm" else "accuracy")
+    now = next((r for r in results if r["split"] == "validation" and r["dataset"] == training["dataset"]), None)
+    if during is None or now is None:
+        return []
+    figure = now["bits_per_char"] if kind == "lm" else now["accuracy"]
+    if abs(figure - during) < 5e-5:
+        return []
+    return [
+        f"`training.json` records {during:.4f} on validation at step {training['validation']['step']}, measured during "
+        f"training when each evaluation row still started from a zero state; `nlp-lstm evaluate` warms rows up on the "
+        f"text before them and gives {figure:.4f}.",
+        "",
+    ]
+
+
 def size_mb(directory: Path) -> float:
     return sum(f.stat().st_size for f in directory.iterdir() if f.is_file()) / 1e6
 
@@ -158,6 +175,7 @@ def write_card(name: str) -> None:
         "",
         *metric_rows(kind, results),
         "",
+        *agreement_note(kind, training, results),
         "## How it was made",
         "",
         f"- Command (from `training.json`): `{training['command']}`",
