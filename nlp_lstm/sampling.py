@@ -43,9 +43,15 @@ def sample_next(logits: Tensor, temperature: float, top_k: int, top_p: float, ge
     """Next ids (B,) from ``logits`` (B, V)."""
     if temperature == 0:
         return logits.argmax(dim=-1)
-    filtered = filter_logits(logits.float() / temperature, top_k, top_p)
-    probs = filtered.softmax(dim=-1)
-    return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(logits.device)
+    scaled = logits.float() if temperature == 1.0 else logits.float() / temperature  # x / 1 is x: skip the op
+    probs = filter_logits(scaled, top_k, top_p).softmax(dim=-1).cpu()
+    if torch.isnan(probs).any():
+        raise RuntimeError("probability tensor contains nan: the model's logits are not finite")
+    # What torch.multinomial(probs, 1, generator=generator) does for one draw (argmax of p / q with
+    # q ~ Exp(1), the Gumbel-max trick), without its validity checks and their extra syncs: the same
+    # generator state gives the same ids, at a third of the cost.
+    exponential = torch.empty_like(probs).exponential_(1, generator=generator)
+    return probs.div_(exponential).argmax(dim=-1).to(logits.device)
 
 
 @torch.inference_mode()
@@ -58,16 +64,21 @@ def generate_stream(saved: SavedModel, prompt: str = "", config: SampleConfig | 
     generator = torch.Generator()
     generator.manual_seed(config.seed if config.seed is not None else torch.seed())
     prime = torch.as_tensor(tokenizer.encode(prompt[-PROMPT_CONTEXT:] or DEFAULT_PRIME), device=device)[None]  # (1, P)
-    banned = torch.tensor(tokenizer.special_ids, device=device)
+    banned = tokenizer.special_ids  # never emit <pad>/<unk>
     logits, primed_state = model(prime)  # the prompt in one pass of the fast sequence kernel
-    primed_logits = logits[:, -1]  # (1, V)
-    stepper = LSTMStepper(model)  # then one character at a time through pre-packed weights
+    primed_logits = logits[:, -1].index_fill(-1, torch.tensor(banned, device=device), float("-inf"))  # (1, V)
+    # Then one character at a time through pre-packed weights; their decoder bias bans the same ids.
+    stepper = LSTMStepper(model, banned_ids=banned)
+    pieces: dict[int, str] = {}  # id -> its text: decoding one id at a time is a pure function of the id
     for sample in range(config.num_samples):
         step_logits, state = primed_logits, primed_state
         for _ in range(config.length):
-            step_logits = step_logits.index_fill(-1, banned, float("-inf"))  # never emit <pad>/<unk>
             next_id = sample_next(step_logits, config.temperature, config.top_k, config.top_p, generator)
-            yield sample, tokenizer.decode(next_id.tolist())
+            token = int(next_id)
+            piece = pieces.get(token)
+            if piece is None:
+                piece = pieces[token] = tokenizer.decode([token])
+            yield sample, piece
             step_logits, state = stepper.step(next_id, state)
 
 
