@@ -1,0 +1,159 @@
+"""Classifier inference throughput on IMDB-length reviews: fixed padding vs length buckets vs pack_padded_sequence.
+
+    python benchmarks/classification.py [--threads 2] [--texts 400] [--repeats 3] [--batch-size 64]
+
+The shipped sentiment classifier (biLSTM 2×256, BPE, texts cut to its max_length of 600 tokens)
+reads ``--texts`` reviews drawn (seed 0) from the test part of our built-in ``imdb`` split, so
+the lengths are IMDB's. Tokenisation is done once, outside the timing; three ways to batch:
+
+* fixed padding: batches in input order, every text padded to max_length;
+* length buckets: ``nlp_lstm.prediction.predict_probabilities`` (texts sorted by length, each
+  batch padded to its longest text), what ``nlp_lstm.classify`` does;
+* pack_padded_sequence: batches in input order, padded to their longest text, and both LSTM
+  stacks run on packed sequences so no step is spent on padding.
+
+All three must give the same labels; the largest probability difference is printed. Single-text
+latency is ``nlp_lstm.classify`` on one review of median length, tokenisation included.
+Variants are interleaved within each repeat; the median repeat is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import machine  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence  # noqa: E402
+
+import nlp_lstm  # noqa: E402
+from nlp_lstm.catalog import shipped_model_dir  # noqa: E402
+from nlp_lstm.model import reverse_within_lengths  # noqa: E402
+from nlp_lstm.prediction import encode_for, predict_probabilities  # noqa: E402
+
+
+def seconds(run) -> float:
+    started = time.perf_counter()
+    run()
+    return time.perf_counter() - started
+
+
+def padded(ids: list[np.ndarray], width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    lengths = torch.tensor([len(x) for x in ids])
+    batch = torch.zeros(len(ids), width, dtype=torch.long)  # pad id 0
+    for row, x in enumerate(ids):
+        batch[row, : len(x)] = torch.from_numpy(x)
+    return batch, lengths
+
+
+def fixed_padding(model, ids: list[np.ndarray], batch_size: int, width: int) -> torch.Tensor:
+    out = []
+    for start in range(0, len(ids), batch_size):
+        batch, lengths = padded(ids[start : start + batch_size], width)
+        out.append(model(batch, lengths).softmax(-1))
+    return torch.cat(out)
+
+
+def packed_forward(model, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """The classifier's forward in eval mode with both LSTM stacks on packed sequences."""
+    encoder = model.encoder
+    embedded = encoder.embedding(ids)  # (B, T, E)
+
+    def run(lstm, inputs):
+        packed = pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False)
+        return pad_packed_sequence(lstm(packed)[0], batch_first=True, total_length=ids.shape[1])[0]
+
+    features = run(encoder.lstm, embedded)
+    if encoder.lstm_reverse is not None:  # reverse each text within its length, as Encoder.forward does
+        order = reverse_within_lengths(lengths, ids.shape[1])[..., None]
+        backward = run(encoder.lstm_reverse, embedded.gather(1, order.expand_as(embedded)))
+        features = torch.cat([features, backward.gather(1, order.expand_as(backward))], dim=2)
+    return model.head(features, lengths)
+
+
+def packed(model, ids: list[np.ndarray], batch_size: int) -> torch.Tensor:
+    out = []
+    for start in range(0, len(ids), batch_size):
+        chunk = ids[start : start + batch_size]
+        batch, lengths = padded(chunk, max(len(x) for x in chunk))
+        out.append(packed_forward(model, batch, lengths).softmax(-1))
+    return torch.cat(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--texts", type=int, default=400)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=64)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    where = machine.describe()
+    saved = nlp_lstm.load_model(shipped_model_dir("classifier"))
+    model = saved.model.eval()
+    test = nlp_lstm.load_labelled_splits("imdb").test
+    pick = np.random.default_rng(0).choice(len(test.texts), size=min(args.texts, len(test.texts)), replace=False)
+    texts = [test.texts[i] for i in pick]
+    ids = encode_for(saved, texts)
+    lengths = np.array([len(x) for x in ids])
+    width = saved.inputs["max_length"]
+    runs = {
+        "fixed padding (max_length)": lambda: fixed_padding(model, ids, args.batch_size, width),
+        "length buckets (predict_probabilities)": lambda: predict_probabilities(model, ids, args.batch_size),
+        "pack_padded_sequence": lambda: packed(model, ids, args.batch_size),
+    }
+    times = {name: [] for name in runs}
+    outputs = {}
+    with torch.inference_mode():
+        for run in runs.values():  # warm-up: the first calls of each shape pick and build kernels
+            run()
+        for _ in range(args.repeats):  # interleaved, so a burst of load hits every variant alike
+            for name, run in runs.items():
+                started = time.perf_counter()
+                outputs[name] = run()
+                times[name].append(time.perf_counter() - started)
+                print(f"{name}: {len(ids) / times[name][-1]:.1f} texts/s", flush=True)
+        median_text = texts[int(np.argsort(lengths)[len(lengths) // 2])]
+        nlp_lstm.classify(saved, [median_text])
+        single = statistics.median(seconds(lambda: nlp_lstm.classify(saved, [median_text])) for _ in range(20))
+    reference = outputs["fixed padding (max_length)"]
+    rate = {name: len(ids) / statistics.median(values) for name, values in times.items()}
+    base = rate["fixed padding (max_length)"]
+    table = [
+        f"Shipped sentiment classifier (biLSTM {model.config.num_layers}×{model.config.hidden_size}, BPE); {len(ids)} reviews from "
+        f"our imdb test split, {lengths.mean():.0f} tokens on average (median {np.median(lengths):.0f}, max {lengths.max()}, "
+        f"cut at {width}); batch {args.batch_size}; {args.threads} threads; median of {args.repeats} interleaved repeats after a warm-up pass.",
+        "",
+        "| batching | texts/s | × fixed padding | same labels | max prob. difference |",
+        "| --- | ---: | ---: | :---: | ---: |",
+    ]
+    for name in runs:
+        same = bool((outputs[name].argmax(-1) == reference.argmax(-1)).all())
+        table.append(
+            f"| {name} | {rate[name]:.1f} | {rate[name] / base:.2f}× | {'yes' if same else 'NO'} | "
+            f"{(outputs[name] - reference).abs().max():.1e} |"
+        )
+    table += [
+        "",
+        f"Single-text latency (`nlp_lstm.classify`, one {len(encode_for(saved, [median_text])[0])}-token review): {single * 1e3:.1f} ms.",
+    ]
+    print("\n".join(table))
+    machine.record(
+        "Classifier inference throughput",
+        "python benchmarks/classification.py " + " ".join(sys.argv[1:]),
+        where,
+        "\n".join(table),
+    )
+
+
+if __name__ == "__main__":
+    main()
