@@ -299,12 +299,10 @@ def run_training(ctx: typer.Context, options: dict[str, Any], config_class: type
         write_config_file(Path(options["output"]) / RUN_CONFIG_TOML, resolved)
     summary = {"run": str(result.output_dir), "best": str(result.best_dir), "steps": result.step}
     summary |= {"wall_time_s": round(result.wall_time_s, 1), "best_validation": result.best_validation}
-    try:
-        from nlp_lstm.plots import CURVES_FILE, plot_runs
-
-        summary["curves"] = str(plot_runs([result.output_dir], Path(result.output_dir) / CURVES_FILE))
-    except NlpLstmError as error:  # matplotlib is an optional extra: the run itself succeeded
-        typer.echo(f"note: no curves.png ({error})", err=True)
+    if result.curves is None:  # matplotlib is an optional extra: the run itself succeeded
+        typer.echo("note: no curves.png: install the plot extra (pip install 'nlp-lstm[plot]') for it", err=True)
+    else:
+        summary["curves"] = str(result.curves)
     if options["json_output"]:
         typer.echo(json.dumps(summary))
 

@@ -18,11 +18,15 @@ METRICS_FILE = "metrics.jsonl"
 CURVES_FILE = "curves.png"
 
 
+class PlotsUnavailable(NlpLstmError):
+    """matplotlib, an optional extra, is not installed."""
+
+
 def _pyplot() -> Any:
     try:
         import matplotlib
     except ImportError:
-        raise NlpLstmError("plots need matplotlib: pip install 'nlp-lstm[plot]'") from None
+        raise PlotsUnavailable("plots need matplotlib: pip install 'nlp-lstm[plot]'") from None
     matplotlib.use("Agg")  # files only: never needs a display
     import matplotlib.pyplot as plt
 

@@ -29,6 +29,7 @@ from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.config import ClassifierTrainConfig, TrainConfig
 from nlp_lstm.distributed import Processes
 from nlp_lstm.errors import Interrupted, NlpLstmError, UsageError
+from nlp_lstm.plots import CURVES_FILE, PlotsUnavailable, plot_runs
 
 RUN_CONFIG_FILE = "train_config.json"
 METRICS_FILE = "metrics.jsonl"
@@ -71,6 +72,7 @@ class TrainResult:
     best_validation: dict[str, Any]
     wall_time_s: float
     stopped_early: bool
+    curves: Path | None = None  # curves.png, written when matplotlib is installed
 
 
 def select_device(name: str = "auto") -> torch.device:
@@ -292,4 +294,14 @@ class TrainingRun:
 
     def result(self, stopped_early: bool) -> TrainResult:
         best = self.best["validation"] if self.best else {}
-        return TrainResult(self.output_dir, self.best_dir, self.last_dir, self.step, best, self.elapsed(), stopped_early)
+        result = TrainResult(self.output_dir, self.best_dir, self.last_dir, self.step, best, self.elapsed(), stopped_early)
+        if self.processes.is_main:
+            result.curves = self.write_curves()
+        return result
+
+    def write_curves(self) -> Path | None:
+        """The run's loss (and accuracy) curves as curves.png; None where matplotlib (the plot extra) is missing."""
+        try:
+            return plot_runs([self.output_dir], self.output_dir / CURVES_FILE)
+        except PlotsUnavailable:
+            return None

@@ -22,7 +22,7 @@ ALLOWED = {
     "sampling": {"checkpoint", "config", "stepping"},
     "stepping": {"model"},
     "distributed": {"errors"},
-    "train": {"checkpoint", "config", "distributed", "errors"},
+    "train": {"checkpoint", "config", "distributed", "errors", "plots"},
     "lm_training": {"checkpoint", "config", "data", "distributed", "evaluate", "model", "tokenizer", "train"},
     "classifier_training": {
         "checkpoint",

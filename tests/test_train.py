@@ -47,6 +47,7 @@ def test_training_learns_and_writes_best_and_last(tmp_path, text_file):
     assert best.training["validation"]["bits_per_char"] == result.best_validation["bits_per_char"]
     assert best.training["dataset"] == str(text_file) and best.training["train_config"]["max_steps"] == 60
     assert (tmp_path / "run" / "last" / "trainer_state.safetensors").exists()
+    assert result.curves == tmp_path / "run" / "curves.png" and result.curves.read_bytes().startswith(b"\x89PNG")
 
 
 def test_same_seed_same_losses_and_weights(tmp_path, text_file):
