@@ -34,6 +34,7 @@ from nlp_lstm.train import (
     TrainingRun,
     TrainingUsageError,
     TrainResult,
+    autocast,
     learning_rate,
     make_optimizer,
     mark_embeddings_undecayed,
@@ -183,8 +184,9 @@ def train_classifier(
             ids, lengths, labels = (t.to(run.device) for t in batches.collate(epoch_cache[1][index]))
             lr = learning_rate(run.step, total_steps, config)
             set_learning_rate(optimizer, lr)
-            logits = model(ids, lengths)
-            loss = F.cross_entropy(logits, labels)
+            with autocast(run.device, config.precision):
+                logits = model(ids, lengths)
+                loss = F.cross_entropy(logits.float(), labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], config.grad_clip)

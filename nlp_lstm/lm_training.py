@@ -42,6 +42,7 @@ from nlp_lstm.train import (
     TrainingRun,
     TrainingUsageError,
     TrainResult,
+    autocast,
     learning_rate,
     make_optimizer,
     mark_embeddings_undecayed,
@@ -196,8 +197,10 @@ def _train(
                     state = (state[0] * keep[:, None], state[1] * keep[:, None])  # (layers, B, H) * (B, 1)
             lr = learning_rate(run.step, config.max_steps, config)
             set_learning_rate(optimizer, lr)
-            logits, state = replica(inputs, state)
-            loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+            with autocast(run.device, config.precision):
+                logits, state = replica(inputs, state)
+                loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
+            state = (state[0].float(), state[1].float())  # carried between windows in float32 whatever the precision
             optimizer.zero_grad(set_to_none=True)
             loss.backward()  # under DDP, also averages the gradients over the processes
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

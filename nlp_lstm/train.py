@@ -34,7 +34,7 @@ from nlp_lstm.plots import CURVES_FILE, PlotsUnavailable, plot_runs
 RUN_CONFIG_FILE = "train_config.json"
 METRICS_FILE = "metrics.jsonl"
 # Options that may differ when a stopped run is resumed; every other one must match.
-RESUMABLE_CHANGES = ("max_steps", "epochs", "eval_every", "patience", "device", "threads")
+RESUMABLE_CHANGES = ("max_steps", "epochs", "eval_every", "patience", "device", "threads", "precision")
 
 AnyTrainConfig = TrainConfig | ClassifierTrainConfig
 
@@ -73,6 +73,14 @@ class TrainResult:
     wall_time_s: float
     stopped_early: bool
     curves: Path | None = None  # curves.png, written when matplotlib is installed
+
+
+def autocast(device: torch.device, precision: str) -> torch.autocast:
+    """Mixed precision for the forward pass and loss: bf16 where asked, a no-op for fp32.
+
+    bf16 keeps float32's exponent range, so unlike fp16 it needs no loss scaling.
+    """
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 def select_device(name: str = "auto") -> torch.device:

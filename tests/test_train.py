@@ -146,3 +146,14 @@ def test_schedule_warms_up_then_decays():
     assert rates[0] == pytest.approx(0.1) and rates[9] == pytest.approx(1.0)
     assert all(a >= b for a, b in zip(rates[10:], rates[11:]))
     assert rates[-1] == pytest.approx(0.1, abs=1e-3)
+
+
+def test_bf16_autocast_trains_like_float32(tmp_path, text_file):
+    """Mixed precision changes rounding, not the learning: same data and seed, losses within a few percent."""
+    fp32 = train_language_model(config_for(text_file, max_steps=60, eval_every=30), tmp_path / "fp32", MODEL)
+    bf16 = train_language_model(config_for(text_file, max_steps=60, eval_every=30, precision="bf16"), tmp_path / "bf16", MODEL)
+    losses = [loss for _, loss in train_losses(tmp_path / "bf16")[0]]
+    assert losses[-1] < losses[0] - 0.5
+    assert bf16.best_validation["nats_per_char"] == pytest.approx(fp32.best_validation["nats_per_char"], rel=0.05)
+    saved = checkpoint.load(bf16.last_dir)
+    assert all(p.dtype == torch.float32 for p in saved.model.parameters())  # weights stay float32
