@@ -8,6 +8,7 @@ Holtzman et al. 2020) filters restrict the candidates before sampling.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 
 import torch
@@ -54,6 +55,20 @@ def sample_next(logits: Tensor, temperature: float, top_k: int, top_p: float, ge
     return probs.div_(exponential).argmax(dim=-1).to(logits.device)
 
 
+# Packed weights per model, so repeated calls (a server, a notebook) pack once per model load. The key
+# holds every parameter's version counter, which in-place updates (an optimiser step) advance.
+_STEPPERS: weakref.WeakKeyDictionary[torch.nn.Module, tuple[tuple[int, ...], LSTMStepper]] = weakref.WeakKeyDictionary()
+
+
+def packed_stepper(model: torch.nn.Module, banned: list[int]) -> LSTMStepper:
+    """The model's :class:`LSTMStepper`, reused while its weights, the thread count and the banned ids are unchanged."""
+    key = (torch.get_num_threads(), *banned, -1, *(p._version for p in model.parameters()))
+    cached = _STEPPERS.get(model)
+    if cached is None or cached[0] != key:
+        cached = _STEPPERS[model] = (key, LSTMStepper(model, banned_ids=banned))
+    return cached[1]
+
+
 @torch.inference_mode()
 def generate_stream(saved: SavedModel, prompt: str = "", config: SampleConfig | None = None) -> Iterator[tuple[int, str]]:
     """Yield ``(sample_index, text_piece)`` as characters are produced, sample after sample."""
@@ -68,7 +83,7 @@ def generate_stream(saved: SavedModel, prompt: str = "", config: SampleConfig | 
     logits, primed_state = model(prime)  # the prompt in one pass of the fast sequence kernel
     primed_logits = logits[:, -1].index_fill(-1, torch.tensor(banned, device=device), float("-inf"))  # (1, V)
     # Then one character at a time through pre-packed weights; their decoder bias bans the same ids.
-    stepper = LSTMStepper(model, banned_ids=banned)
+    stepper = packed_stepper(model, banned)
     pieces: dict[int, str] = {}  # id -> its text: decoding one id at a time is a pure function of the id
     for sample in range(config.num_samples):
         step_logits, state = primed_logits, primed_state

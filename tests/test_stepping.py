@@ -55,3 +55,16 @@ def test_generation_is_the_same_text_as_stepping_nn_lstm(tiny_lm):
             logits, state = model(next_id[:, None], state)
             step_logits = logits[:, -1]
     assert fast == slow
+
+
+def test_packed_weights_are_reused_until_the_weights_change(tiny_lm):
+    from nlp_lstm.sampling import packed_stepper
+
+    banned = tiny_lm.tokenizer.special_ids
+    first = packed_stepper(tiny_lm.model, banned)
+    assert packed_stepper(tiny_lm.model, banned) is first  # packed once per model load
+    with torch.no_grad():
+        tiny_lm.model.head.decoder.bias.add_(1.0)  # an in-place update, as an optimiser step makes
+    second = packed_stepper(tiny_lm.model, banned)
+    assert second is not first
+    torch.testing.assert_close(second.decoder_bias[2:], tiny_lm.model.head.decoder.bias[2:])
