@@ -658,6 +658,14 @@ def info(
     print_metrics_table(str(model), rows, header=("field", "value"))
 
 
+def short_path(path: Path) -> str:
+    """A path relative to the working directory when it lies under it: what a user would type."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 @app.command()
 @user_errors
 def models(
@@ -689,7 +697,7 @@ def models(
             f"{entry.parameters:,}" if entry.parameters else "-",
             entry.headline(entry.validation),
             held_out,
-            str(entry.path),
+            short_path(entry.path),
         )
     Console().print(table)
 
