@@ -55,6 +55,16 @@ def _validation_loss(row: dict[str, Any]) -> float | None:
     return row.get("nats_per_token", row.get("loss"))
 
 
+def _curve(
+    axis: Any, train: list[tuple[int, float]], validation: list[tuple[int, float]], colour: str, labels: tuple[str, str]
+) -> None:
+    """One run on one panel: the frequent training points as a thin line, the evaluations as a bold marked line."""
+    if train:
+        axis.plot(*zip(*train), color=colour, alpha=0.6, lw=1, label=labels[0])
+    if validation:
+        axis.plot(*zip(*validation), "o-", color=colour, lw=2, ms=4, label=labels[1])
+
+
 def plot_runs(run_dirs: list[str | Path], output: str | Path) -> Path:
     """Overlay the loss curves (and accuracy, for classifiers) of one or more runs in one PNG."""
     plt = _pyplot()
@@ -63,39 +73,13 @@ def plot_runs(run_dirs: list[str | Path], output: str | Path) -> Path:
     figure, axes = plt.subplots(1, 2 if with_accuracy else 1, figsize=(11 if with_accuracy else 6.5, 4), squeeze=False)
     loss_axis = axes[0][0]
     for index, (run_dir, train, validation) in enumerate(runs):
-        colour = f"C{index}"
-        name = run_dir.name if len(runs) > 1 else "train"
-        loss_axis.plot([r["step"] for r in train], [r["train_loss"] for r in train], color=colour, alpha=0.6, lw=1, label=name)
-        points = [(r["step"], _validation_loss(r)) for r in validation if _validation_loss(r) is not None]
-        if points:
-            steps, losses = zip(*points)
-            loss_axis.plot(
-                steps,
-                losses,
-                "o-",
-                color=colour,
-                lw=2,
-                ms=4,
-                label=f"{run_dir.name} validation" if len(runs) > 1 else "validation",
-            )
+        labels = (run_dir.name, f"{run_dir.name} validation") if len(runs) > 1 else ("train", "validation")
+        losses = [(r["step"], _validation_loss(r)) for r in validation if _validation_loss(r) is not None]
+        _curve(loss_axis, [(r["step"], r["train_loss"]) for r in train], losses, f"C{index}", labels)
         if with_accuracy:
-            accuracy_axis = axes[0][1]
-            rows = [r for r in train if "train_accuracy" in r]
-            accuracy_axis.plot(
-                [r["step"] for r in rows], [r["train_accuracy"] for r in rows], color=colour, alpha=0.6, lw=1, label=name
-            )
-            points = [(r["step"], r["accuracy"]) for r in validation if "accuracy" in r]
-            if points:
-                steps, accuracies = zip(*points)
-                accuracy_axis.plot(
-                    steps,
-                    accuracies,
-                    "o-",
-                    color=colour,
-                    lw=2,
-                    ms=4,
-                    label=f"{run_dir.name} validation" if len(runs) > 1 else "validation",
-                )
+            accuracies = [(r["step"], r["accuracy"]) for r in validation if "accuracy" in r]
+            trained = [(r["step"], r["train_accuracy"]) for r in train if "train_accuracy" in r]
+            _curve(axes[0][1], trained, accuracies, f"C{index}", labels)
     loss_axis.set(xlabel="step", ylabel="loss (nats per token)", title="loss")
     loss_axis.legend(fontsize=8)
     loss_axis.grid(alpha=0.3)

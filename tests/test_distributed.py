@@ -7,7 +7,6 @@ are on, since their mask is drawn for the whole batch and each process takes its
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -15,13 +14,14 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+from test_train import InterruptAt  # the SIGINT-at-a-step callback of the single-process tests
 
 from nlp_lstm import checkpoint
 from nlp_lstm.classifier_training import train_classifier
 from nlp_lstm.config import ClassifierTrainConfig, TrainConfig
 from nlp_lstm.distributed import REPLICA_DIR_VARIABLE
 from nlp_lstm.lm_training import train_language_model
-from nlp_lstm.train import Callback, TrainingError, TrainingUsageError
+from nlp_lstm.train import TrainingError, TrainingUsageError
 
 REPO = Path(__file__).resolve().parent.parent
 MODEL = dict(embedding_dim=16, hidden_size=32, num_layers=2, dropout=0.0, embedding_dropout=0.0)
@@ -44,15 +44,6 @@ def torchrun(args: list[str], replicas: Path) -> subprocess.CompletedProcess:
 
 def weights(path: Path) -> dict[str, torch.Tensor]:
     return load_file(str(path))
-
-
-class InterruptAt(Callback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_step(self, metrics):
-        if metrics["step"] == self.step:
-            os.kill(os.getpid(), signal.SIGINT)
 
 
 @pytest.fixture(scope="module")
