@@ -13,6 +13,7 @@ fine-tuning).
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from nlp_lstm.distributed import Processes
 from nlp_lstm.evaluate import classification_metrics
 from nlp_lstm.model import Classifier
 from nlp_lstm.prediction import predict_probabilities
+from nlp_lstm.token_store import row_ids
 from nlp_lstm.tokenizer import build_tokenizer
 from nlp_lstm.train import (
     Callback,
@@ -118,8 +120,12 @@ def train_classifier(
     else:
         model, tokenizer = _new_model(config, splits, model_options or {}, given, run.device)
     inputs = {"max_length": config.max_length, "keep": config.keep}
-    train_ids = encode_texts(splits.train.texts, tokenizer, config.max_length, config.keep)
-    validation_ids = encode_texts(splits.validation.texts, tokenizer, config.max_length, config.keep)
+
+    def encode(texts: list[str]) -> list[Any]:  # encoded once per tokenizer and length policy, then read from the store
+        cut = partial(encode_texts, tokenizer=tokenizer, max_length=config.max_length, keep=config.keep)
+        return row_ids(texts, tokenizer, cut, f"max_length={config.max_length} keep={config.keep}")
+
+    train_ids, validation_ids = encode(splits.train.texts), encode(splits.validation.texts)
     if not validation_ids:
         raise TrainingError(f"{config.dataset}: the validation split is empty; give a dataset with more rows")
     batches = ClassifierBatches(train_ids, splits.train.labels, config.batch_size, tokenizer.pad_id)

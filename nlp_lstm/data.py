@@ -13,6 +13,11 @@ Otherwise we split deterministically: by rows with the seed when there are at
 least ``MIN_ROWS_TO_SPLIT_BY_ROW`` rows, else by position in the concatenated text
 (90% / 5% / 5%), so a single long text file still yields held-out text.
 
+Local files and Hub datasets are not read into lists: a split is a ``ColumnTexts`` over
+the memory-mapped Arrow file ``datasets`` keeps, read a batch of rows at a time, and its
+token ids go to the memory-mapped token store (``token_store``), so a corpus larger than
+RAM can be trained on.
+
 The built-in ``shakespeare`` corpus is split by whole work, so held-out plays are
 never seen in training (lists below, and in the README). The review corpora have
 no official test split in their package: we split each one 80/10/10, stratified
@@ -32,14 +37,16 @@ import os
 import re
 import socket
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 import torch
 
 from nlp_lstm.errors import NlpLstmError
+from nlp_lstm.token_store import stream_ids
 from nlp_lstm.tokenizer import AnyTokenizer
 
 SHAKESPEARE_VALIDATION_WORKS = ("julius_caesar", "richard_ii", "twelfth_night")
@@ -71,16 +78,48 @@ class DataError(NlpLstmError):
     """A dataset cannot be found, read, or does not have what the task needs."""
 
 
+class ColumnTexts:
+    """The texts of one column of an Arrow-backed ``datasets.Dataset``, read a batch of rows at a time.
+
+    Local files and Hub datasets live in memory-mapped Arrow files in the ``datasets``
+    cache, so iterating over a corpus larger than RAM holds one batch of rows at a time.
+    Rows that are not non-empty strings (nulls, blanks) are skipped.
+    """
+
+    BATCH_ROWS = 1_000
+
+    def __init__(self, dataset: Any, column: str):
+        if column not in dataset.column_names:
+            raise DataError(f"column {column!r} not found; choose --text-column from: {', '.join(dataset.column_names)}")
+        self.dataset = dataset.select_columns([column])
+        self.column = column
+
+    @property
+    def rows(self) -> int:
+        """Rows of the dataset, skipped ones included."""
+        return len(self.dataset)
+
+    def select(self, indices: Any) -> ColumnTexts:
+        return ColumnTexts(self.dataset.select(indices), self.column)
+
+    def __iter__(self) -> Iterator[str]:
+        for batch in self.dataset.iter(batch_size=self.BATCH_ROWS):
+            yield from (t for t in batch[self.column] if isinstance(t, str) and t)
+
+
+Texts = Union[list[str], ColumnTexts]  # what a split holds: a list in memory, or rows read from Arrow as needed
+
+
 @dataclass
 class TextSplits:
     """Texts of the train, validation and test splits, and where they came from."""
 
-    train: list[str]
-    validation: list[str]
-    test: list[str]
+    train: Texts
+    validation: Texts
+    test: Texts
     source: str  # how the splits were made, for training.json and model cards
 
-    def get(self, split: str) -> list[str]:
+    def get(self, split: str) -> Texts:
         if split not in SPLIT_NAMES:
             raise DataError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_NAMES)}")
         return getattr(self, split)
@@ -218,18 +257,12 @@ def _load_hub(name: str, config: str | None) -> Any:
         raise DataError(f"cannot load hub dataset {name!r}: {error}".splitlines()[0]) from None
 
 
-def _column(dataset: Any, column: str) -> list[str]:
-    if column not in dataset.column_names:
-        raise DataError(f"column {column!r} not found; choose --text-column from: {', '.join(dataset.column_names)}")
-    texts = dataset[column]
-    return [t for t in texts if isinstance(t, str) and t]
-
-
-def _split_rows(texts: list[str], seed: int) -> tuple[list[str], list[str], list[str]]:
-    if len(texts) >= MIN_ROWS_TO_SPLIT_BY_ROW:
-        order = np.random.default_rng(seed).permutation(len(texts))
-        held = max(1, round(len(texts) * HELD_OUT_FRACTION))
-        pick = lambda idx: [texts[i] for i in sorted(idx)]  # noqa: E731 - keep the original order inside a split
+def _split_rows(texts: ColumnTexts, seed: int) -> tuple[Texts, Texts, Texts]:
+    """Train, validation and test: rows drawn with ``seed``, or, with few rows, cuts of their joined text."""
+    if texts.rows >= MIN_ROWS_TO_SPLIT_BY_ROW:
+        order = np.random.default_rng(seed).permutation(texts.rows)
+        held = max(1, round(texts.rows * HELD_OUT_FRACTION))
+        pick = lambda idx: texts.select(np.sort(idx))  # noqa: E731 - keep the original order inside a split
         return pick(order[2 * held :]), pick(order[:held]), pick(order[held : 2 * held])
     joined = "\n".join(texts)
     cut_val = int(len(joined) * (1 - 2 * HELD_OUT_FRACTION))
@@ -246,26 +279,30 @@ def load_text_splits(spec: str, text_column: str = "text", dataset_config: str |
         return TextSplits(reviews.train.texts, reviews.validation.texts, reviews.test.texts, reviews.source)
     files = _local_files(spec)
     if files is not None:
-        dataset = _load_local(files)
-        train, validation, test = _split_rows(_column(dataset, text_column), seed)
-        how = "by row" if len(train) + len(validation) + len(test) >= MIN_ROWS_TO_SPLIT_BY_ROW else "by position"
-        return TextSplits(train, validation, test, f"{spec}, split {how} (90/5/5, seed {seed})")
+        texts = ColumnTexts(_load_local(files), text_column)
+        how = "by row" if texts.rows >= MIN_ROWS_TO_SPLIT_BY_ROW else "by position"
+        return TextSplits(*_split_rows(texts, seed), f"{spec}, split {how} (90/5/5, seed {seed})")
     splits = _load_hub(spec, dataset_config)
     names = list(splits.keys())
     train_name = "train" if "train" in names else names[0]
     validation_name = next((n for n in _VALIDATION_ALIASES if n in names), None)
-    train = _column(splits[train_name], text_column)
-    test = _column(splits["test"], text_column) if "test" in names else []
+    train = ColumnTexts(splits[train_name], text_column)
+    test: Texts = ColumnTexts(splits["test"], text_column) if "test" in names else []
     if validation_name is not None:
-        return TextSplits(train, _column(splits[validation_name], text_column), test, f"hub {spec}: its own splits")
-    train, validation, extra_test = _split_rows(train, seed)
-    return TextSplits(train, validation, test or extra_test, f"hub {spec}: validation split from {train_name} with seed {seed}")
+        return TextSplits(train, ColumnTexts(splits[validation_name], text_column), test, f"hub {spec}: its own splits")
+    train_part, validation, extra_test = _split_rows(train, seed)
+    return TextSplits(
+        train_part, validation, test or extra_test, f"hub {spec}: validation split from {train_name} with seed {seed}"
+    )
 
 
-def encode_stream(texts: list[str], tokenizer: AnyTokenizer) -> torch.Tensor:
-    """All texts of a split as one id stream, texts separated by a newline."""
-    ids = tokenizer.encode_array("\n".join(texts))
-    return torch.from_numpy(ids)
+def encode_stream(texts: Texts, tokenizer: AnyTokenizer) -> torch.Tensor:
+    """All texts of a split as one id stream, texts separated by a newline.
+
+    Memory-mapped from the token store (uint16 or int32; see ``token_store``): convert
+    the batches cut from it, not the stream.
+    """
+    return torch.from_numpy(stream_ids(texts, tokenizer))
 
 
 class LMBatches:
@@ -290,7 +327,10 @@ class LMBatches:
         return (len(self.stream) // self.batch_size - 1) // self.seq_len
 
     def epoch(self, epoch: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Inputs and targets of one epoch, (num_batches, B, T) each, shifted by a seeded offset."""
+        """Inputs and targets of one epoch, (num_batches, B, T) each, shifted by a seeded offset.
+
+        Views of the stream, in its storage type: a batch becomes int64 when it is used.
+        """
         offset = int(np.random.default_rng([seed, epoch]).integers(self.seq_len)) if epoch else 0
         row_len = (len(self.stream) - offset) // self.batch_size
         rows = self.stream[offset : offset + row_len * self.batch_size].view(self.batch_size, row_len)  # (B, N)
@@ -314,6 +354,7 @@ def eval_batches(
     padding, to be ignored). Without it, every row would be charged for a cold start that
     is not in the text, and the loss would depend on the batch size.
     """
+    stream = stream.long()  # a held-out split is small next to training: int64 makes room for the -100 padding
     inputs_all, targets_all = stream[:-1], stream[1:]
     count = len(targets_all)
     if count < 1:

@@ -12,6 +12,7 @@ matrix (rows: true label, columns: predicted label).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -57,9 +58,13 @@ def language_model_loss(
     return float(total), count
 
 
-def predicted_characters(texts: list[str], tokenizer: Any, stream: torch.Tensor) -> int:
+def predicted_characters(texts: Iterable[str], tokenizer: Any, stream: torch.Tensor) -> int:
     """Characters the targets of ``stream`` spell: the split's text less what its first token covers."""
-    return len("\n".join(texts)) - len(tokenizer.decode(stream[:1].tolist()))
+    characters, count = 0, 0
+    for text in texts:  # the length of the texts joined by newlines, without joining them
+        characters += len(text)
+        count += 1
+    return characters + max(0, count - 1) - len(tokenizer.decode(stream[:1].tolist()))
 
 
 def lm_metrics(nats: float, tokens: int, characters: int) -> dict[str, float]:

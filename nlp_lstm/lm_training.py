@@ -188,7 +188,7 @@ def _train(
                 epoch_cache = (epoch, inputs_all[:, rows], targets_all[:, rows])
                 if index == 0:
                     state = None  # each epoch's layout differs: start its rows from a zero state
-            inputs, targets = epoch_cache[1][index].to(run.device), epoch_cache[2][index].to(run.device)
+            inputs, targets = epoch_cache[1][index].to(run.device, torch.long), epoch_cache[2][index].to(run.device, torch.long)
             if state is not None:
                 state = detach_state(state)  # truncated BPTT: keep the values, cut the graph
                 if config.state_reset:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import collections
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Union
 
@@ -135,10 +135,18 @@ class SubwordTokenizer:
             initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
             show_progress=False,
         )
-        texts = [t for t in texts if t]
-        if not texts:
+        seen = 0
+
+        def non_empty() -> Iterator[str]:  # a generator, so a corpus read from disk is never all in memory
+            nonlocal seen
+            for text in texts:
+                if text:
+                    seen += 1
+                    yield text
+
+        tokenizer.train_from_iterator(non_empty(), trainer)
+        if not seen:
             raise TokenizerError("cannot build a vocabulary from empty text; check the dataset and --text-column")
-        tokenizer.train_from_iterator(texts, trainer)
         return cls(tokenizer)
 
     @property

@@ -1,12 +1,15 @@
 """Shared fixtures. Offline and single-threaded before anything imports datasets or torch."""
 
 import os
+import tempfile
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Tokenized splits go to a store of this test session, never the user's ~/.cache.
+os.environ.setdefault("NLP_LSTM_CACHE", tempfile.mkdtemp(prefix="nlp_lstm_store_"))
 
 from pathlib import Path  # noqa: E402
 

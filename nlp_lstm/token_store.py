@@ -1,0 +1,164 @@
+"""Token ids of a split, encoded once per tokenizer and kept on disk, memory-mapped.
+
+Two costs grow with a corpus: encoding it (byte-level BPE runs at a few MB/s) and holding
+its ids (eight bytes a token as int64). Here the ids of a split are encoded chunk by chunk
+and written to a flat binary file (little-endian uint16 when the vocabulary fits, else
+int32; the type is in the file name), keyed by
+a hash of the texts and of the tokenizer, then memory-mapped back. A second run on the same
+data with the same tokenizer skips the encoding, and a run reads pages of the file as it
+goes instead of holding the stream in its own memory, so memory stays flat as the corpus
+grows (``benchmarks/memory.py`` measures it).
+
+A language-model stream is one array: the texts joined by a newline, as ``encode_stream``
+always read them. Classifier rows are two arrays, the ids of all rows end to end and the
+offsets where each row starts (the layout of an Arrow list column), so a row is a view.
+
+The store lives in ``$NLP_LSTM_CACHE`` (default ``~/.cache/nlp_lstm``); ``NLP_LSTM_CACHE=off``
+turns it off. When the directory cannot be written, the ids stay in memory and training goes
+on: a cache must never be the reason a run fails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from nlp_lstm.tokenizer import AnyTokenizer
+
+CACHE_ENV = "NLP_LSTM_CACHE"
+STORE_FORMAT = 1  # part of every key: bump it when the layout or the encoding rules change
+CHUNK_CHARS = 4_000_000  # characters encoded at a time: bounds the memory of encoding, not its result
+ROWS_PER_CHUNK = 2_000  # classifier texts encoded at a time
+
+
+def cache_root() -> Path | None:
+    """Where tokenized splits are kept, or None when caching is off."""
+    setting = os.environ.get(CACHE_ENV, "")
+    if setting.lower() in ("off", "0", "none"):
+        return None
+    return Path(setting).expanduser() if setting else Path.home() / ".cache" / "nlp_lstm"
+
+
+def tokenizer_key(tokenizer: AnyTokenizer) -> str:
+    return hashlib.blake2b(json.dumps(tokenizer.to_dict(), sort_keys=True).encode(), digest_size=16).hexdigest()
+
+
+def store_dtype(tokenizer: AnyTokenizer) -> np.dtype:
+    """Little-endian, so a store file means the same on every machine."""
+    return np.dtype("<u2") if tokenizer.vocab_size <= np.iinfo(np.uint16).max + 1 else np.dtype("<i4")
+
+
+def _text_chunks(texts: Iterable[str]) -> Iterator[str]:
+    """The texts joined by newlines, cut into pieces of about ``CHUNK_CHARS`` at text boundaries."""
+    pending: list[str] = []
+    size = 0
+    first = True
+    for text in texts:
+        piece = text if first else "\n" + text
+        first = False
+        pending.append(piece)
+        size += len(piece)
+        if size >= CHUNK_CHARS:
+            yield "".join(pending)
+            pending, size = [], 0
+    if pending:
+        yield "".join(pending)
+
+
+def _content_key(kind: str, texts: Iterable[str], tokenizer: AnyTokenizer, extra: str = "") -> str:
+    digest = hashlib.blake2b(f"{STORE_FORMAT}|{kind}|{tokenizer_key(tokenizer)}|{extra}|".encode(), digest_size=20)
+    for text in texts:
+        data = text.encode("utf-8", "surrogatepass")
+        digest.update(len(data).to_bytes(8, "little"))  # lengths keep ["ab", "c"] and ["a", "bc"] apart
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def _open(path: Path, dtype: np.dtype) -> np.ndarray:
+    if path.stat().st_size == 0:  # an empty file cannot be memory-mapped
+        return np.zeros(0, dtype=dtype)
+    # Copy-on-write: torch.from_numpy wants a writable array, and nothing may reach the file.
+    return np.memmap(path, dtype=dtype, mode="c")
+
+
+def _write_atomically(path: Path, parts: Iterable[np.ndarray], dtype: np.dtype) -> None:
+    """Write the concatenation of ``parts`` to ``path`` without holding it in memory; all or nothing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, scratch = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as raw:
+            for part in parts:
+                raw.write(np.ascontiguousarray(part, dtype=dtype).tobytes())
+        os.replace(scratch, path)
+    except BaseException:
+        Path(scratch).unlink(missing_ok=True)
+        raise
+
+
+def _encoded_chunks(texts: Iterable[str], tokenizer: AnyTokenizer) -> Iterator[np.ndarray]:
+    for chunk in _text_chunks(texts):
+        yield tokenizer.encode_array(chunk)
+
+
+def stream_ids(texts: Iterable[str], tokenizer: AnyTokenizer) -> np.ndarray:
+    """All ``texts`` joined by newlines, as ids: memory-mapped from the store, encoded into it on first use.
+
+    ``texts`` is read twice on a first use (to hash it, then to encode it), once afterwards.
+    For a character vocabulary the ids equal those of one whole-string encode; a subword
+    vocabulary is applied per chunk of about ``CHUNK_CHARS`` characters, cut between texts.
+    """
+    dtype = store_dtype(tokenizer)
+    root = cache_root()
+    if root is None:
+        return _in_memory(texts, tokenizer, dtype)
+    path = root / "streams" / f"{_content_key('stream', texts, tokenizer)}.{dtype.str[1:]}"
+    if not path.is_file():
+        try:
+            _write_atomically(path, _encoded_chunks(texts, tokenizer), dtype)
+        except OSError:  # read-only home, full disk: encode in memory instead
+            return _in_memory(texts, tokenizer, dtype)
+    return _open(path, dtype)
+
+
+def _in_memory(texts: Iterable[str], tokenizer: AnyTokenizer, dtype: np.dtype) -> np.ndarray:
+    parts = list(_encoded_chunks(texts, tokenizer))
+    return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
+
+
+def row_ids(
+    texts: list[str], tokenizer: AnyTokenizer, encode: Callable[[list[str]], list[np.ndarray]], variant: str = ""
+) -> list[np.ndarray]:
+    """``encode(texts)``, one id array per text, kept in the store; ``variant`` names what else shapes the result.
+
+    ``encode`` must be a pure function of the texts, the tokenizer and ``variant`` (say, a
+    length limit), or a stored result would be reused for a different one.
+    """
+    dtype = store_dtype(tokenizer)
+    root = cache_root()
+    if root is None:
+        return encode(texts)
+    key = _content_key("rows", texts, tokenizer, variant)
+    values_path = root / "rows" / f"{key}.{dtype.str[1:]}"
+    offsets_path = root / "rows" / f"{key}.offsets.i8"  # written last: its presence marks a complete entry
+    if not offsets_path.is_file():
+        lengths: list[int] = []
+
+        def parts() -> Iterator[np.ndarray]:
+            for start in range(0, len(texts), ROWS_PER_CHUNK):
+                for ids in encode(texts[start : start + ROWS_PER_CHUNK]):
+                    lengths.append(len(ids))
+                    yield ids
+
+        try:
+            _write_atomically(values_path, parts(), dtype)
+            _write_atomically(offsets_path, [np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])], np.dtype("<i8"))
+        except OSError:
+            return encode(texts)
+    values, offsets = _open(values_path, dtype), _open(offsets_path, np.dtype("<i8"))
+    return [values[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
