@@ -55,20 +55,44 @@ def store_dtype(tokenizer: AnyTokenizer) -> np.dtype:
 
 
 def _text_chunks(texts: Iterable[str]) -> Iterator[str]:
-    """The texts joined by newlines, cut into pieces of about ``CHUNK_CHARS`` at text boundaries."""
+    """The texts joined by newlines, in pieces of at most ``CHUNK_CHARS`` characters.
+
+    A text too long for the current piece is cut after a newline (else a space) near the
+    limit, so even one huge document is encoded a piece at a time. A character vocabulary
+    gives the same ids either way; byte-level BPE starts afresh after a newline, so the cut
+    changes nothing there either, save inside runs of several whitespace characters.
+    """
     pending: list[str] = []
     size = 0
-    first = True
-    for text in texts:
-        piece = text if first else "\n" + text
-        first = False
-        pending.append(piece)
-        size += len(piece)
-        if size >= CHUNK_CHARS:
+    for index, text in enumerate(texts):
+        if index:
+            if size >= CHUNK_CHARS:
+                yield "".join(pending)
+                pending, size = [], 0
+            pending.append("\n")
+            size += 1
+        start = 0
+        while len(text) - start > CHUNK_CHARS - size:
+            if size < CHUNK_CHARS:  # fill the piece with as much of the text as fits
+                cut = _cut_point(text, start, start + CHUNK_CHARS - size)
+                pending.append(text[start:cut])
+                start = cut
             yield "".join(pending)
             pending, size = [], 0
+        if start < len(text):
+            pending.append(text[start:] if start else text)
+            size += len(text) - start
     if pending:
         yield "".join(pending)
+
+
+def _cut_point(text: str, start: int, limit: int) -> int:
+    """Where a piece of ``text[start:limit]`` ends: after its last newline, else its last space, else at ``limit``."""
+    for mark in ("\n", " "):
+        at = text.rfind(mark, start, limit)
+        if at > start:
+            return at + 1
+    return limit
 
 
 def _content_key(kind: str, texts: Iterable[str], tokenizer: AnyTokenizer, extra: str = "") -> str:

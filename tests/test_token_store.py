@@ -5,6 +5,8 @@ import json
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nlp_lstm import token_store
 from nlp_lstm.data import LMBatches, encode_stream, encode_texts, load_text_splits
@@ -20,6 +22,19 @@ def store(tmp_path, monkeypatch):
 
 def stored_files(root):
     return sorted(p.name for p in root.rglob("*") if p.is_file())
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts=st.lists(st.text(alphabet="ab \n", max_size=60), max_size=6), limit=st.integers(1, 40))
+def test_chunks_rejoin_to_the_joined_text_and_respect_the_limit(texts, limit):
+    saved = token_store.CHUNK_CHARS
+    token_store.CHUNK_CHARS = limit
+    try:
+        chunks = list(token_store._text_chunks(texts))
+    finally:
+        token_store.CHUNK_CHARS = saved
+    assert "".join(chunks) == "\n".join(texts)
+    assert all(0 < len(chunk) <= limit for chunk in chunks)
 
 
 def test_stream_equals_one_whole_encode_and_is_read_back_from_disk(store, shakespeare, monkeypatch):
