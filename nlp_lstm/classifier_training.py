@@ -24,12 +24,11 @@ from nlp_lstm import checkpoint
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.config import ClassifierTrainConfig, ModelConfig
 from nlp_lstm.data import ClassifierBatches, LabelledSplits, encode_texts, load_labelled_splits
-from nlp_lstm.distributed import Processes
+from nlp_lstm.distributed import Processes, processes
 from nlp_lstm.evaluate import classification_metrics
 from nlp_lstm.model import Classifier
 from nlp_lstm.prediction import predict_probabilities
 from nlp_lstm.token_store import row_ids
-from nlp_lstm.tokenizer import build_tokenizer
 from nlp_lstm.train import (
     Callback,
     TrainingError,
@@ -41,6 +40,7 @@ from nlp_lstm.train import (
     make_optimizer,
     mark_embeddings_undecayed,
     set_learning_rate,
+    shared_tokenizer,
     stop_signals,
 )
 
@@ -64,11 +64,16 @@ def trainable_groups(epoch: int, group_count: int, config: ClassifierTrainConfig
 
 
 def _new_model(
-    config: ClassifierTrainConfig, splits: LabelledSplits, model_options: dict[str, Any], given: set[str], device: torch.device
+    config: ClassifierTrainConfig,
+    splits: LabelledSplits,
+    model_options: dict[str, Any],
+    given: set[str],
+    device: torch.device,
+    group: Processes,
 ):
     num_classes = len(splits.label_names)
     if not config.init_from:
-        tokenizer = build_tokenizer(config.tokenizer, splits.train.texts, config.vocab_size)
+        tokenizer = shared_tokenizer(group, config.tokenizer, splits.train.texts, config.vocab_size)
         try:
             model_config = ModelConfig(vocab_size=tokenizer.vocab_size, num_classes=num_classes, **model_options)
         except TypeError as error:
@@ -106,19 +111,39 @@ def train_classifier(
 
     ``model_options`` are :class:`ModelConfig` fields other than ``vocab_size`` and
     ``num_classes``. ``given_options`` names the options the caller set explicitly.
+    Started by torchrun, it trains data-parallel and only rank 0 calls ``callback``.
     """
-    if Processes.from_environment().distributed:  # gradual unfreezing and ragged last batches are not data-parallel yet
-        raise TrainingUsageError("distributed training supports train lm; run train classifier in one process")
-    callback = callback or Callback()
+    with processes() as group:
+        return _train(config, output_dir, model_options, resume, overwrite, callback, command, given_options, group)
+
+
+def _train(
+    config: ClassifierTrainConfig,
+    output_dir: str | Path,
+    model_options: dict[str, Any] | None,
+    resume: bool,
+    overwrite: bool,
+    callback: Callback | None,
+    command: str | None,
+    given_options: set[str] | None,
+    group: Processes,
+) -> TrainResult:
+    # Data-parallel without DistributedDataParallel: each process takes every world_size-th row of
+    # each batch (the last batch may leave a process none), scales its summed loss by the whole
+    # batch's size, and the gradients are summed over the processes. That is the whole batch's
+    # mean gradient for any split of the rows, and it works while gradual unfreezing changes
+    # which parameters train, which DDP's gradient hooks, fixed when it wraps, do not follow.
+    callback = (callback if group.is_main else None) or Callback()
     given = given_options or set()
-    run = TrainingRun(output_dir, config, "classifier", resume, overwrite, given)
+    run = TrainingRun(output_dir, config, "classifier", resume, overwrite, given, group)
     config = run.config
     splits = load_labelled_splits(config.dataset, config.text_column, config.label_column, config.dataset_config, config.seed)
     if resume:
         saved = checkpoint.load(run.last_dir, device=run.device, kind="classifier")
         model, tokenizer = saved.model, saved.tokenizer
     else:
-        model, tokenizer = _new_model(config, splits, model_options or {}, given, run.device)
+        model, tokenizer = _new_model(config, splits, model_options or {}, given, run.device, group)
+    group.same_weights(model)
     inputs = {"max_length": config.max_length, "keep": config.keep}
 
     def encode(texts: list[str]) -> list[Any]:  # encoded once per tokenizer and length policy, then read from the store
@@ -177,42 +202,48 @@ def train_classifier(
     epoch_cache: tuple[int, list[Any]] | None = None
     with stop_signals() as stop_requested:
         while run.step < total_steps:
-            if stop_requested.is_set():
+            if group.any(stop_requested.is_set()):  # a signal may reach the processes at different steps
                 run.save_last(snapshot(run.best and run.best["validation"]), optimizer, {})
                 raise run.interrupted()
             epoch, index = divmod(run.step, len(batches))
             if epoch_cache is None or epoch_cache[0] != epoch:
                 epoch_cache = (epoch, batches.epoch(epoch, config.seed))
                 unfrozen = trainable_groups(epoch, len(groups), config)
-                for depth, group in enumerate(groups):
-                    for param in group:
+                for depth, layer_group in enumerate(groups):
+                    for param in layer_group:
                         param.requires_grad_(depth >= len(groups) - unfrozen)
-            ids, lengths, labels = (t.to(run.device) for t in batches.collate(epoch_cache[1][index]))
+            batch = epoch_cache[1][index]
+            mine = group.share_of(batch)
             lr = learning_rate(run.step, total_steps, config)
             set_learning_rate(optimizer, lr)
-            with autocast(run.device, config.precision):
-                logits = model(ids, lengths)
-                loss = F.cross_entropy(logits.float(), labels)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], config.grad_clip)
+            if len(mine):
+                ids, lengths, labels = (t.to(run.device) for t in batches.collate(mine))
+                with autocast(run.device, config.precision):
+                    logits = model(ids, lengths)
+                    loss = F.cross_entropy(logits.float(), labels, reduction="sum") / len(batch)  # this share's part of the mean
+                loss.backward()
+                window_loss += loss.detach()
+                window_correct += (logits.argmax(dim=1) == labels).sum()
+            trainable = [p for p in model.parameters() if p.requires_grad]
+            group.sum_gradients(trainable)
+            torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip)
             optimizer.step()
             run.step += 1
-            window_loss += loss.detach()
-            window_correct += (logits.argmax(dim=1) == labels).sum()
-            window_texts += len(labels)
+            window_texts += len(batch)
             window_steps += 1
 
             end_of_epoch = index == len(batches) - 1
             if window_steps == LOG_EVERY or end_of_epoch:
-                mean_loss = float(window_loss) / window_steps
+                mean_loss = float(group.sum(window_loss)) / window_steps
+                window_accuracy = float(group.sum(window_correct)) / window_texts
                 if error := run.diverged(mean_loss, 50.0, "training"):
                     raise error
                 entry = {
                     "step": run.step,
                     "epoch": epoch,
                     "train_loss": mean_loss,
-                    "train_accuracy": float(window_correct) / window_texts,
+                    "train_accuracy": window_accuracy,
                     "lr": lr,
                     "texts_per_s": window_texts / (time.perf_counter() - window_start),
                     "elapsed_s": run.elapsed(),
@@ -224,18 +255,11 @@ def train_classifier(
                 window_texts, window_steps, window_start = 0, 0, time.perf_counter()
 
             if end_of_epoch:
-                probabilities = predict_probabilities(model, validation_ids, 64, tokenizer.pad_id)
-                val_loss = float(F.nll_loss(probabilities.clamp_min(1e-12).log(), torch.tensor(splits.validation.labels)))
-                metrics = classification_metrics(
-                    splits.validation.labels, probabilities.argmax(dim=1).tolist(), splits.label_names
+                # Rank 0 evaluates and tells the others, so every process takes the same decisions below.
+                val_loss, accuracy, macro_f1 = group.from_main(
+                    _validate(model, validation_ids, splits, tokenizer.pad_id) if group.is_main else [0.0, 0.0, 0.0]
                 )
-                val = {
-                    "step": run.step,
-                    "epoch": epoch,
-                    "loss": val_loss,
-                    "accuracy": metrics["accuracy"],
-                    "macro_f1": metrics["macro_f1"],
-                }
+                val = {"step": run.step, "epoch": epoch, "loss": val_loss, "accuracy": accuracy, "macro_f1": macro_f1}
                 saved = snapshot(val)
                 run.save_last(saved, optimizer, {})
                 improved = run.consider(saved, val, val["accuracy"])
@@ -246,6 +270,15 @@ def train_classifier(
                     stopped_early = True
                     break
 
+    group.save_replica(model)
     result = run.result(stopped_early)
     callback.on_end(result)
     return result
+
+
+def _validate(model: Classifier, ids: list[Any], splits: LabelledSplits, pad_id: int) -> list[float]:
+    """Loss, accuracy and macro-F1 on the validation split."""
+    probabilities = predict_probabilities(model, ids, 64, pad_id)
+    loss = float(F.nll_loss(probabilities.clamp_min(1e-12).log(), torch.tensor(splits.validation.labels)))
+    metrics = classification_metrics(splits.validation.labels, probabilities.argmax(dim=1).tolist(), splits.label_names)
+    return [loss, metrics["accuracy"], metrics["macro_f1"]]

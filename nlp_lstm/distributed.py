@@ -88,6 +88,32 @@ class Processes:
             return model
         return nn.parallel.DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
 
+    def share_of(self, rows: np.ndarray) -> np.ndarray:
+        """This process's rows of a batch of any size: every ``world_size``-th, from its rank (maybe none)."""
+        return rows[self.rank :: self.world_size]
+
+    def same_weights(self, model: nn.Module) -> None:
+        """Copy rank 0's weights to every process (what DistributedDataParallel does when it wraps)."""
+        if self.distributed:
+            for tensor in model.state_dict().values():
+                dist.broadcast(tensor, src=0)
+
+    def sum_gradients(self, params: list[nn.Parameter]) -> None:
+        """Replace each gradient by its sum over the processes, in one all-reduce.
+
+        For losses that each process scales by the global batch size, the sum is the gradient
+        of the whole batch's mean loss, whatever share of the batch each process took. Every
+        process must pass the same parameters; a missing gradient counts as zeros.
+        """
+        if not self.distributed or not params:
+            return
+        flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params])
+        dist.all_reduce(flat)
+        offset = 0
+        for p in params:
+            p.grad = flat[offset : offset + p.numel()].view_as(p)
+            offset += p.numel()
+
     def seed_own_randomness(self, seed: int, step: int) -> None:
         """Give every rank but 0 its own random stream, so replicas draw different dropout masks.
 
@@ -100,11 +126,15 @@ class Processes:
 
     def mean(self, value: torch.Tensor) -> torch.Tensor:
         """The mean of ``value`` over the processes."""
+        return self.sum(value) / self.world_size
+
+    def sum(self, value: torch.Tensor) -> torch.Tensor:
+        """The sum of ``value`` over the processes."""
         if not self.distributed:
             return value
         total = value.detach().clone()
         dist.all_reduce(total)
-        return total / self.world_size
+        return total
 
     def any(self, flag: bool) -> bool:
         """Whether ``flag`` is set in any process; every process must ask at the same point of the loop."""

@@ -18,7 +18,6 @@ that divides ``batch_size``.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -35,7 +34,6 @@ from nlp_lstm.data import LMBatches, encode_stream, load_text_splits
 from nlp_lstm.distributed import Processes, processes
 from nlp_lstm.evaluate import language_model_loss, lm_metrics, predicted_characters
 from nlp_lstm.model import LanguageModel, detach_state
-from nlp_lstm.tokenizer import build_tokenizer, tokenizer_from_dict
 from nlp_lstm.train import (
     Callback,
     TrainingError,
@@ -47,6 +45,7 @@ from nlp_lstm.train import (
     make_optimizer,
     mark_embeddings_undecayed,
     set_learning_rate,
+    shared_tokenizer,
     stop_signals,
 )
 
@@ -64,11 +63,7 @@ def _new_model(
                 f"--init-from {config.init_from} uses a {saved.tokenizer.kind} tokenizer, not {config.tokenizer}; drop --tokenizer or match it"
             )
         return saved.model.train(), saved.tokenizer
-    if group.distributed:  # BPE training need not give every process the same vocabulary: all take rank 0's
-        built = json.dumps(build_tokenizer(config.tokenizer, texts, config.vocab_size).to_dict()) if group.is_main else ""
-        tokenizer = tokenizer_from_dict(json.loads(group.text_from_main(built)))
-    else:
-        tokenizer = build_tokenizer(config.tokenizer, texts, config.vocab_size)
+    tokenizer = shared_tokenizer(group, config.tokenizer, texts, config.vocab_size)
     try:
         model_config = ModelConfig(vocab_size=tokenizer.vocab_size, **model_options)
     except TypeError as error:

@@ -30,6 +30,7 @@ from nlp_lstm.config import ClassifierTrainConfig, TrainConfig
 from nlp_lstm.distributed import Processes
 from nlp_lstm.errors import Interrupted, NlpLstmError, UsageError
 from nlp_lstm.plots import CURVES_FILE, PlotsUnavailable, plot_runs
+from nlp_lstm.tokenizer import AnyTokenizer, build_tokenizer, tokenizer_from_dict
 
 RUN_CONFIG_FILE = "train_config.json"
 METRICS_FILE = "metrics.jsonl"
@@ -147,6 +148,14 @@ def stop_signals() -> Iterator[threading.Event]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def shared_tokenizer(group: Processes, kind: str, texts: Any, vocab_size: int) -> AnyTokenizer:
+    """The tokenizer built on ``texts``; under torchrun, rank 0's in every process (sent as JSON)."""
+    if not group.distributed:
+        return build_tokenizer(kind, texts, vocab_size)
+    built = json.dumps(build_tokenizer(kind, texts, vocab_size).to_dict()) if group.is_main else ""
+    return tokenizer_from_dict(json.loads(group.text_from_main(built)))
 
 
 class TrainingRun:
