@@ -1,6 +1,6 @@
 """Classifier inference throughput on IMDB-length reviews: fixed padding vs length buckets vs pack_padded_sequence.
 
-    python benchmarks/classification.py [--threads 2] [--texts 400] [--repeats 3] [--batch-size 64]
+    python benchmarks/classification.py [--threads 2] [--texts 400] [--repeats 3] [--batch-size 64] [--device cuda]
 
 The shipped sentiment classifier (biLSTM 2×256, BPE, texts cut to its max_length of 600 tokens)
 reads ``--texts`` reviews drawn (seed 0) from the test part of our built-in ``imdb`` split, so
@@ -14,7 +14,8 @@ the lengths are IMDB's. Tokenisation is done once, outside the timing; three way
 
 All three must give the same labels; the largest probability difference is printed. Single-text
 latency is ``nlp_lstm.classify`` on one review of median length, tokenisation included.
-Variants are interleaved within each repeat; the median repeat is reported.
+Variants are interleaved within each repeat; the median repeat is reported. On a GPU each timing
+waits for the device to finish (cuDNN runs packed sequences natively there, so packing may win).
 """
 
 from __future__ import annotations
@@ -41,10 +42,18 @@ from nlp_lstm.model import reverse_within_lengths  # noqa: E402
 from nlp_lstm.prediction import encode_for, predict_probabilities  # noqa: E402
 
 
-def seconds(run) -> float:
+def seconds(run, device: torch.device) -> float:
+    """Wall time of ``run()``, including the device work it queued."""
+    synchronize(device)
     started = time.perf_counter()
     run()
+    synchronize(device)
     return time.perf_counter() - started
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def padded(ids: list[np.ndarray], width: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -56,16 +65,18 @@ def padded(ids: list[np.ndarray], width: int) -> tuple[torch.Tensor, torch.Tenso
 
 
 def fixed_padding(model, ids: list[np.ndarray], batch_size: int, width: int) -> torch.Tensor:
+    device = next(model.parameters()).device
     out = []
     for start in range(0, len(ids), batch_size):
         batch, lengths = padded(ids[start : start + batch_size], width)
-        out.append(model(batch, lengths).softmax(-1))
+        out.append(model(batch.to(device), lengths.to(device)).softmax(-1).cpu())
     return torch.cat(out)
 
 
 def packed_forward(model, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """The classifier's forward in eval mode with both LSTM stacks on packed sequences."""
     encoder = model.encoder
+    lengths, ids = lengths.cpu(), ids.to(next(model.parameters()).device)  # packing wants the lengths on the CPU
     embedded = encoder.embedding(ids)  # (B, T, E)
 
     def run(lstm, inputs):
@@ -74,10 +85,10 @@ def packed_forward(model, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Ten
 
     features = run(encoder.lstm, embedded)
     if encoder.lstm_reverse is not None:  # reverse each text within its length, as Encoder.forward does
-        order = reverse_within_lengths(lengths, ids.shape[1])[..., None]
+        order = reverse_within_lengths(lengths, ids.shape[1]).to(ids.device)[..., None]
         backward = run(encoder.lstm_reverse, embedded.gather(1, order.expand_as(embedded)))
         features = torch.cat([features, backward.gather(1, order.expand_as(backward))], dim=2)
-    return model.head(features, lengths)
+    return model.head(features, lengths.to(ids.device))
 
 
 def packed(model, ids: list[np.ndarray], batch_size: int) -> torch.Tensor:
@@ -85,7 +96,7 @@ def packed(model, ids: list[np.ndarray], batch_size: int) -> torch.Tensor:
     for start in range(0, len(ids), batch_size):
         chunk = ids[start : start + batch_size]
         batch, lengths = padded(chunk, max(len(x) for x in chunk))
-        out.append(packed_forward(model, batch, lengths).softmax(-1))
+        out.append(packed_forward(model, batch, lengths).softmax(-1).cpu())
     return torch.cat(out)
 
 
@@ -95,10 +106,12 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=400)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
     where = machine.describe()
-    saved = nlp_lstm.load_model(shipped_model_dir("classifier"))
+    saved = nlp_lstm.load_model(shipped_model_dir("classifier"), device=device)
     model = saved.model.eval()
     test = nlp_lstm.load_labelled_splits("imdb").test
     pick = np.random.default_rng(0).choice(len(test.texts), size=min(args.texts, len(test.texts)), replace=False)
@@ -118,20 +131,21 @@ def main() -> None:
             run()
         for _ in range(args.repeats):  # interleaved, so a burst of load hits every variant alike
             for name, run in runs.items():
+                synchronize(device)
                 started = time.perf_counter()
-                outputs[name] = run()
+                outputs[name] = run()  # returned on the CPU, so the device has finished
                 times[name].append(time.perf_counter() - started)
                 print(f"{name}: {len(ids) / times[name][-1]:.1f} texts/s", flush=True)
         median_text = texts[int(np.argsort(lengths)[len(lengths) // 2])]
         nlp_lstm.classify(saved, [median_text])
-        single = statistics.median(seconds(lambda: nlp_lstm.classify(saved, [median_text])) for _ in range(20))
+        single = statistics.median(seconds(lambda: nlp_lstm.classify(saved, [median_text]), device) for _ in range(20))
     reference = outputs["fixed padding (max_length)"]
     rate = {name: len(ids) / statistics.median(values) for name, values in times.items()}
     base = rate["fixed padding (max_length)"]
     table = [
         f"Shipped sentiment classifier (biLSTM {model.config.num_layers}×{model.config.hidden_size}, BPE); {len(ids)} reviews from "
         f"our imdb test split, {lengths.mean():.0f} tokens on average (median {np.median(lengths):.0f}, max {lengths.max()}, "
-        f"cut at {width}); batch {args.batch_size}; {args.threads} threads; median of {args.repeats} interleaved repeats after a warm-up pass.",
+        f"cut at {width}); batch {args.batch_size}; device {device}, {args.threads} threads; median of {args.repeats} interleaved repeats after a warm-up pass.",
         "",
         "| batching | texts/s | × fixed padding | same labels | max prob. difference |",
         "| --- | ---: | ---: | :---: | ---: |",

@@ -1,6 +1,6 @@
 """Generation latency in µs per character: our fused stepper against stepping nn.LSTM and re-running the prefix.
 
-    python benchmarks/generation.py [--threads 2] [--steps 300] [--repeats 5] [--naive-length 100]
+    python benchmarks/generation.py [--threads 2] [--steps 300] [--repeats 5] [--naive-length 100] [--device cuda]
 
 Two models: the shipped character model (2×640) and a 2×512 one with random weights (speed does
 not depend on the values). For each, at batch 1 and batch 32:
@@ -15,7 +15,8 @@ not depend on the values). For each, at batch 1 and batch 32:
 µs/char is the time of one step divided by the batch size (a step of batch 32 makes 32
 characters). Variants are interleaved within each repeat. On a shared machine a burst of other
 load can stall a run many times over (two threads waiting on each other), so the table gives the
-best repeat, the least disturbed one (as ``timeit`` does), and the median next to it.
+best repeat, the least disturbed one (as ``timeit`` does), and the median next to it. On a GPU
+each timing waits for the device to finish its queued work.
 """
 
 from __future__ import annotations
@@ -43,19 +44,27 @@ from nlp_lstm.sampling import generate_stream  # noqa: E402
 from nlp_lstm.stepping import LSTMStepper  # noqa: E402
 
 
-def per_char(run, steps: int, batch: int) -> float:
-    """µs per character of ``run(steps)``."""
+def per_char(run, steps: int, batch: int, device: torch.device) -> float:
+    """µs per character of ``run(steps)``, including the device work it queued."""
+    synchronize(device)
     started = time.perf_counter()
     run(steps)
+    synchronize(device)
     return (time.perf_counter() - started) / steps / batch * 1e6
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def variants(saved: SavedModel, batch: int, args) -> dict:
     """name -> callable(steps) for one model and batch size; each starts from a primed state."""
     model = saved.model
     stepper = LSTMStepper(model)
-    ids = torch.randint(2, model.config.vocab_size, (batch,))
-    state0 = model.encoder.initial_state(batch)
+    device = next(model.parameters()).device
+    ids = torch.randint(2, model.config.vocab_size, (batch,), device=device)
+    state0 = model.encoder.initial_state(batch)  # on the model's device
 
     def stepper_loop(steps):
         state = state0
@@ -90,14 +99,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300, help="characters per timed run")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--naive-length", type=int, default=100)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
     where = machine.describe()
-    shipped = nlp_lstm.load_model(shipped_model_dir("lm"))
+    shipped = nlp_lstm.load_model(shipped_model_dir("lm"), device=device)
     config = ModelConfig(vocab_size=shipped.config.vocab_size, embedding_dim=128, hidden_size=512, num_layers=2)
     models = {
         "shipped 2×640": shipped,
-        "2×512 (random weights)": SavedModel(LanguageModel(config).eval(), shipped.tokenizer, "lm", None, {}),
+        "2×512 (random weights)": SavedModel(LanguageModel(config).to(device).eval(), shipped.tokenizer, "lm", None, {}),
     }
     rows = []
     with torch.inference_mode():
@@ -110,7 +121,7 @@ def main() -> None:
                 times = {name: [] for name in runs}
                 for _ in range(args.repeats):  # interleaved, so a burst of load hits every variant alike
                     for name, (run, steps) in runs.items():
-                        times[name].append(per_char(run, steps, batch))
+                        times[name].append(per_char(run, steps, batch, device))
                 best = {name: min(values) for name, values in times.items()}
                 for name, value in best.items():
                     median = statistics.median(times[name])
@@ -118,7 +129,7 @@ def main() -> None:
                     print(f"{model_name} batch {batch} {name}: best {value:.1f}, median {median:.1f} µs/char", flush=True)
 
     table = [
-        f"{args.threads} threads; best and median of {args.repeats} interleaved repeats of {args.steps} steps "
+        f"Device {device}, {args.threads} threads; best and median of {args.repeats} interleaved repeats of {args.steps} steps "
         f"(naive: {args.naive_length} characters from a 1-character prompt, so its per-character cost is the mean over prefix lengths 1–{args.naive_length}).",
         "",
         "| model | batch | path | µs/char (best) | median | speed-up over nn.LSTM step (best) | over the pure step |",

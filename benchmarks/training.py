@@ -1,6 +1,7 @@
 """Language-model training throughput: our training loop against a raw PyTorch loop and Keras 3, plus GFLOP/s.
 
     python benchmarks/training.py [--threads 2] [--steps 4] [--rounds 2] [--skip-keras]
+    python benchmarks/training.py --device cuda [--precision bf16] --steps 50 --skip-keras   # on a GPU
 
 One model everywhere: character vocabulary of the built-in Shakespeare text, embedding 128,
 2 LSTM layers × 512, BPTT window 256, batch 64, AdamW, gradient clipping at 1.0, dropout as our
@@ -22,7 +23,9 @@ interleaved for ``--rounds`` rounds; the median round is reported.
 FLOPs per token (forward): Σ_layers 8·H·(I + H) for the LSTM matrix products (I = layer input
 size), 2·H·V for the output projection and 5·V for the softmax cross-entropy; training counts
 3× forward (the backward pass is two products per forward product). Gate nonlinearities and the
-optimiser are left out (under 1%). The peak is a large float32 ``torch.mm`` on the same threads.
+optimiser are left out (under 1%). The peak is a large float32 ``torch.mm`` on the same threads
+(on a GPU: on the same device, in the benchmark's precision; TF32 stays off, as in training).
+On a GPU every timestamp waits for the device to finish its queued work.
 """
 
 from __future__ import annotations
@@ -58,15 +61,22 @@ def flops_per_token(vocab: int) -> float:
     return 3 * (forward + 2 * HIDDEN * vocab + 5 * vocab)
 
 
-def matmul_peak(threads: int, size: int = 4096) -> float:
-    """GFLOP/s of a large float32 matrix product: the most this machine does with these threads."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
+def now(device: torch.device) -> float:
+    """A timestamp taken once ``device`` has finished the work queued on it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
+
+
+def matmul_peak(device: torch.device, dtype: torch.dtype, size: int = 4096) -> float:
+    """GFLOP/s of a large matrix product: the most this device does in this precision."""
+    a, b = torch.randn(size, size, device=device, dtype=dtype), torch.randn(size, size, device=device, dtype=dtype)
     torch.mm(a, b)
     times = []
-    for _ in range(3):
-        started = time.perf_counter()
+    for _ in range(3 if device.type == "cpu" else 20):
+        started = now(device)
         torch.mm(a, b)
-        times.append(time.perf_counter() - started)
+        times.append(now(device) - started)
     return 2 * size**3 / min(times) / 1e9
 
 
@@ -76,19 +86,19 @@ class StepTimer(Callback):
     class Done(Exception):
         pass
 
-    def __init__(self, last: int):
-        self.last, self.stamps = last, []
+    def __init__(self, last: int, device: torch.device):
+        self.last, self.stamps, self.device = last, [], device
 
     def on_start(self, info):
         info["model"].register_forward_pre_hook(self.hook)
 
     def hook(self, module, inputs):
-        self.stamps.append(time.perf_counter())
+        self.stamps.append(now(self.device))
         if len(self.stamps) > self.last:  # the (last + 1)-th forward starts: `last` steps are complete
             raise self.Done
 
 
-def ours(steps: int, threads: int, output: Path) -> float:
+def ours(steps: int, threads: int, output: Path, device: torch.device, precision: str) -> float:
     """Tokens/s of the real training loop over ``steps`` steps after one warm-up step."""
     config = nlp_lstm.TrainConfig(
         dataset="shakespeare",
@@ -97,10 +107,11 @@ def ours(steps: int, threads: int, output: Path) -> float:
         batch_size=BATCH,
         max_steps=1_000_000,  # the schedule's length only; the timer stops the run
         eval_every=1_000_000,  # beyond the run: no evaluation or checkpoint inside the timed steps
-        device="cpu",
+        device=str(device),
         threads=threads,
+        precision=precision,
     )
-    timer = StepTimer(steps + 1)
+    timer = StepTimer(steps + 1, device)
     options = {"embedding_dim": EMBEDDING, "hidden_size": HIDDEN, "num_layers": LAYERS}
     with contextlib.suppress(StepTimer.Done):  # the timer's way of ending the run
         nlp_lstm.train_language_model(config, output, options, overwrite=True, callback=timer)
@@ -120,25 +131,26 @@ class RawModel(nn.Module):
         return self.decoder(self.drop_out(features)), state
 
 
-def raw(steps: int, vocab: int) -> float:
+def raw(steps: int, vocab: int, device: torch.device, precision: str) -> float:
     """Tokens/s of a minimal PyTorch loop of the same model: the ceiling for our loop."""
-    model = RawModel(vocab)
+    model = RawModel(vocab).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
-    data = torch.randint(2, vocab, (steps + 1, BATCH, SEQ_LEN + 1))
+    data = torch.randint(2, vocab, (steps + 1, BATCH, SEQ_LEN + 1), device=device)
     state = None
     started = 0.0
     for step in range(steps + 1):
         if step == 1:
-            started = time.perf_counter()  # after the warm-up step
+            started = now(device)  # after the warm-up step
         inputs, targets = data[step, :, :-1], data[step, :, 1:]
-        state = None if state is None else (state[0].detach(), state[1].detach())
-        logits, state = model(inputs, state)
-        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+        state = None if state is None else (state[0].detach().float(), state[1].detach().float())
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            logits, state = model(inputs, state)
+            loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
-    return steps * BATCH * SEQ_LEN / (time.perf_counter() - started)
+    return steps * BATCH * SEQ_LEN / (now(device) - started)
 
 
 def keras_model(vocab: int):
@@ -178,14 +190,18 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4, help="timed steps per variant and round")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--skip-keras", action="store_true")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16: autocast, as --precision bf16")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
     where = machine.describe()
     vocab = build_tokenizer("char", nlp_lstm.load_text_splits("shakespeare").train).vocab_size
-    peak = matmul_peak(args.threads)
-    print(f"float32 matmul peak: {peak:.1f} GFLOP/s", flush=True)
+    dtype = torch.bfloat16 if args.precision == "bf16" else torch.float32
+    peak = matmul_peak(device, dtype)
+    print(f"{args.precision} matmul peak on {device}: {peak:.1f} GFLOP/s", flush=True)
     keras_backend, model = None, None
-    if not args.skip_keras:
+    if not args.skip_keras and device.type == "cpu":  # the Keras of the bench extra runs JAX on the CPU
         try:
             import keras
 
@@ -197,9 +213,11 @@ def main() -> None:
         results[f"Keras {keras.__version__} ({keras_backend}) train_on_batch"] = []
     with tempfile.TemporaryDirectory() as scratch:
         for round_ in range(args.rounds):  # interleaved, so a burst of load hits every variant alike
-            results["nlp_lstm training loop"].append(ours(args.steps, args.threads, Path(scratch) / "run"))
+            results["nlp_lstm training loop"].append(
+                ours(args.steps, args.threads, Path(scratch) / "run", device, args.precision)
+            )
             torch.set_num_threads(args.threads)
-            results["raw PyTorch loop"].append(raw(args.steps, vocab))
+            results["raw PyTorch loop"].append(raw(args.steps, vocab, device, args.precision))
             if model is not None:
                 results[list(results)[-1]].append(keras_throughput(model, args.steps, vocab))
             print(f"round {round_ + 1}: " + ", ".join(f"{k} {v[-1]:,.0f} tok/s" for k, v in results.items()), flush=True)
@@ -207,9 +225,11 @@ def main() -> None:
     per_token = flops_per_token(vocab)
     table = [
         f"Character LM, vocabulary {vocab}, embedding {EMBEDDING}, {LAYERS}×{HIDDEN} LSTM, BPTT {SEQ_LEN}, batch {BATCH}, "
-        f"AdamW + clipping; {args.threads} threads; median of {args.rounds} interleaved rounds of {args.steps} steps "
-        "after a warm-up step. Ours excludes evaluation and checkpointing (they run every eval_every steps only).",
-        f"FLOPs/token (training, 3× forward) = {per_token / 1e6:.2f} M; float32 `torch.mm` 4096² peak {peak:.1f} GFLOP/s.",
+        f"AdamW + clipping; device {device}, {args.precision}, {args.threads} threads; median of {args.rounds} interleaved "
+        f"rounds of {args.steps} steps after a warm-up step. Ours excludes evaluation and checkpointing (they run every "
+        "eval_every steps only).",
+        f"FLOPs/token (training, 3× forward) = {per_token / 1e6:.2f} M; {args.precision} `torch.mm` 4096² peak "
+        f"{peak:.1f} GFLOP/s.",
         "",
         "| loop | tokens/s | GFLOP/s | % of matmul peak | ours ÷ this |",
         "| --- | ---: | ---: | ---: | ---: |",
