@@ -20,6 +20,7 @@ on: a cache must never be the reason a run fails.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nlp_lstm.tokenizer import AnyTokenizer
+from nlp_lstm.tokenizer import AnyTokenizer, TokenizerError, build_tokenizer, tokenizer_from_dict
 
 CACHE_ENV = "NLP_LSTM_CACHE"
 STORE_FORMAT = 1  # part of every key: bump it when the layout or the encoding rules change
@@ -95,8 +96,9 @@ def _cut_point(text: str, start: int, limit: int) -> int:
     return limit
 
 
-def _content_key(kind: str, texts: Iterable[str], tokenizer: AnyTokenizer, extra: str = "") -> str:
-    digest = hashlib.blake2b(f"{STORE_FORMAT}|{kind}|{tokenizer_key(tokenizer)}|{extra}|".encode(), digest_size=20)
+def _content_key(label: str, texts: Iterable[str]) -> str:
+    """A hash of ``texts`` and of ``label``, which names everything else the stored result depends on."""
+    digest = hashlib.blake2b(f"{STORE_FORMAT}|{label}|".encode(), digest_size=20)
     for text in texts:
         data = text.encode("utf-8", "surrogatepass")
         digest.update(len(data).to_bytes(8, "little"))  # lengths keep ["ab", "c"] and ["a", "bc"] apart
@@ -111,14 +113,14 @@ def _open(path: Path, dtype: np.dtype) -> np.ndarray:
     return np.memmap(path, dtype=dtype, mode="c")
 
 
-def _write_atomically(path: Path, parts: Iterable[np.ndarray], dtype: np.dtype) -> None:
+def _write_atomically(path: Path, parts: Iterable[bytes]) -> None:
     """Write the concatenation of ``parts`` to ``path`` without holding it in memory; all or nothing."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, scratch = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as raw:
             for part in parts:
-                raw.write(np.ascontiguousarray(part, dtype=dtype).tobytes())
+                raw.write(part)
         os.replace(scratch, path)
     except BaseException:
         Path(scratch).unlink(missing_ok=True)
@@ -128,6 +130,11 @@ def _write_atomically(path: Path, parts: Iterable[np.ndarray], dtype: np.dtype) 
 def _encoded_chunks(texts: Iterable[str], tokenizer: AnyTokenizer) -> Iterator[np.ndarray]:
     for chunk in _text_chunks(texts):
         yield tokenizer.encode_array(chunk)
+
+
+def _as_bytes(parts: Iterable[np.ndarray], dtype: np.dtype) -> Iterator[bytes]:
+    for part in parts:
+        yield np.ascontiguousarray(part, dtype=dtype).tobytes()
 
 
 def stream_ids(texts: Iterable[str], tokenizer: AnyTokenizer) -> np.ndarray:
@@ -141,10 +148,10 @@ def stream_ids(texts: Iterable[str], tokenizer: AnyTokenizer) -> np.ndarray:
     root = cache_root()
     if root is None:
         return _in_memory(texts, tokenizer, dtype)
-    path = root / "streams" / f"{_content_key('stream', texts, tokenizer)}.{dtype.str[1:]}"
+    path = root / "streams" / f"{_content_key(f'stream {tokenizer_key(tokenizer)}', texts)}.{dtype.str[1:]}"
     if not path.is_file():
         try:
-            _write_atomically(path, _encoded_chunks(texts, tokenizer), dtype)
+            _write_atomically(path, _as_bytes(_encoded_chunks(texts, tokenizer), dtype))
         except OSError:  # read-only home, full disk: encode in memory instead
             return _in_memory(texts, tokenizer, dtype)
     return _open(path, dtype)
@@ -167,7 +174,7 @@ def row_ids(
     root = cache_root()
     if root is None:
         return encode(texts)
-    key = _content_key("rows", texts, tokenizer, variant)
+    key = _content_key(f"rows {tokenizer_key(tokenizer)} {variant}", texts)
     values_path = root / "rows" / f"{key}.{dtype.str[1:]}"
     offsets_path = root / "rows" / f"{key}.offsets.i8"  # written last: its presence marks a complete entry
     if not offsets_path.is_file():
@@ -180,9 +187,32 @@ def row_ids(
                     yield ids
 
         try:
-            _write_atomically(values_path, parts(), dtype)
-            _write_atomically(offsets_path, [np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])], np.dtype("<i8"))
+            _write_atomically(values_path, _as_bytes(parts(), dtype))
+            offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+            _write_atomically(offsets_path, _as_bytes([offsets], np.dtype("<i8")))
         except OSError:
             return encode(texts)
     values, offsets = _open(values_path, dtype), _open(offsets_path, np.dtype("<i8"))
     return [values[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
+
+
+def built_tokenizer(kind: str, texts: Iterable[str], vocab_size: int) -> AnyTokenizer:
+    """``build_tokenizer(kind, texts, vocab_size)``, a BPE vocabulary kept in the store.
+
+    Training BPE takes seconds (8 s for ``movie_reviews``) and gives the same vocabulary
+    for the same texts, so a second run reads it back. Characters are counted afresh: that
+    is as quick as reading a stored vocabulary.
+    """
+    root = cache_root()
+    if kind != "bpe" or root is None:
+        return build_tokenizer(kind, texts, vocab_size)
+    path = root / "tokenizers" / f"{_content_key(f'bpe {vocab_size}', texts)}.json"
+    if path.is_file():
+        try:
+            return tokenizer_from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TokenizerError):
+            pass  # a damaged entry is built again and replaced
+    tokenizer = build_tokenizer(kind, texts, vocab_size)
+    with contextlib.suppress(OSError):  # unstored, it is built again next time: no reason to fail the run
+        _write_atomically(path, [json.dumps(tokenizer.to_dict(), ensure_ascii=False).encode("utf-8")])
+    return tokenizer

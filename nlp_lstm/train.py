@@ -30,7 +30,8 @@ from nlp_lstm.config import ClassifierTrainConfig, TrainConfig
 from nlp_lstm.distributed import Processes
 from nlp_lstm.errors import Interrupted, NlpLstmError, UsageError
 from nlp_lstm.plots import CURVES_FILE, PlotsUnavailable, plot_runs
-from nlp_lstm.tokenizer import AnyTokenizer, build_tokenizer, tokenizer_from_dict
+from nlp_lstm.token_store import built_tokenizer
+from nlp_lstm.tokenizer import AnyTokenizer, tokenizer_from_dict
 
 RUN_CONFIG_FILE = "train_config.json"
 METRICS_FILE = "metrics.jsonl"
@@ -151,10 +152,10 @@ def stop_signals() -> Iterator[threading.Event]:
 
 
 def shared_tokenizer(group: Processes, kind: str, texts: Any, vocab_size: int) -> AnyTokenizer:
-    """The tokenizer built on ``texts``; under torchrun, rank 0's in every process (sent as JSON)."""
+    """The tokenizer built on ``texts`` (or kept from a run on the same texts); under torchrun, rank 0's in every process."""
     if not group.distributed:
-        return build_tokenizer(kind, texts, vocab_size)
-    built = json.dumps(build_tokenizer(kind, texts, vocab_size).to_dict()) if group.is_main else ""
+        return built_tokenizer(kind, texts, vocab_size)
+    built = json.dumps(built_tokenizer(kind, texts, vocab_size).to_dict()) if group.is_main else ""
     return tokenizer_from_dict(json.loads(group.text_from_main(built)))
 
 

@@ -23,7 +23,7 @@ ALLOWED = {
     "sampling": {"checkpoint", "config", "stepping"},
     "stepping": {"model"},
     "distributed": {"errors"},
-    "train": {"checkpoint", "config", "distributed", "errors", "plots", "tokenizer"},
+    "train": {"checkpoint", "config", "distributed", "errors", "plots", "token_store", "tokenizer"},
     "lm_training": {"checkpoint", "config", "data", "distributed", "evaluate", "model", "tokenizer", "train"},
     "classifier_training": {
         "checkpoint",
