@@ -1,10 +1,10 @@
 """Memory of language-model training as the corpus grows: does it stay flat?
 
-    python benchmarks/streaming.py [--sizes 1 4 16] [--steps 20] [--compare-rev REV]
+    python benchmarks/streaming.py [--sizes 1 4 16] [--steps 20] [--format jsonl|txt] [--compare-rev REV]
 
-The corpus is the built-in Shakespeare training works written ``k`` times over as a JSON
-Lines file (one work a row; 4.3 M characters per copy), so ``--sizes 1 4 16`` trains on
-4.3 M, 17 M and 69 M characters. Each run is a fresh process that calls
+The corpus is the built-in Shakespeare training works written ``k`` times over, as a JSON
+Lines file (one work a row) or as one plain text file (``--format txt``); 4.3 M characters
+per copy, so ``--sizes 1 4 16`` trains on 4.3 M, 17 M and 69 M characters. Each run is a fresh process that calls
 ``nlp_lstm.train_language_model`` on the file (a small 1×128 model, BPTT 256, batch 64,
 ``--steps`` steps, then the evaluation of its validation rows and the checkpoint), with its
 own empty ``datasets`` cache and token store, then once more with both filled.
@@ -54,14 +54,14 @@ print("PEAKS_KIB", peak[0], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def write_corpus(path: Path, copies: int) -> int:
-    """The Shakespeare training works ``copies`` times as JSON Lines; returns the characters written."""
+    """The Shakespeare training works ``copies`` times, as JSON Lines or one text (by the suffix); returns the characters."""
     held_out = {"julius_caesar", "richard_ii", "twelfth_night", "henry_v", "macbeth", "much_ado_about_nothing"}
     with gzip.open(REPO / "data" / "shakespeare.jsonl.gz", "rt", encoding="utf-8") as lines:
         works = [w["text"] for w in map(json.loads, lines) if w["work"] not in held_out]
     with path.open("w", encoding="utf-8") as out:
         for _ in range(copies):
             for text in works:
-                out.write(json.dumps({"text": text}) + "\n")
+                out.write(json.dumps({"text": text}) + "\n" if path.suffix == ".jsonl" else text + "\n")
     return copies * sum(map(len, works))
 
 
@@ -89,6 +89,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 4, 16], help="copies of the training works")
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--format", choices=["jsonl", "txt"], default="jsonl", help="one work a row, or one text file")
     parser.add_argument("--compare-rev", help="also run this earlier commit of the repository, for comparison")
     args = parser.parse_args()
     where = machine.describe()
@@ -102,7 +103,7 @@ def main() -> None:
             sources.append((f"commit {args.compare_rev}", before))
         try:
             for copies in args.sizes:
-                corpus = scratch / f"shakespeare_x{copies}.jsonl"
+                corpus = scratch / f"shakespeare_x{copies}.{args.format}"
                 characters = write_corpus(corpus, copies)
                 code = WORKLOAD.format(corpus=str(corpus), steps=args.steps)
                 for name, source in sources:
@@ -121,7 +122,8 @@ def main() -> None:
                 subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(scratch / "before")], check=False)
     table = [
         f"`train lm` of a 1×128 model for {args.steps} steps (batch 64 × 256) plus its validation and checkpoint, on the",
-        "Shakespeare training works repeated k times (JSON Lines); a fresh process per run, 1 thread. Anonymous memory is",
+        f"Shakespeare training works repeated k times ({'JSON Lines, a work a row' if args.format == 'jsonl' else 'one text file'}); "
+        "a fresh process per run, 1 thread. Anonymous memory is",
         "what the process holds; peak RSS adds the memory-mapped file pages it touched (cache the kernel can reclaim).",
         "The first run builds the datasets Arrow cache and the token store; the second reads both.",
         "",

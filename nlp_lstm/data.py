@@ -11,7 +11,8 @@ A dataset spec is one of:
 Splits: a dataset's own ``validation``/``test`` splits are used when it has them.
 Otherwise we split deterministically: by rows with the seed when there are at
 least ``MIN_ROWS_TO_SPLIT_BY_ROW`` rows, else by position in the concatenated text
-(90% / 5% / 5%), so a single long text file still yields held-out text.
+(90% / 5% / 5%), so a single long text file still yields held-out text. Fewer text
+files than that are read line by line and split by position at line boundaries.
 
 Local files and Hub datasets are not read into lists: a split is a ``ColumnTexts`` over
 the memory-mapped Arrow file ``datasets`` keeps, read a batch of rows at a time, and its
@@ -88,11 +89,12 @@ class ColumnTexts:
 
     BATCH_ROWS = 1_000
 
-    def __init__(self, dataset: Any, column: str):
+    def __init__(self, dataset: Any, column: str, keep_empty: bool = False):
         if column not in dataset.column_names:
             raise DataError(f"column {column!r} not found; choose --text-column from: {', '.join(dataset.column_names)}")
         self.dataset = dataset.select_columns([column])
         self.column = column
+        self.keep_empty = keep_empty  # lines of a text file: a blank line is part of the text
 
     @property
     def rows(self) -> int:
@@ -100,11 +102,11 @@ class ColumnTexts:
         return len(self.dataset)
 
     def select(self, indices: Any) -> ColumnTexts:
-        return ColumnTexts(self.dataset.select(indices), self.column)
+        return ColumnTexts(self.dataset.select(indices), self.column, self.keep_empty)
 
     def __iter__(self) -> Iterator[str]:
         for batch in self.dataset.iter(batch_size=self.BATCH_ROWS):
-            yield from (t for t in batch[self.column] if isinstance(t, str) and t)
+            yield from (t for t in batch[self.column] if isinstance(t, str) and (t or self.keep_empty))
 
 
 Texts = Union[list[str], ColumnTexts]  # what a split holds: a list in memory, or rows read from Arrow as needed
@@ -169,7 +171,8 @@ def _local_files(spec: str) -> list[str] | None:
     return None
 
 
-def _load_local(files: list[str]) -> Any:
+def _load_local(files: list[str], by_line: bool = False) -> Any:
+    """The files as an Arrow-backed dataset; text files give a row per file, or per line with ``by_line``."""
     import datasets
 
     suffixes = {Path(f).suffix.lower() for f in files}
@@ -184,7 +187,7 @@ def _load_local(files: list[str]) -> Any:
     builder = _LOADERS[suffix]
     options: dict[str, Any] = {}
     if builder == "text":
-        options["sample_by"] = "document"  # one row per file: an LM reads it as one stream
+        options["sample_by"] = "line" if by_line else "document"
     if suffix == ".tsv":
         options["sep"] = "\t"
     try:
@@ -264,6 +267,20 @@ def _split_rows(texts: ColumnTexts, seed: int) -> tuple[Texts, Texts, Texts]:
         held = max(1, round(texts.rows * HELD_OUT_FRACTION))
         pick = lambda idx: texts.select(np.sort(idx))  # noqa: E731 - keep the original order inside a split
         return pick(order[2 * held :]), pick(order[:held]), pick(order[held : 2 * held])
+    return _split_joined(texts)
+
+
+def _split_lines(lines: ColumnTexts) -> tuple[Texts, Texts, Texts]:
+    """Train, validation and test of one text read as lines: the first 90% of the lines, then 5% and 5%."""
+    if lines.rows < MIN_ROWS_TO_SPLIT_BY_ROW:
+        return _split_joined(lines)
+    cut_val = int(lines.rows * (1 - 2 * HELD_OUT_FRACTION))
+    cut_test = int(lines.rows * (1 - HELD_OUT_FRACTION))
+    return lines.select(range(cut_val)), lines.select(range(cut_val, cut_test)), lines.select(range(cut_test, lines.rows))
+
+
+def _split_joined(texts: Texts) -> tuple[Texts, Texts, Texts]:
+    """The texts joined by newlines, cut by position: the first 90% of the characters, then 5% and 5%."""
     joined = "\n".join(texts)
     cut_val = int(len(joined) * (1 - 2 * HELD_OUT_FRACTION))
     cut_test = int(len(joined) * (1 - HELD_OUT_FRACTION))
@@ -279,6 +296,11 @@ def load_text_splits(spec: str, text_column: str = "text", dataset_config: str |
         return TextSplits(reviews.train.texts, reviews.validation.texts, reviews.test.texts, reviews.source)
     files = _local_files(spec)
     if files is not None:
+        if len(files) < MIN_ROWS_TO_SPLIT_BY_ROW and all(_LOADERS.get(Path(f).suffix.lower()) == "text" for f in files):
+            # A few text files are one stream, split by position. Read as lines, even a single huge
+            # file is never held whole, and the lines joined by newlines give back the text.
+            lines = ColumnTexts(_load_local(files, by_line=True), text_column, keep_empty=True)
+            return TextSplits(*_split_lines(lines), f"{spec}, split by position (90/5/5)")
         texts = ColumnTexts(_load_local(files), text_column)
         how = "by row" if texts.rows >= MIN_ROWS_TO_SPLIT_BY_ROW else "by position"
         return TextSplits(*_split_rows(texts, seed), f"{spec}, split {how} (90/5/5, seed {seed})")

@@ -42,8 +42,11 @@ def test_local_files_of_each_kind(tmp_path, sonnets_text, suffix):
     else:
         pd.DataFrame({"line": lines}).to_parquet(path)
     splits = load_text_splits(str(path), text_column="text" if suffix == ".txt" else "line", seed=1)
-    if suffix == ".txt":  # one document: split by position, nothing lost
-        assert "".join(splits.train + splits.validation + splits.test) == sonnets_text
+    if suffix == ".txt":  # one text, read as lines: split by position, nothing lost
+        assert isinstance(splits.train, ColumnTexts)  # read from Arrow as needed, never whole
+        parts = ["\n".join(split) for split in (splits.train, splits.validation, splits.test)]
+        assert "\n".join(parts) == sonnets_text
+        assert 0.85 < len(parts[0]) / len(sonnets_text) < 0.95 and parts[1] and parts[2]
     else:  # rows: split by seed, every row exactly once, read from Arrow as needed rather than held in lists
         assert isinstance(splits.train, ColumnTexts)
         train, validation, test = list(splits.train), list(splits.validation), list(splits.test)
