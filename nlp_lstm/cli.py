@@ -320,7 +320,13 @@ def train_lm(
     text_column: TextColumnOption = default(TrainConfig, "text_column"),
     tokenizer: TokenizerOption = default(TrainConfig, "tokenizer"),
     vocab_size: VocabSizeOption = default(TrainConfig, "vocab_size"),
-    init_from: Annotated[Optional[str], typer.Option(help="Fine-tune this language model directory on the new text.")] = None,
+    init_from: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Fine-tune this language model directory on the new text: its shape and tokenizer are kept; "
+            "--dropout and --embedding-dropout, when given, replace its own."
+        ),
+    ] = None,
     embedding_dim: EmbeddingDimOption = default(ModelConfig, "embedding_dim"),
     hidden_size: HiddenSizeOption = default(ModelConfig, "hidden_size"),
     num_layers: NumLayersOption = default(ModelConfig, "num_layers"),

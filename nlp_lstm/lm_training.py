@@ -54,7 +54,12 @@ STATE_RESET_STREAM = 1  # keeps the state-reset draws apart from the epoch offse
 
 
 def _new_model(
-    config: TrainConfig, texts: list[str], model_options: dict[str, Any], device: torch.device, group: Processes
+    config: TrainConfig,
+    texts: Any,
+    model_options: dict[str, Any],
+    device: torch.device,
+    group: Processes,
+    given: set[str],
 ) -> tuple[LanguageModel, Any]:
     if config.init_from:  # fine-tune an existing language model on new text
         saved = checkpoint.load(config.init_from, device=device, kind="lm")
@@ -62,7 +67,13 @@ def _new_model(
             raise TrainingUsageError(
                 f"--init-from {config.init_from} uses a {saved.tokenizer.kind} tokenizer, not {config.tokenizer}; drop --tokenizer or match it"
             )
-        return saved.model.train(), saved.tokenizer
+        # The shape comes from the saved model; dropout given on the command line replaces its own.
+        regularisation = {k: v for k, v in model_options.items() if k in ("dropout", "embedding_dropout") and k in given}
+        if not regularisation:
+            return saved.model.train(), saved.tokenizer
+        model = LanguageModel(saved.config.replace(**regularisation)).to(device)
+        model.load_state_dict(saved.model.state_dict(), strict=True)
+        return model.train(), saved.tokenizer
     tokenizer = shared_tokenizer(group, config.tokenizer, texts, config.vocab_size)
     try:
         model_config = ModelConfig(vocab_size=tokenizer.vocab_size, **model_options)
@@ -127,7 +138,7 @@ def _train(
         saved = checkpoint.load(run.last_dir, device=run.device, kind="lm")
         model, tokenizer = saved.model, saved.tokenizer
     else:
-        model, tokenizer = _new_model(config, splits.train, model_options or {}, run.device, group)
+        model, tokenizer = _new_model(config, splits.train, model_options or {}, run.device, group, given_options or set())
     batches = LMBatches(encode_stream(splits.train, tokenizer), config.batch_size, config.seq_len)
     validation = encode_stream(splits.validation, tokenizer)
     if len(validation) < 2:

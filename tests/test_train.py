@@ -157,3 +157,16 @@ def test_bf16_autocast_trains_like_float32(tmp_path, text_file):
     assert bf16.best_validation["nats_per_char"] == pytest.approx(fp32.best_validation["nats_per_char"], rel=0.05)
     saved = checkpoint.load(bf16.last_dir)
     assert all(p.dtype == torch.float32 for p in saved.model.parameters())  # weights stay float32
+
+
+def test_fine_tuning_starts_from_the_saved_weights_and_takes_only_the_dropout_given(tmp_path, text_file):
+    base = train_language_model(config_for(text_file), tmp_path / "base", MODEL)
+    start = checkpoint.load(base.best_dir).model.state_dict()
+    tune = config_for(text_file, init_from=str(base.best_dir), max_steps=2, eval_every=2, warmup_steps=1, lr=1e-4)
+    other_shape = {**MODEL, "hidden_size": 64, "dropout": 0.4, "embedding_dropout": 0.3}
+    for name, given, dropout in [("kept", set(), (0.1, 0.1)), ("changed", {"dropout", "embedding_dropout"}, (0.4, 0.3))]:
+        result = train_language_model(tune, tmp_path / name, other_shape, given_options=given)
+        tuned = checkpoint.load(result.last_dir)
+        assert (tuned.config.hidden_size, tuned.config.dropout, tuned.config.embedding_dropout) == (32, *dropout)
+        for key, value in tuned.model.state_dict().items():  # two small steps away from the saved weights
+            assert (value - start[key]).norm() <= 0.05 * start[key].norm() + 1e-3, key
