@@ -60,7 +60,8 @@ def _new_model(
     device: torch.device,
     group: Processes,
     given: set[str],
-) -> tuple[LanguageModel, Any]:
+) -> tuple[LanguageModel, Any, dict[str, Any] | None]:
+    """A new model and tokenizer, and with ``init_from`` the training record of the model it starts from."""
     if config.init_from:  # fine-tune an existing language model on new text
         saved = checkpoint.load(config.init_from, device=device, kind="lm")
         if saved.tokenizer.kind != config.tokenizer:
@@ -70,16 +71,16 @@ def _new_model(
         # The shape comes from the saved model; dropout given on the command line replaces its own.
         regularisation = {k: v for k, v in model_options.items() if k in ("dropout", "embedding_dropout") and k in given}
         if not regularisation:
-            return saved.model.train(), saved.tokenizer
+            return saved.model.train(), saved.tokenizer, saved.training
         model = LanguageModel(saved.config.replace(**regularisation)).to(device)
         model.load_state_dict(saved.model.state_dict(), strict=True)
-        return model.train(), saved.tokenizer
+        return model.train(), saved.tokenizer, saved.training
     tokenizer = shared_tokenizer(group, config.tokenizer, texts, config.vocab_size)
     try:
         model_config = ModelConfig(vocab_size=tokenizer.vocab_size, **model_options)
     except TypeError as error:
         raise TrainingUsageError(f"unknown model option: {error}") from None
-    return LanguageModel(model_config).to(device), tokenizer
+    return LanguageModel(model_config).to(device), tokenizer, None
 
 
 def state_reset_keep(seed: int, step: int, batch_size: int, chance: float) -> torch.Tensor:
@@ -134,11 +135,14 @@ def _train(
         )
     rows = group.rows(config.batch_size)
     splits = load_text_splits(config.dataset, config.text_column, config.dataset_config, config.seed)
+    parent = None
     if resume:
         saved = checkpoint.load(run.last_dir, device=run.device, kind="lm")
-        model, tokenizer = saved.model, saved.tokenizer
+        model, tokenizer, parent = saved.model, saved.tokenizer, saved.training.get("started_from")
     else:
-        model, tokenizer = _new_model(config, splits.train, model_options or {}, run.device, group, given_options or set())
+        model, tokenizer, parent = _new_model(
+            config, splits.train, model_options or {}, run.device, group, given_options or set()
+        )
     batches = LMBatches(encode_stream(splits.train, tokenizer), config.batch_size, config.seq_len)
     validation = encode_stream(splits.validation, tokenizer)
     if len(validation) < 2:
@@ -157,6 +161,8 @@ def _train(
 
     parameters = sum(p.numel() for p in model.parameters())
     run.record = {"kind": "lm", "dataset": config.dataset, "splits": splits.source, "command": command, "parameters": parameters}
+    if parent is not None:  # provenance of a fine-tuned model: the training record of the model it started from
+        run.record["started_from"] = parent
     callback.on_start(
         {
             "step": run.step,

@@ -168,5 +168,7 @@ def test_fine_tuning_starts_from_the_saved_weights_and_takes_only_the_dropout_gi
         result = train_language_model(tune, tmp_path / name, other_shape, given_options=given)
         tuned = checkpoint.load(result.last_dir)
         assert (tuned.config.hidden_size, tuned.config.dropout, tuned.config.embedding_dropout) == (32, *dropout)
+        parent = checkpoint.load(base.best_dir).training
+        assert tuned.training["started_from"] == parent and tuned.training["train_config"]["init_from"] == str(base.best_dir)
         for key, value in tuned.model.state_dict().items():  # two small steps away from the saved weights
             assert (value - start[key]).norm() <= 0.05 * start[key].norm() + 1e-3, key
