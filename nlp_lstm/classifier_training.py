@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from nlp_lstm import checkpoint
 from nlp_lstm.checkpoint import SavedModel
-from nlp_lstm.config import ClassifierTrainConfig, ModelConfig
+from nlp_lstm.config import REGULARISATION_FIELDS, ClassifierTrainConfig, ModelConfig
 from nlp_lstm.data import ClassifierBatches, LabelledSplits, encode_texts, load_labelled_splits
 from nlp_lstm.distributed import Processes, processes
 from nlp_lstm.evaluate import classification_metrics
@@ -90,7 +90,7 @@ def _new_model(
         raise TrainingUsageError(
             "--init-from takes the encoder's shape from the language model; drop the size options and --bidirectional"
         )
-    regularisation = {k: v for k, v in model_options.items() if k in ("dropout", "embedding_dropout")}
+    regularisation = {k: v for k, v in model_options.items() if k in REGULARISATION_FIELDS}
     model_config = lm.config.replace(num_classes=num_classes, tie_weights=False, **regularisation)
     model = Classifier(model_config).to(device)
     model.encoder.load_state_dict(lm.model.encoder.state_dict(), strict=True)

@@ -94,6 +94,10 @@ def _jsonable(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
+# The ModelConfig fields a fine-tuned model may change; the others fix the shape of its weights.
+REGULARISATION_FIELDS = ("dropout", "embedding_dropout")
+
+
 @dataclass(frozen=True)
 class ModelConfig(JsonConfig):
     """Shape of the embedding + LSTM encoder and of the head on top of it."""
@@ -114,7 +118,7 @@ class ModelConfig(JsonConfig):
         _require(self.vocab_size >= 2, f"vocab_size must be at least 2, got {self.vocab_size}")
         for name in ("embedding_dim", "hidden_size", "num_layers"):
             _require(getattr(self, name) >= 1, f"{name} must be a positive integer, got {getattr(self, name)}")
-        for name in ("dropout", "embedding_dropout"):
+        for name in REGULARISATION_FIELDS:
             _require(0.0 <= getattr(self, name) < 1.0, f"{name} must be in [0, 1), got {getattr(self, name)}")
         _require(self.num_classes >= 0, f"num_classes must be >= 0, got {self.num_classes}")
         _require(0 <= self.pad_id < self.vocab_size, f"pad_id must be in [0, vocab_size), got {self.pad_id}")

@@ -274,17 +274,20 @@ def _split_lines(lines: ColumnTexts) -> tuple[Texts, Texts, Texts]:
     """Train, validation and test of one text read as lines: the first 90% of the lines, then 5% and 5%."""
     if lines.rows < MIN_ROWS_TO_SPLIT_BY_ROW:
         return _split_joined(lines)
-    cut_val = int(lines.rows * (1 - 2 * HELD_OUT_FRACTION))
-    cut_test = int(lines.rows * (1 - HELD_OUT_FRACTION))
+    cut_val, cut_test = _held_out_cuts(lines.rows)
     return lines.select(range(cut_val)), lines.select(range(cut_val, cut_test)), lines.select(range(cut_test, lines.rows))
 
 
 def _split_joined(texts: Texts) -> tuple[Texts, Texts, Texts]:
     """The texts joined by newlines, cut by position: the first 90% of the characters, then 5% and 5%."""
     joined = "\n".join(texts)
-    cut_val = int(len(joined) * (1 - 2 * HELD_OUT_FRACTION))
-    cut_test = int(len(joined) * (1 - HELD_OUT_FRACTION))
+    cut_val, cut_test = _held_out_cuts(len(joined))
     return [joined[:cut_val]], [joined[cut_val:cut_test]], [joined[cut_test:]]
+
+
+def _held_out_cuts(size: int) -> tuple[int, int]:
+    """Where validation and test start when ``size`` lines or characters are split by position."""
+    return int(size * (1 - 2 * HELD_OUT_FRACTION)), int(size * (1 - HELD_OUT_FRACTION))
 
 
 def load_text_splits(spec: str, text_column: str = "text", dataset_config: str | None = None, seed: int = 0) -> TextSplits:

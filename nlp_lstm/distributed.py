@@ -2,8 +2,9 @@
 
 ``torchrun --nproc-per-node N`` starts N copies of a command with RANK, LOCAL_RANK and
 WORLD_SIZE in their environment. Each copy trains the same model on its share of every
-batch and DistributedDataParallel averages the gradients, so all copies take the same
-step; rank 0 alone writes the run directory and reports progress. Without torchrun (or
+batch and the gradients are combined (by DistributedDataParallel for the language model,
+by ``sum_gradients`` for the classifier), so all copies take the same step; rank 0 alone
+writes the run directory and reports progress. Without torchrun (or
 with one process) a :class:`Processes` is rank 0 of 1: no process group is made and
 every helper hands back its input, so a plain run pays nothing.
 """

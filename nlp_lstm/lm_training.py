@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from nlp_lstm import checkpoint
 from nlp_lstm.checkpoint import SavedModel
-from nlp_lstm.config import ModelConfig, TrainConfig
+from nlp_lstm.config import REGULARISATION_FIELDS, ModelConfig, TrainConfig
 from nlp_lstm.data import LMBatches, encode_stream, load_text_splits
 from nlp_lstm.distributed import Processes, processes
 from nlp_lstm.evaluate import language_model_loss, lm_metrics, predicted_characters
@@ -69,7 +69,7 @@ def _new_model(
                 f"--init-from {config.init_from} uses a {saved.tokenizer.kind} tokenizer, not {config.tokenizer}; drop --tokenizer or match it"
             )
         # The shape comes from the saved model; dropout given on the command line replaces its own.
-        regularisation = {k: v for k, v in model_options.items() if k in ("dropout", "embedding_dropout") and k in given}
+        regularisation = {k: v for k, v in model_options.items() if k in REGULARISATION_FIELDS and k in given}
         if not regularisation:
             return saved.model.train(), saved.tokenizer, saved.training
         model = LanguageModel(saved.config.replace(**regularisation)).to(device)

@@ -142,7 +142,7 @@ def stream_ids(texts: Iterable[str], tokenizer: AnyTokenizer) -> np.ndarray:
 
     ``texts`` is read twice on a first use (to hash it, then to encode it), once afterwards.
     For a character vocabulary the ids equal those of one whole-string encode; a subword
-    vocabulary is applied per chunk of about ``CHUNK_CHARS`` characters, cut between texts.
+    vocabulary is applied per piece of at most ``CHUNK_CHARS`` characters (see ``_text_chunks``).
     """
     dtype = store_dtype(tokenizer)
     root = cache_root()
