@@ -44,16 +44,9 @@ from nlp_lstm.prediction import encode_for, predict_probabilities  # noqa: E402
 
 def seconds(run, device: torch.device) -> float:
     """Wall time of ``run()``, including the device work it queued."""
-    synchronize(device)
-    started = time.perf_counter()
+    started = machine.now(device)
     run()
-    synchronize(device)
-    return time.perf_counter() - started
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    return machine.now(device) - started
 
 
 def padded(ids: list[np.ndarray], width: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -131,8 +124,7 @@ def main() -> None:
             run()
         for _ in range(args.repeats):  # interleaved, so a burst of load hits every variant alike
             for name, run in runs.items():
-                synchronize(device)
-                started = time.perf_counter()
+                started = machine.now(device)
                 outputs[name] = run()  # returned on the CPU, so the device has finished
                 times[name].append(time.perf_counter() - started)
                 print(f"{name}: {len(ids) / times[name][-1]:.1f} texts/s", flush=True)

@@ -25,7 +25,6 @@ import argparse
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -46,16 +45,9 @@ from nlp_lstm.stepping import LSTMStepper  # noqa: E402
 
 def per_char(run, steps: int, batch: int, device: torch.device) -> float:
     """µs per character of ``run(steps)``, including the device work it queued."""
-    synchronize(device)
-    started = time.perf_counter()
+    started = machine.now(device)
     run(steps)
-    synchronize(device)
-    return (time.perf_counter() - started) / steps / batch * 1e6
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    return (machine.now(device) - started) / steps / batch * 1e6
 
 
 def variants(saved: SavedModel, batch: int, args) -> dict:

@@ -1,9 +1,10 @@
-"""Machine details recorded next to every benchmark figure (shared machines are noisy: say what ran where)."""
+"""Machine details recorded next to every benchmark figure (shared machines are noisy: say what ran where), and the clock."""
 
 from __future__ import annotations
 
 import os
 import platform
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -30,6 +31,15 @@ def describe() -> str:
         f"{torch.get_num_threads()} threads; load average {load:.2f} at start; "
         f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}"
     )
+
+
+def now(device) -> float:
+    """A timestamp taken once ``device`` (a torch.device) has finished the work queued on it: GPU kernels run asynchronously."""
+    if device.type == "cuda":
+        import torch
+
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
 
 
 def record(title: str, command: str, machine: str, body: str) -> None:

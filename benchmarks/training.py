@@ -61,22 +61,15 @@ def flops_per_token(vocab: int) -> float:
     return 3 * (forward + 2 * HIDDEN * vocab + 5 * vocab)
 
 
-def now(device: torch.device) -> float:
-    """A timestamp taken once ``device`` has finished the work queued on it."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter()
-
-
 def matmul_peak(device: torch.device, dtype: torch.dtype, size: int = 4096) -> float:
     """GFLOP/s of a large matrix product: the most this device does in this precision."""
     a, b = torch.randn(size, size, device=device, dtype=dtype), torch.randn(size, size, device=device, dtype=dtype)
     torch.mm(a, b)
     times = []
     for _ in range(3 if device.type == "cpu" else 20):
-        started = now(device)
+        started = machine.now(device)
         torch.mm(a, b)
-        times.append(now(device) - started)
+        times.append(machine.now(device) - started)
     return 2 * size**3 / min(times) / 1e9
 
 
@@ -93,7 +86,7 @@ class StepTimer(Callback):
         info["model"].register_forward_pre_hook(self.hook)
 
     def hook(self, module, inputs):
-        self.stamps.append(now(self.device))
+        self.stamps.append(machine.now(self.device))
         if len(self.stamps) > self.last:  # the (last + 1)-th forward starts: `last` steps are complete
             raise self.Done
 
@@ -140,7 +133,7 @@ def raw(steps: int, vocab: int, device: torch.device, precision: str) -> float:
     started = 0.0
     for step in range(steps + 1):
         if step == 1:
-            started = now(device)  # after the warm-up step
+            started = machine.now(device)  # after the warm-up step
         inputs, targets = data[step, :, :-1], data[step, :, 1:]
         state = None if state is None else (state[0].detach().float(), state[1].detach().float())
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
@@ -150,7 +143,7 @@ def raw(steps: int, vocab: int, device: torch.device, precision: str) -> float:
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
-    return steps * BATCH * SEQ_LEN / (now(device) - started)
+    return steps * BATCH * SEQ_LEN / (machine.now(device) - started)
 
 
 def keras_model(vocab: int):
