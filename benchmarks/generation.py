@@ -10,7 +10,8 @@ not depend on the values). For each, at batch 1 and batch 32:
 * naive: re-run the whole prefix for every new character (``--naive-length`` characters, so its
   cost per character grows with the length: it is quadratic);
 * sampling loop (batch 1): ``nlp_lstm.sampling.generate_stream`` end to end, temperature 0.8,
-  i.e. step + sampling + decoding; the difference to the stepper is the sampling overhead.
+  i.e. step + sampling + decoding; the difference to the step it uses (the stepper on a CPU,
+  nn.LSTM's cuDNN kernel on a GPU: ``nlp_lstm.stepping.stepper_for``) is the sampling overhead.
 
 µs/char is the time of one step divided by the batch size (a step of batch 32 makes 32
 characters). Variants are interleaved within each repeat. On a shared machine a burst of other
@@ -40,7 +41,7 @@ from nlp_lstm.checkpoint import SavedModel  # noqa: E402
 from nlp_lstm.config import ModelConfig, SampleConfig  # noqa: E402
 from nlp_lstm.model import LanguageModel  # noqa: E402
 from nlp_lstm.sampling import generate_stream  # noqa: E402
-from nlp_lstm.stepping import LSTMStepper  # noqa: E402
+from nlp_lstm.stepping import KernelStepper, LSTMStepper, stepper_for  # noqa: E402
 
 
 def per_char(run, steps: int, batch: int, device: torch.device) -> float:
@@ -115,16 +116,17 @@ def main() -> None:
                     for name, (run, steps) in runs.items():
                         times[name].append(per_char(run, steps, batch, device))
                 best = {name: min(values) for name, values in times.items()}
+                used = best["nn.LSTM step" if isinstance(stepper_for(saved.model), KernelStepper) else "stepper"]
                 for name, value in best.items():
                     median = statistics.median(times[name])
-                    rows.append((model_name, batch, name, value, median, best["nn.LSTM step"] / value, best["stepper"]))
+                    rows.append((model_name, batch, name, value, median, best["nn.LSTM step"] / value, used))
                     print(f"{model_name} batch {batch} {name}: best {value:.1f}, median {median:.1f} µs/char", flush=True)
 
     table = [
         f"Device {device}, {args.threads} threads; best and median of {args.repeats} interleaved repeats of {args.steps} steps "
         f"(naive: {args.naive_length} characters from a 1-character prompt, so its per-character cost is the mean over prefix lengths 1–{args.naive_length}).",
         "",
-        "| model | batch | path | µs/char (best) | median | speed-up over nn.LSTM step (best) | over the pure step |",
+        "| model | batch | path | µs/char (best) | median | speed-up over nn.LSTM step (best) | over the step it uses |",
         "| --- | ---: | --- | ---: | ---: | ---: | ---: |",
     ]
     for model_name, batch, name, value, median, speedup, step in rows:

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.config import SampleConfig
-from nlp_lstm.stepping import LSTMStepper
+from nlp_lstm.stepping import KernelStepper, LSTMStepper, stepper_for
 
 # Empty prompts start from a newline, the most natural "beginning" in a text stream.
 DEFAULT_PRIME = "\n"
@@ -41,9 +41,11 @@ def filter_logits(logits: Tensor, top_k: int = 0, top_p: float = 1.0) -> Tensor:
 
 
 def sample_next(logits: Tensor, temperature: float, top_k: int, top_p: float, generator: torch.Generator) -> Tensor:
-    """Next ids (B,) from ``logits`` (B, V)."""
+    """Next ids (B,) from ``logits`` (B, V), on the CPU: the caller reads them there, so one copy back
+    to a GPU costs less than a second wait for it. The draw itself is on the CPU too, with a CPU
+    generator, so that a seed gives the same text on any device."""
     if temperature == 0:
-        return logits.argmax(dim=-1)
+        return logits.argmax(dim=-1).cpu()
     scaled = logits.float() if temperature == 1.0 else logits.float() / temperature  # x / 1 is x: skip the op
     probs = filter_logits(scaled, top_k, top_p).softmax(dim=-1).cpu()
     if torch.isnan(probs).any():
@@ -52,20 +54,21 @@ def sample_next(logits: Tensor, temperature: float, top_k: int, top_p: float, ge
     # q ~ Exp(1), the Gumbel-max trick), without its validity checks and their extra syncs: the same
     # generator state gives the same ids, at a third of the cost.
     exponential = torch.empty_like(probs).exponential_(1, generator=generator)
-    return probs.div_(exponential).argmax(dim=-1).to(logits.device)
+    return probs.div_(exponential).argmax(dim=-1)
 
 
 # Packed weights per model, so repeated calls (a server, a notebook) pack once per model load. The key
 # holds every parameter's version counter, which in-place updates (an optimiser step) advance.
-_STEPPERS: weakref.WeakKeyDictionary[torch.nn.Module, tuple[tuple[int, ...], LSTMStepper]] = weakref.WeakKeyDictionary()
+_STEPPERS: weakref.WeakKeyDictionary[torch.nn.Module, tuple[tuple, LSTMStepper | KernelStepper]] = weakref.WeakKeyDictionary()
 
 
-def packed_stepper(model: torch.nn.Module, banned: list[int]) -> LSTMStepper:
-    """The model's :class:`LSTMStepper`, reused while its weights, the thread count and the banned ids are unchanged."""
-    key = (torch.get_num_threads(), *banned, -1, *(p._version for p in model.parameters()))
+def cached_stepper(model: torch.nn.Module, banned: list[int]) -> LSTMStepper | KernelStepper:
+    """The model's stepper (:func:`stepper_for`), reused while its device, weights, the thread count and the banned ids are unchanged."""
+    device = next(model.parameters()).device
+    key = (str(device), torch.get_num_threads(), *banned, -1, *(p._version for p in model.parameters()))
     cached = _STEPPERS.get(model)
     if cached is None or cached[0] != key:
-        cached = _STEPPERS[model] = (key, LSTMStepper(model, banned_ids=banned))
+        cached = _STEPPERS[model] = (key, stepper_for(model, banned))
     return cached[1]
 
 
@@ -82,8 +85,8 @@ def generate_stream(saved: SavedModel, prompt: str = "", config: SampleConfig | 
     banned = tokenizer.special_ids  # never emit <pad>/<unk>
     logits, primed_state = model(prime)  # the prompt in one pass of the fast sequence kernel
     primed_logits = logits[:, -1].index_fill(-1, torch.tensor(banned, device=device), float("-inf"))  # (1, V)
-    # Then one character at a time through pre-packed weights; their decoder bias bans the same ids.
-    stepper = packed_stepper(model, banned)
+    # Then one character at a time through the device's faster step (pre-packed weights on a CPU); it bans the same ids.
+    stepper = cached_stepper(model, banned)
     pieces: dict[int, str] = {}  # id -> its text: decoding one id at a time is a pure function of the id
     for sample in range(config.num_samples):
         step_logits, state = primed_logits, primed_state
@@ -94,7 +97,7 @@ def generate_stream(saved: SavedModel, prompt: str = "", config: SampleConfig | 
             if piece is None:
                 piece = pieces[token] = tokenizer.decode([token])
             yield sample, piece
-            step_logits, state = stepper.step(next_id, state)
+            step_logits, state = stepper.step(next_id.to(device), state)
 
 
 def generate_samples(saved: SavedModel, prompt: str = "", config: SampleConfig | None = None) -> list[str]:

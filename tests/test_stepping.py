@@ -5,7 +5,7 @@ import torch
 
 from nlp_lstm.config import ModelConfig
 from nlp_lstm.model import LanguageModel
-from nlp_lstm.stepping import LSTMStepper
+from nlp_lstm.stepping import KernelStepper, LSTMStepper, stepper_for
 
 
 @pytest.mark.parametrize(("layers", "tied"), [(1, False), (2, False), (3, True)])
@@ -33,6 +33,24 @@ def test_stepper_matches_the_nn_lstm_path(layers, tied):
     torch.testing.assert_close(state[1], reference_state[1], rtol=1e-5, atol=1e-5)
 
 
+def test_both_step_paths_give_the_same_logits_and_ban_the_same_ids():
+    """The kernel path (used on GPUs) against the packed one; on a CPU the packed one is chosen."""
+    torch.manual_seed(0)
+    model = LanguageModel(ModelConfig(vocab_size=30, embedding_dim=8, hidden_size=16, num_layers=2)).eval()
+    banned = [0, 1]
+    packed, kernel = LSTMStepper(model, banned_ids=banned), KernelStepper(model, banned)
+    assert isinstance(stepper_for(model, banned), LSTMStepper)
+    ids = torch.randint(2, 30, (2, 12))
+    with torch.no_grad():
+        packed_state = kernel_state = model.encoder.initial_state(2)
+        for t in range(ids.shape[1]):
+            packed_logits, packed_state = packed.step(ids[:, t], packed_state)
+            kernel_logits, kernel_state = kernel.step(ids[:, t], kernel_state)
+            assert torch.isneginf(kernel_logits[:, banned]).all()
+            torch.testing.assert_close(kernel_logits, packed_logits, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(kernel_state[1], packed_state[1], rtol=1e-5, atol=1e-5)
+
+
 def test_generation_is_the_same_text_as_stepping_nn_lstm(tiny_lm):
     """The sampling loop with the stepper against the same loop calling the model per character."""
     import nlp_lstm
@@ -58,13 +76,13 @@ def test_generation_is_the_same_text_as_stepping_nn_lstm(tiny_lm):
 
 
 def test_packed_weights_are_reused_until_the_weights_change(tiny_lm):
-    from nlp_lstm.sampling import packed_stepper
+    from nlp_lstm.sampling import cached_stepper
 
     banned = tiny_lm.tokenizer.special_ids
-    first = packed_stepper(tiny_lm.model, banned)
-    assert packed_stepper(tiny_lm.model, banned) is first  # packed once per model load
+    first = cached_stepper(tiny_lm.model, banned)
+    assert cached_stepper(tiny_lm.model, banned) is first  # packed once per model load
     with torch.no_grad():
         tiny_lm.model.head.decoder.bias.add_(1.0)  # an in-place update, as an optimiser step makes
-    second = packed_stepper(tiny_lm.model, banned)
+    second = cached_stepper(tiny_lm.model, banned)
     assert second is not first
     torch.testing.assert_close(second.decoder_bias[2:], tiny_lm.model.head.decoder.bias[2:])
