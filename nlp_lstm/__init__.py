@@ -25,6 +25,8 @@ _EXPORTS = {
     "Encoder": "nlp_lstm.model",
     "LanguageModel": "nlp_lstm.model",
     "Classifier": "nlp_lstm.model",
+    "ClassifierEnsemble": "nlp_lstm.model",
+    "build_ensemble": "nlp_lstm.ensemble",
     "load_text_splits": "nlp_lstm.data",
     "load_labelled_splits": "nlp_lstm.data",
     "read_texts": "nlp_lstm.data",
@@ -74,6 +76,7 @@ if TYPE_CHECKING:
     from nlp_lstm.classifier_training import train_classifier
     from nlp_lstm.config import ClassifierTrainConfig, ModelConfig, SampleConfig, TrainConfig
     from nlp_lstm.data import load_labelled_splits, load_text_splits, read_texts
+    from nlp_lstm.ensemble import build_ensemble
     from nlp_lstm.errors import Interrupted, NlpLstmError, UsageError
     from nlp_lstm.evaluate import evaluate_classifier, evaluate_language_model
     from nlp_lstm.inspection import Inspection, inspect_gates
@@ -82,7 +85,7 @@ if TYPE_CHECKING:
     from nlp_lstm.inspection import render_terminal as render_gates_terminal
     from nlp_lstm.lm_training import train_language_model
     from nlp_lstm.lstm import ReferenceLSTM
-    from nlp_lstm.model import Classifier, Encoder, LanguageModel
+    from nlp_lstm.model import Classifier, ClassifierEnsemble, Encoder, LanguageModel
     from nlp_lstm.prediction import Prediction, classify
     from nlp_lstm.sampling import generate, generate_samples, generate_stream
     from nlp_lstm.tokenizer import CharTokenizer, SubwordTokenizer

@@ -29,9 +29,9 @@ from torch import nn
 
 from nlp_lstm import hub
 from nlp_lstm.catalog import CONFIG_FILE, SHIPPED_MODELS, TOKENIZER_FILE, TRAINING_FILE, model_card, shipped_model_dir
-from nlp_lstm.config import FORMAT_VERSION, MODEL_KINDS, ConfigError, ModelConfig
+from nlp_lstm.config import ENSEMBLE_FORMAT_VERSION, FORMAT_VERSION, MODEL_KINDS, ConfigError, ModelConfig
 from nlp_lstm.errors import NlpLstmError
-from nlp_lstm.model import Classifier, LanguageModel
+from nlp_lstm.model import Classifier, ClassifierEnsemble, LanguageModel
 from nlp_lstm.tokenizer import AnyTokenizer, TokenizerError, load_tokenizer
 
 WEIGHTS_FILE = "model.safetensors"
@@ -40,7 +40,7 @@ STATE_JSON_FILE = "trainer_state.json"
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt")
 
 MODEL_CLASSES: dict[str, type[nn.Module]] = {"lm": LanguageModel, "classifier": Classifier}
-CONFIG_KEYS = {"format_version", "kind", "model", "labels", "inputs"}
+CONFIG_KEYS = {"format_version", "kind", "model", "labels", "inputs", "ensemble"}
 
 
 def shipped_model(kind: str) -> Path:
@@ -136,6 +136,8 @@ def write_model_files(directory: Path, saved: SavedModel) -> None:
         "labels": saved.labels,
         "inputs": saved.inputs,
     }
+    if isinstance(saved.model, ClassifierEnsemble):  # one weights file, each member's tensors under members.N.
+        config.update(format_version=ENSEMBLE_FORMAT_VERSION, ensemble=len(saved.model.members))
     _write_json(directory / CONFIG_FILE, config)
     # save_model (not save_file) handles tied weights by storing shared tensors once.
     # On CUDA, cuDNN packs all LSTM weights into one buffer, which safetensors refuses to save as
@@ -190,9 +192,10 @@ def load(directory: str | Path, device: str | torch.device = "cpu", kind: str | 
     version = config.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool):
         raise ModelLoadError(f"{directory / CONFIG_FILE}: format_version must be an integer")
-    if version > FORMAT_VERSION:
+    if version > ENSEMBLE_FORMAT_VERSION:
         raise ModelLoadError(
-            f"{directory}: written by a newer nlp-lstm (format {version}, this one reads up to {FORMAT_VERSION}); upgrade nlp-lstm"
+            f"{directory}: written by a newer nlp-lstm (format {version}, this one reads up to {ENSEMBLE_FORMAT_VERSION}); "
+            "upgrade nlp-lstm"
         )
     model_kind = config.get("kind")
     if model_kind not in MODEL_KINDS or model_kind not in MODEL_CLASSES:
@@ -218,7 +221,10 @@ def load(directory: str | Path, device: str | torch.device = "cpu", kind: str | 
         raise ModelLoadError(
             f"{directory / CONFIG_FILE}: a classifier needs 'labels', one name for each of its {model_config.num_classes} classes"
         )
-    model = MODEL_CLASSES[model_kind](model_config)
+    members = config.get("ensemble", 1)
+    if not isinstance(members, int) or isinstance(members, bool) or members < 1 or (members > 1 and model_kind != "classifier"):
+        raise ModelLoadError(f"{directory / CONFIG_FILE}: 'ensemble' must be a member count (2 or more) of a classifier")
+    model = ClassifierEnsemble(model_config, members) if members > 1 else MODEL_CLASSES[model_kind](model_config)
     weights = directory / WEIGHTS_FILE
     if not weights.is_file():
         raise ModelLoadError(f"{directory}: {WEIGHTS_FILE} is missing")

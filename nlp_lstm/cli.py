@@ -110,7 +110,13 @@ DatasetOption = Annotated[
         "(.txt .csv .json .jsonl .parquet), or a Hub name.",
     ),
 ]
-DatasetConfigOption = Annotated[Optional[str], typer.Option(help="Hub dataset configuration name, if it has several.")]
+DatasetConfigOption = Annotated[
+    Optional[str],
+    typer.Option(
+        help="Hub dataset configuration name, if it has several; for the built-in review corpora 'balanced' "
+        "repeats the smaller source's training rows."
+    ),
+]
 TextColumnOption = Annotated[str, typer.Option(help="Column that holds the text (csv, json, parquet, Hub datasets).")]
 LabelColumnOption = Annotated[str, typer.Option(help="Column that holds the label (integers, strings or a ClassLabel).")]
 SplitOption = Annotated[str, typer.Option(help="train, validation or test.")]
@@ -662,6 +668,34 @@ def info(
         return
     rows = [(key, value if isinstance(value, str) else json.dumps(value)) for key, value in details.items()]
     print_metrics_table(str(model), rows, header=("field", "value"))
+
+
+@app.command()
+@user_errors
+def ensemble(
+    members: Annotated[
+        list[Path], typer.Argument(help="Two or more classifier directories (e.g. runs/seed0/best runs/seed1/best).")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Model directory to write the ensemble to.")],
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing directory at --output.")] = False,
+    device: DeviceOption = "cpu",
+    json_output: JsonOption = False,
+) -> None:
+    """Combine classifiers trained alike (same options and data, other seeds) into one model that averages their probabilities.
+
+    It is measured on the members' validation split and saved as one model directory, which
+    classify, evaluate and the Python API use like any classifier, at the members' combined cost.
+
+    Example: nlp-lstm ensemble runs/seed0/best runs/seed1/best --output runs/ensemble
+    """
+    command = " ".join(["nlp-lstm", *sys.argv[1:]])
+    saved = nlp_lstm.build_ensemble(members, output, overwrite, command, device)
+    validation = saved.training.get("validation") or {}
+    if json_output:
+        typer.echo(json.dumps({"output": str(output), "members": len(members), "validation": validation}))
+        return
+    rows = [("members", str(len(members))), *((f"validation {k}", f"{v:.4f}") for k, v in validation.items())]
+    print_metrics_table(str(output), rows)
 
 
 def short_path(path: Path) -> str:

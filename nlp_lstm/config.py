@@ -15,8 +15,10 @@ from typing import Any, ClassVar, Literal
 
 from nlp_lstm.errors import UsageError
 
-# Bump when a saved model directory changes in a way older readers cannot load.
+# Bump when a saved model directory changes in a way older readers cannot load. Single models are
+# still written as format 1, which every version reads; an ensemble (config.json "ensemble") is 2.
 FORMAT_VERSION = 1
+ENSEMBLE_FORMAT_VERSION = 2
 
 ModelKind = Literal["lm", "classifier"]
 MODEL_KINDS = ("lm", "classifier")

