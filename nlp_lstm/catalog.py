@@ -120,6 +120,8 @@ def model_info(path: Path) -> dict[str, Any]:
     shape = f"{model.get('num_layers')} x {model.get('hidden_size')} LSTM" + (
         " (bidirectional)" if model.get("bidirectional") else ""
     )
+    if config.get("ensemble", 1) > 1:
+        shape = f"ensemble of {config['ensemble']}: {shape}"
     info: dict[str, Any] = {
         "kind": {"lm": "language model", "classifier": "classifier"}.get(config["kind"], config["kind"]),
         "shape": f"{shape}, embedding {model.get('embedding_dim')}",

@@ -26,7 +26,9 @@ def members(tmp_path_factory):
     """Two character-level classifiers trained one epoch on the built-in Rotten Tomatoes data, seeds 0 and 1."""
     directories = []
     for seed in (0, 1):
-        config = ClassifierTrainConfig(dataset="rotten_tomatoes", tokenizer="char", max_length=64, epochs=1, device="cpu", seed=seed)
+        config = ClassifierTrainConfig(
+            dataset="rotten_tomatoes", tokenizer="char", max_length=64, epochs=1, device="cpu", seed=seed
+        )
         result = train_classifier(config, tmp_path_factory.mktemp(f"seed{seed}") / "run", SMALL)
         directories.append(result.best_dir)
     return directories
@@ -53,6 +55,8 @@ def test_the_ensemble_predicts_its_members_mean_probability_and_records_its_vali
     assert saved.training["validation"]["accuracy"] == pytest.approx(measured["accuracy"])
     assert reported["validation"]["accuracy"] == pytest.approx(measured["accuracy"])
     assert [m["train_config"]["seed"] for m in saved.training["members"]] == [0, 1]
+    info = runner.invoke(app, ["info", str(output), "--json"])
+    assert json.loads(info.stdout)["shape"].startswith("ensemble of 2: 1 x 24 LSTM")
 
 
 def test_members_that_read_text_differently_or_are_not_classifiers_are_refused(tmp_path, members):
