@@ -109,6 +109,12 @@ def list_models(runs: Path) -> list[ModelEntry]:
     return entries
 
 
+def _shape(model: dict[str, Any]) -> str:
+    """ "2 x 512 LSTM (bidirectional), embedding 128" from a model config."""
+    direction = " (bidirectional)" if model.get("bidirectional") else ""
+    return f"{model.get('num_layers')} x {model.get('hidden_size')} LSTM{direction}, embedding {model.get('embedding_dim')}"
+
+
 def model_info(path: Path) -> dict[str, Any]:
     """A summary of one model directory for ``nlp-lstm info``: shape, vocabulary, data, command, metrics."""
     config = _read_json(path / CONFIG_FILE)
@@ -117,14 +123,11 @@ def model_info(path: Path) -> dict[str, Any]:
     entry = describe_model(path, path.name)
     model = config.get("model") or {}
     tokenizer = _read_json(path / TOKENIZER_FILE) or {}
-    shape = f"{model.get('num_layers')} x {model.get('hidden_size')} LSTM" + (
-        " (bidirectional)" if model.get("bidirectional") else ""
-    )
-    if config.get("ensemble", 1) > 1:
-        shape = f"ensemble of {config['ensemble']}: {shape}"
+    shapes = [_shape(member) for member in config.get("ensemble") or [model]]
+    shape = shapes[0] if len(shapes) == 1 else f"ensemble of {len(shapes)}: " + " + ".join(shapes)
     info: dict[str, Any] = {
         "kind": {"lm": "language model", "classifier": "classifier"}.get(config["kind"], config["kind"]),
-        "shape": f"{shape}, embedding {model.get('embedding_dim')}",
+        "shape": shape,
         "parameters": entry.parameters,
         "tokenizer": tokenizer.get("type", "?"),
         "vocabulary": model.get("vocab_size"),
@@ -133,6 +136,8 @@ def model_info(path: Path) -> dict[str, Any]:
         info["labels"] = config["labels"]
     if config.get("inputs"):
         info["inputs"] = config["inputs"]
+    if config.get("weights_dtype"):
+        info["weights stored as"] = config["weights_dtype"]
     training = _read_json(path / TRAINING_FILE) or {}
     for key in ("dataset", "splits", "command", "device", "wall_time_s", "step"):
         if key in training:

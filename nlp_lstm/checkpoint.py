@@ -40,7 +40,9 @@ STATE_JSON_FILE = "trainer_state.json"
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt")
 
 MODEL_CLASSES: dict[str, type[nn.Module]] = {"lm": LanguageModel, "classifier": Classifier}
-CONFIG_KEYS = {"format_version", "kind", "model", "labels", "inputs", "ensemble"}
+CONFIG_KEYS = {"format_version", "kind", "model", "labels", "inputs", "ensemble", "weights_dtype"}
+# Weights may be stored in half precision (an ensemble saved with --half); they load as float32.
+WEIGHT_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 
 
 def shipped_model(kind: str) -> Path:
@@ -68,6 +70,7 @@ class SavedModel:
     training: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
     inputs: dict[str, Any] = field(default_factory=dict)  # classifier: max_length and keep, applied to every text
+    weights_dtype: str = "float32"  # how model.safetensors stores the weights; they are float32 once loaded
 
     @property
     def config(self) -> ModelConfig:
@@ -137,14 +140,16 @@ def write_model_files(directory: Path, saved: SavedModel) -> None:
         "inputs": saved.inputs,
     }
     if isinstance(saved.model, ClassifierEnsemble):  # one weights file, each member's tensors under members.N.
-        config.update(format_version=ENSEMBLE_FORMAT_VERSION, ensemble=len(saved.model.members))
+        config.update(format_version=ENSEMBLE_FORMAT_VERSION, ensemble=[c.to_dict() for c in saved.model.configs])
+    if saved.weights_dtype != "float32":
+        config.update(format_version=ENSEMBLE_FORMAT_VERSION, weights_dtype=saved.weights_dtype)
     _write_json(directory / CONFIG_FILE, config)
     # save_model (not save_file) handles tied weights by storing shared tensors once.
     # On CUDA, cuDNN packs all LSTM weights into one buffer, which safetensors refuses to save as
     # separate tensors: save a CPU copy (the copy keeps tied weights tied).
     model = saved.model
-    if any(p.device.type != "cpu" for p in model.parameters()):
-        model = copy.deepcopy(model).to("cpu")
+    if any(p.device.type != "cpu" for p in model.parameters()) or saved.weights_dtype != "float32":
+        model = copy.deepcopy(model).to("cpu", WEIGHT_DTYPES[saved.weights_dtype])
     save_model(model, str(directory / WEIGHTS_FILE), metadata={"format": "pt"})
     saved.tokenizer.save(directory / TOKENIZER_FILE)
     _write_json(directory / TRAINING_FILE, saved.training)
@@ -221,10 +226,20 @@ def load(directory: str | Path, device: str | torch.device = "cpu", kind: str | 
         raise ModelLoadError(
             f"{directory / CONFIG_FILE}: a classifier needs 'labels', one name for each of its {model_config.num_classes} classes"
         )
-    members = config.get("ensemble", 1)
-    if not isinstance(members, int) or isinstance(members, bool) or members < 1 or (members > 1 and model_kind != "classifier"):
-        raise ModelLoadError(f"{directory / CONFIG_FILE}: 'ensemble' must be a member count (2 or more) of a classifier")
-    model = ClassifierEnsemble(model_config, members) if members > 1 else MODEL_CLASSES[model_kind](model_config)
+    members = config.get("ensemble")
+    if members is not None:
+        if model_kind != "classifier" or not isinstance(members, list) or len(members) < 2:
+            raise ModelLoadError(f"{directory / CONFIG_FILE}: 'ensemble' must list the model configs of 2 or more classifiers")
+        try:
+            member_configs = [ModelConfig.from_dict(member) for member in members]
+        except ConfigError as error:
+            raise ModelLoadError(f"{directory / CONFIG_FILE}: ensemble member: {error}") from None
+        if any((c.vocab_size, c.num_classes) != (model_config.vocab_size, model_config.num_classes) for c in member_configs):
+            raise ModelLoadError(f"{directory / CONFIG_FILE}: ensemble members must share the vocabulary and the classes")
+    weights_dtype = config.get("weights_dtype", "float32")
+    if weights_dtype not in WEIGHT_DTYPES:
+        raise ModelLoadError(f"{directory / CONFIG_FILE}: weights_dtype must be one of {', '.join(WEIGHT_DTYPES)}")
+    model = ClassifierEnsemble(member_configs) if members is not None else MODEL_CLASSES[model_kind](model_config)
     weights = directory / WEIGHTS_FILE
     if not weights.is_file():
         raise ModelLoadError(f"{directory}: {WEIGHTS_FILE} is missing")
@@ -238,7 +253,7 @@ def load(directory: str | Path, device: str | torch.device = "cpu", kind: str | 
         )
     model.to(device).eval()
     training = _read_json(directory / TRAINING_FILE, "training record") if (directory / TRAINING_FILE).exists() else {}
-    return SavedModel(model, tokenizer, model_kind, labels, training, directory, config.get("inputs") or {})
+    return SavedModel(model, tokenizer, model_kind, labels, training, directory, config.get("inputs") or {}, weights_dtype)
 
 
 def save_trainer_state(

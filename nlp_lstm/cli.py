@@ -678,18 +678,20 @@ def ensemble(
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Model directory to write the ensemble to.")],
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing directory at --output.")] = False,
+    half: Annotated[bool, typer.Option("--half", help="Store the weights in float16: half the size.")] = False,
     device: DeviceOption = "cpu",
     json_output: JsonOption = False,
 ) -> None:
-    """Combine classifiers trained alike (same options and data, other seeds) into one model that averages their probabilities.
+    """Combine classifiers trained on the same data with one tokenizer into one model that averages their probabilities.
 
-    It is measured on the members' validation split and saved as one model directory, which
-    classify, evaluate and the Python API use like any classifier, at the members' combined cost.
+    Members may differ in shape and seed. The ensemble is measured on the members' validation
+    split and saved as one model directory, which classify, evaluate and the Python API use like
+    any classifier, at the members' combined cost.
 
     Example: nlp-lstm ensemble runs/seed0/best runs/seed1/best --output runs/ensemble
     """
     command = " ".join(["nlp-lstm", *sys.argv[1:]])
-    saved = nlp_lstm.build_ensemble(members, output, overwrite, command, device)
+    saved = nlp_lstm.build_ensemble(members, output, overwrite, command, device, half)
     validation = saved.training.get("validation") or {}
     if json_output:
         typer.echo(json.dumps({"output": str(output), "members": len(members), "validation": validation}))

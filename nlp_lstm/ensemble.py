@@ -1,29 +1,24 @@
 """Ensembles of classifiers: several trained classifiers saved as one model that predicts their mean probability.
 
-The members must read text the same way (one tokenizer, the same ``max_length`` and ``keep``)
-and share a shape and a label set, so the ensemble is one model directory of one weights file
-that every command uses like any classifier. Seeds of one configuration are the usual members:
-averaging them cancels part of the run-to-run variance (on our review data two seeds gained 0.2
-points of validation accuracy on IMDB and 1.8 on Rotten Tomatoes over the better one, see
-benchmarks/RESULTS.md), at the members' combined cost per prediction.
+The members must share a tokenizer, a label set and the end of the text they keep (``keep``), so
+the ensemble is one model directory of one weights file that every command uses like any
+classifier. They may differ in shape and in ``max_length``: the ensemble cuts texts at the
+longest member's, and an LSTM reads the longer texts as well. Averaging cancels part of the
+run-to-run variance, and members trained differently (from scratch and by transfer, say) err on
+different texts (see benchmarks/RESULTS.md for what it gained on our review data), at the
+members' combined cost per prediction. ``half`` stores the weights in float16, half the size;
+the validation figure recorded is measured with those rounded weights.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from nlp_lstm import checkpoint
 from nlp_lstm.checkpoint import SavedModel
-from nlp_lstm.config import REGULARISATION_FIELDS
 from nlp_lstm.data import REVIEW_SOURCES
 from nlp_lstm.errors import UsageError
 from nlp_lstm.model import ClassifierEnsemble
-
-
-def _shape(saved: SavedModel) -> dict[str, Any]:
-    """The model config without dropout, which does not act at inference."""
-    return {k: v for k, v in saved.config.to_dict().items() if k not in REGULARISATION_FIELDS}
 
 
 def combine(members: list[SavedModel], command: str | None = None) -> SavedModel:
@@ -36,17 +31,16 @@ def combine(members: list[SavedModel], command: str | None = None) -> SavedModel
         if saved.kind != "classifier" or isinstance(saved.model, ClassifierEnsemble):
             raise UsageError(f"{name}: is not a single classifier; an ensemble is made of trained classifiers")
         for what, mine, theirs in (
-            ("model shape", _shape(saved), _shape(first)),
             ("tokenizer", saved.tokenizer, first.tokenizer),
             ("labels", saved.labels, first.labels),
-            ("input policy (max_length, keep)", saved.inputs, first.inputs),
+            ("--keep", saved.inputs.get("keep"), first.inputs.get("keep")),
         ):
             if mine != theirs:
                 raise UsageError(
-                    f"{name}: its {what} differs from {first.path}'s; ensemble classifiers trained with the same "
-                    "options on the same data (different --seed)"
+                    f"{name}: its {what} differs from {first.path}'s; ensemble classifiers trained on the same data "
+                    "with the same tokenizer options"
                 )
-    model = ClassifierEnsemble(first.config, len(members))
+    model = ClassifierEnsemble([saved.config for saved in members])
     for slot, saved in zip(model.members, members):
         slot.load_state_dict(saved.model.state_dict())
     records = [saved.training for saved in members]
@@ -60,11 +54,17 @@ def combine(members: list[SavedModel], command: str | None = None) -> SavedModel
         "ensemble_of": [str(saved.path) if saved.path else None for saved in members],
         "members": records,
     }
-    return SavedModel(model, first.tokenizer, "classifier", first.labels, training, inputs=first.inputs)
+    inputs = {**first.inputs, "max_length": max(saved.inputs.get("max_length", 0) for saved in members)}
+    return SavedModel(model, first.tokenizer, "classifier", first.labels, training, inputs=inputs)
 
 
 def build_ensemble(
-    member_dirs: list[Path], output: Path, overwrite: bool = False, command: str | None = None, device: str = "cpu"
+    member_dirs: list[Path],
+    output: Path,
+    overwrite: bool = False,
+    command: str | None = None,
+    device: str = "cpu",
+    half: bool = False,
 ) -> SavedModel:
     """Combine the classifiers in ``member_dirs``, measure it on their validation split, save it to ``output``.
 
@@ -80,6 +80,10 @@ def build_ensemble(
     if output.exists() and not overwrite:
         raise UsageError(f"{output}: already exists; pass --overwrite to replace it, or choose another --output")
     saved = combine([checkpoint.load(d, device=device, kind="classifier") for d in member_dirs], command)
+    if half:  # measure what will be stored: the weights rounded to float16
+        saved.weights_dtype = "float16"
+        for parameter in saved.model.parameters():
+            parameter.data = parameter.data.half().float()
     configs = [record.get("train_config") or {} for record in saved.training["members"]]
     train_config = configs[0]
     data_keys = ["dataset", "dataset_config", "text_column", "label_column"]

@@ -189,20 +189,22 @@ class Classifier(nn.Module):
 
 
 class ClassifierEnsemble(nn.Module):
-    """Classifiers of one shape, one tokenizer and one label set whose class probabilities are averaged.
+    """Classifiers sharing one tokenizer and one label set whose class probabilities are averaged.
 
+    Members may differ in shape (a transfer-learned member beside bidirectional ones, say).
     ``forward(ids, lengths)`` returns the log of the members' mean probability, so its softmax is
     that mean and code written for a :class:`Classifier` (prediction, evaluation) works unchanged.
     """
 
     kind = "classifier"
 
-    def __init__(self, config: ModelConfig, members: int):
+    def __init__(self, configs: list[ModelConfig]):
         super().__init__()
-        if members < 2:
-            raise ValueError(f"an ensemble needs at least 2 members, got {members}")
-        self.config = config
-        self.members = nn.ModuleList(Classifier(config) for _ in range(members))
+        if len(configs) < 2:
+            raise ValueError(f"an ensemble needs at least 2 members, got {len(configs)}")
+        self.configs = list(configs)
+        self.config = configs[0]  # vocabulary, classes and padding are the same for every member
+        self.members = nn.ModuleList(Classifier(config) for config in configs)
 
     @property
     def encoder(self) -> Encoder:

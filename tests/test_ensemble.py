@@ -59,18 +59,36 @@ def test_the_ensemble_predicts_its_members_mean_probability_and_records_its_vali
     assert json.loads(info.stdout)["shape"].startswith("ensemble of 2: 1 x 24 LSTM")
 
 
-def test_members_that_read_text_differently_or_are_not_classifiers_are_refused(tmp_path, members):
+def test_members_may_differ_in_shape_but_not_in_how_they_read_text(members):
     first, second = (checkpoint.load(d) for d in members)
     other_text = CharTokenizer.build(["only a handful of characters"])
     with pytest.raises(UsageError, match="tokenizer differs"):
         combine([first, checkpoint.SavedModel(second.model, other_text, "classifier", second.labels, inputs=second.inputs)])
-    wider = Classifier(ModelConfig(**{**second.config.to_dict(), "hidden_size": 32}))
-    with pytest.raises(UsageError, match="model shape differs"):
-        combine([first, checkpoint.SavedModel(wider, second.tokenizer, "classifier", second.labels, inputs=second.inputs)])
-    with pytest.raises(UsageError, match="input policy"):
+    with pytest.raises(UsageError, match="--keep differs"):
         combine([first, checkpoint.SavedModel(second.model, second.tokenizer, "classifier", second.labels, inputs={})])
     with pytest.raises(UsageError, match="two or more"):
         combine([first])
+    torch.manual_seed(0)  # a wider, unidirectional member trained on longer cuts, as a transfer-learned one may be
+    wider = Classifier(ModelConfig(**{**second.config.to_dict(), "hidden_size": 32, "num_layers": 2})).eval()
+    longer = {**second.inputs, "max_length": 96}
+    mixed = combine([first, checkpoint.SavedModel(wider, second.tokenizer, "classifier", second.labels, inputs=longer)])
+    assert [m.config.hidden_size for m in mixed.model.members] == [24, 32] and mixed.inputs["max_length"] == 96
+
+
+def test_half_precision_storage_halves_the_file_and_records_what_it_measured(tmp_path, members, reviews):
+    full, half = tmp_path / "full", tmp_path / "half"
+    for output, flags in ((full, []), (half, ["--half"])):
+        done = runner.invoke(app, ["ensemble", *map(str, members), "--output", str(output), *flags])
+        assert done.exit_code == 0, done.output
+    size = {d: (d / "model.safetensors").stat().st_size for d in (full, half)}
+    assert size[half] < 0.55 * size[full]
+    loaded = checkpoint.load(half)
+    assert loaded.weights_dtype == "float16" and all(p.dtype == torch.float32 for p in loaded.model.parameters())
+    exact = checkpoint.load(full)
+    for rounded, original in zip(loaded.model.parameters(), exact.model.parameters()):
+        torch.testing.assert_close(rounded, original.half().float(), rtol=0, atol=0)
+    measured = evaluate_classifier(loaded, "rotten_tomatoes", "validation")
+    assert loaded.training["validation"]["accuracy"] == pytest.approx(measured["accuracy"])
 
 
 def test_the_command_never_replaces_a_directory_unasked(tmp_path, members):
