@@ -162,7 +162,6 @@ def main() -> None:
     print("\n".join(table))
     machine.record(
         "Classifier inference throughput",
-        "python benchmarks/classification.py " + " ".join(sys.argv[1:]),
         where,
         "\n".join(table),
     )

@@ -99,7 +99,7 @@ def main() -> None:
         eager, compiled = rows[round_][4], rows[round_ + 1][4]
         table.append(f"| sampling step, batch 1 | {eager:.0f} µs | {compiled:.0f} µs | - | {compiled / eager:.2f} |")
     print("\n".join(table))
-    machine.record("torch.compile", "python benchmarks/compile.py " + " ".join(sys.argv[1:]), where, "\n".join(table))
+    machine.record("torch.compile", where, "\n".join(table))
 
 
 if __name__ == "__main__":

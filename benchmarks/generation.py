@@ -133,7 +133,7 @@ def main() -> None:
         overhead = f"{value - step:+.0f} µs" if name == "sampling loop" else "-"
         table.append(f"| {model_name} | {batch} | {name} | {value:.1f} | {median:.1f} | {speedup:.2f}× | {overhead} |")
     print("\n".join(table))
-    machine.record("Generation latency", "python benchmarks/generation.py " + " ".join(sys.argv[1:]), where, "\n".join(table))
+    machine.record("Generation latency", where, "\n".join(table))
 
 
 if __name__ == "__main__":

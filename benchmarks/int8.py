@@ -151,7 +151,6 @@ def main() -> None:
     print("\n".join(table))
     machine.record(
         "int8 sampling step (measured, not shipped)",
-        "python benchmarks/int8.py " + " ".join(sys.argv[1:]),
         where,
         "\n".join(table),
     )

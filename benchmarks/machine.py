@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -42,8 +43,9 @@ def now(device) -> float:
     return time.perf_counter()
 
 
-def record(title: str, command: str, machine: str, body: str) -> None:
-    """Append one result section to benchmarks/RESULTS.md."""
+def record(title: str, machine: str, body: str) -> None:
+    """Append one result section to benchmarks/RESULTS.md, with the command line that produced it."""
+    command = f"python benchmarks/{Path(sys.argv[0]).name} " + " ".join(sys.argv[1:])
     if not RESULTS.exists():
         RESULTS.write_text("# Benchmark results\n\nAppended by the scripts in this folder; newest last.\n")
     with RESULTS.open("a", encoding="utf-8") as handle:

@@ -75,7 +75,7 @@ def main() -> None:
     ]
     table += [f"| {name} | {mib:.0f} | {mib - floor:+.0f} |" for name, mib in rows]
     print("\n".join(table))
-    machine.record("Peak memory", "python benchmarks/memory.py " + " ".join(sys.argv[1:]), where, "\n".join(table))
+    machine.record("Peak memory", where, "\n".join(table))
 
 
 if __name__ == "__main__":

@@ -119,7 +119,7 @@ def main() -> None:
     ]
     table += [f"| {name} | {settings} | {acc:.4f} | {secs:.0f} |" for name, settings, acc, secs in rows]
     print("\n".join(table))
-    machine.record(f"Sentiment: {args.dataset}", "python " + " ".join(sys.argv), where, "\n".join(table))
+    machine.record(f"Sentiment: {args.dataset}", where, "\n".join(table))
 
 
 if __name__ == "__main__":

@@ -70,7 +70,7 @@ def main() -> None:
     table += [f"| `{name}` | {median:.2f} | {best:.2f} | {median - floor:+.2f} |" for name, median, best in rows]
     table += ["", f"Heavy libraries imported by `classify`: {imported}."]
     print("\n".join(table))
-    machine.record("Start-up of the CLI", "python benchmarks/startup.py " + " ".join(sys.argv[1:]), where, "\n".join(table))
+    machine.record("Start-up of the CLI", where, "\n".join(table))
 
 
 if __name__ == "__main__":

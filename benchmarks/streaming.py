@@ -135,9 +135,7 @@ def main() -> None:
         for name, copies, chars, attempt, anon, rss, seconds in rows
     ]
     print("\n".join(table))
-    machine.record(
-        "Training memory as the corpus grows", "python benchmarks/streaming.py " + " ".join(sys.argv[1:]), where, "\n".join(table)
-    )
+    machine.record("Training memory as the corpus grows", where, "\n".join(table))
 
 
 if __name__ == "__main__":

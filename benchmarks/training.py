@@ -232,7 +232,7 @@ def main() -> None:
         gflops = rate * per_token / 1e9
         table.append(f"| {name} | {rate:,.0f} | {gflops:.1f} | {100 * gflops / peak:.0f}% | {ours_rate / rate:.2f} |")
     print("\n".join(table))
-    machine.record("Training throughput", "python benchmarks/training.py " + " ".join(sys.argv[1:]), where, "\n".join(table))
+    machine.record("Training throughput", where, "\n".join(table))
 
 
 if __name__ == "__main__":
