@@ -140,7 +140,7 @@ def write_model_files(directory: Path, saved: SavedModel) -> None:
         "inputs": saved.inputs,
     }
     if isinstance(saved.model, ClassifierEnsemble):  # one weights file, each member's tensors under members.N.
-        config.update(format_version=ENSEMBLE_FORMAT_VERSION, ensemble=[c.to_dict() for c in saved.model.configs])
+        config.update(format_version=ENSEMBLE_FORMAT_VERSION, ensemble=[m.config.to_dict() for m in saved.model.members])
     if saved.weights_dtype != "float32":
         config.update(format_version=ENSEMBLE_FORMAT_VERSION, weights_dtype=saved.weights_dtype)
     _write_json(directory / CONFIG_FILE, config)

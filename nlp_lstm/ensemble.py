@@ -24,7 +24,7 @@ from nlp_lstm.model import ClassifierEnsemble
 def combine(members: list[SavedModel], command: str | None = None) -> SavedModel:
     """One :class:`ClassifierEnsemble` model of ``members`` (loaded classifiers), with their training records."""
     if len(members) < 2:
-        raise UsageError("an ensemble needs two or more classifiers; pass --model once for each")
+        raise UsageError("an ensemble needs two or more classifiers; pass their directories")
     first = members[0]
     for saved in members:
         name = saved.path or "a member"

@@ -202,7 +202,6 @@ class ClassifierEnsemble(nn.Module):
         super().__init__()
         if len(configs) < 2:
             raise ValueError(f"an ensemble needs at least 2 members, got {len(configs)}")
-        self.configs = list(configs)
         self.config = configs[0]  # vocabulary, classes and padding are the same for every member
         self.members = nn.ModuleList(Classifier(config) for config in configs)
 

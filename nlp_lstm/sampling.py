@@ -57,7 +57,7 @@ def sample_next(logits: Tensor, temperature: float, top_k: int, top_p: float, ge
     return probs.div_(exponential).argmax(dim=-1)
 
 
-# Packed weights per model, so repeated calls (a server, a notebook) pack once per model load. The key
+# A stepper per model, so repeated calls (a server, a notebook) pack weights once per model load. The key
 # holds every parameter's version counter, which in-place updates (an optimiser step) advance.
 _STEPPERS: weakref.WeakKeyDictionary[torch.nn.Module, tuple[tuple, LSTMStepper | KernelStepper]] = weakref.WeakKeyDictionary()
 

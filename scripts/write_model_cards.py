@@ -197,6 +197,7 @@ def write_card(name: str) -> None:
     (directory / "evaluation.json").write_text(json.dumps(results, indent=2) + "\n")
     text = TEXT[name]
     kind = training["kind"]
+    dtype = weights_dtype(directory)
     lines = [
         f"# {text['title']}",
         "",
@@ -220,11 +221,11 @@ def write_card(name: str) -> None:
         "",
         f"- How: {text['how']}",
         *(member_lines(training) if "members" in training else stage_lines(training)),
-        f"- Parameters: {training['parameters']:,}, stored as {weights_dtype(directory)} safetensors (loaded as float32"
+        f"- Parameters: {training['parameters']:,}, stored as {dtype} safetensors (loaded as float32"
         + (
             "; the validation figures above are of the rounded weights: against float32, no validation label "
             "changed and no probability moved by more than 0.0004)"
-            if weights_dtype(directory) == "float16"
+            if dtype == "float16"
             else ")"
         )
         + f"; this directory is {size_mb(directory):.1f} MB.",
