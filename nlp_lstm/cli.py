@@ -119,7 +119,9 @@ DatasetConfigOption = Annotated[
 ]
 TextColumnOption = Annotated[str, typer.Option(help="Column that holds the text (csv, json, parquet, Hub datasets).")]
 LabelColumnOption = Annotated[str, typer.Option(help="Column that holds the label (integers, strings or a ClassLabel).")]
-SplitOption = Annotated[str, typer.Option(help="train, validation or test.")]
+SplitOption = Annotated[
+    str, typer.Option(help="train, validation, test, or all (every row: for a file that is all held-out data).")
+]
 DeviceOption = Annotated[str, typer.Option(help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 EvalSeedOption = Annotated[int, typer.Option(help="The training seed, when the dataset was split by us (local files).")]

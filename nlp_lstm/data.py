@@ -38,7 +38,7 @@ import os
 import re
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
@@ -59,6 +59,7 @@ REVIEW_HELD_OUT_FRACTION = 0.1  # each of validation and test, per label
 BUILTIN_CORPORA = ("shakespeare", *REVIEW_SOURCES)
 
 SPLIT_NAMES = ("train", "validation", "test")
+ALL_ROWS = "all"  # --split all: every row, the three splits in turn (for a file that is all test data)
 _VALIDATION_ALIASES = ("validation", "valid", "dev", "val")
 MIN_ROWS_TO_SPLIT_BY_ROW = 20
 HELD_OUT_FRACTION = 0.05  # each of validation and test, when we split ourselves
@@ -109,7 +110,23 @@ class ColumnTexts:
             yield from (t for t in batch[self.column] if isinstance(t, str) and (t or self.keep_empty))
 
 
-Texts = Union[list[str], ColumnTexts]  # what a split holds: a list in memory, or rows read from Arrow as needed
+class JoinedTexts:
+    """Several splits read one after the other (``--split all``); can be read more than once."""
+
+    def __init__(self, parts: list[Iterable[str]]):
+        self.parts = parts
+
+    def __iter__(self) -> Iterator[str]:
+        for part in self.parts:
+            yield from part
+
+
+Texts = Union[list[str], ColumnTexts, JoinedTexts]  # what a split holds: a list in memory, or rows read from Arrow as needed
+
+
+def check_split(split: str) -> None:
+    if split not in (*SPLIT_NAMES, ALL_ROWS):
+        raise DataError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_NAMES)} or {ALL_ROWS}")
 
 
 @dataclass
@@ -122,8 +139,9 @@ class TextSplits:
     source: str  # how the splits were made, for training.json and model cards
 
     def get(self, split: str) -> Texts:
-        if split not in SPLIT_NAMES:
-            raise DataError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_NAMES)}")
+        check_split(split)
+        if split == ALL_ROWS:
+            return JoinedTexts([self.train, self.validation, self.test])
         return getattr(self, split)
 
 
@@ -426,8 +444,10 @@ class LabelledSplits:
     skipped: int = 0  # rows dropped because the text or the label was missing
 
     def get(self, split: str) -> Labelled:
-        if split not in SPLIT_NAMES:
-            raise DataError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_NAMES)}")
+        check_split(split)
+        if split == ALL_ROWS:
+            parts = (self.train, self.validation, self.test)
+            return Labelled([t for p in parts for t in p.texts], [y for p in parts for y in p.labels])
         return getattr(self, split)
 
 

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from nlp_lstm.checkpoint import SavedModel
-from nlp_lstm.data import DataError, encode_stream, eval_batches, load_labelled_splits, load_text_splits
+from nlp_lstm.data import DataError, check_split, encode_stream, eval_batches, load_labelled_splits, load_text_splits
 from nlp_lstm.model import LanguageModel
 from nlp_lstm.prediction import encode_for, predict_probabilities
 
@@ -96,6 +96,7 @@ def evaluate_language_model(
     ``seed`` must be the training seed when the dataset is split by us (local
     files), so the held-out rows are the same ones training left out.
     """
+    check_split(split)  # before reading the data
     texts = load_text_splits(dataset, text_column, dataset_config, seed).get(split)
     stream = encode_stream(texts, saved.tokenizer)
     nats, count = language_model_loss(saved.model, stream, batch_size, seq_len)  # type: ignore[arg-type]
@@ -141,6 +142,7 @@ def evaluate_classifier(
     batch_size: int = 64,
 ) -> dict[str, Any]:
     """Classification metrics of ``saved`` on ``split`` of ``dataset``; labels are matched by name."""
+    check_split(split)  # before reading the data
     splits = load_labelled_splits(dataset, text_column, label_column, dataset_config, seed)
     part = splits.get(split)
     names = saved.labels or []

@@ -64,6 +64,10 @@ def test_train_generate_evaluate_resume(trained, text_file):
     table = run("evaluate", "lm", "--model", trained / "best", "--dataset", text_file)
     assert table.exit_code == 0 and "bits per char" in table.stdout
 
+    whole = run("evaluate", "lm", "--model", trained / "best", "--dataset", text_file, "--split", "all", "--json")
+    assert whole.exit_code == 0, whole.output
+    assert json.loads(whole.stdout)["characters"] == len("\n".join(lines)) - 1  # the whole file, every target once
+
     resumed = run("train", "lm", "--dataset", text_file, "--output", trained, "--max-steps", 30, "--resume", *SMALL)
     assert resumed.exit_code == 0, resumed.output
     steps = [json.loads(line)["step"] for line in (trained / "metrics.jsonl").read_text().splitlines()]
@@ -188,6 +192,13 @@ def test_classifier_train_classify_evaluate(tmp_path, reviews_csv, trained):
         == metrics["examples"]
         == sum(m["support"] for m in metrics["per_class"].values())
     )
+
+    columns = ["--text-column", "review", "--label-column", "sentiment"]
+    every_row = run("evaluate", "classifier", "-m", model, "-d", reviews_csv, *columns, "--split", "all", "--json")
+    assert every_row.exit_code == 0, every_row.output
+    assert json.loads(every_row.stdout)["examples"] == len(pd.read_csv(reviews_csv))
+    no_split = run("evaluate", "classifier", "-m", model, "-d", reviews_csv, "--split", "everything")
+    assert no_split.exit_code == 1 and "choose one of train, validation, test or all" in no_split.stderr
 
     wrong_kind = run("classify", "--model", trained / "best", "some text")
     assert wrong_kind.exit_code == 1 and "is a language model, but this command needs a classifier" in wrong_kind.stderr
