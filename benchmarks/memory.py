@@ -40,7 +40,7 @@ import torch, nlp_lstm
 torch.set_num_threads({threads})
 nlp_lstm.generate(nlp_lstm.load_model(nlp_lstm.shipped_model("lm")), "ROMEO:", nlp_lstm.SampleConfig(length=500, seed=0))
 """,
-    "classification, shipped biLSTM, 256 reviews": """
+    "classification, shipped classifier, 256 reviews": """
 import torch, nlp_lstm
 torch.set_num_threads({threads})
 texts = nlp_lstm.load_labelled_splits("imdb").test.texts[:256]
