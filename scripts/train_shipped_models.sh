@@ -9,11 +9,12 @@
 # RUNS_DIR/shakespeare-char-tuned/best: a second stage that continues the first at lower dropout,
 # because validation was still falling.
 # The shipped weights came from exactly these commands: the first stages with DEVICE=cuda on one
-# NVIDIA H200 (about 4 minutes, the longest being the review LM then the transfer member), the
-# language model's second stage on a 2-core CPU with one thread (about 60 minutes; --threads 1
-# below). The sentiment members ran in separate device sessions beside other runs, not in one go
-# of this script; the commands and seeds are theirs. With DEVICE=cpu everything runs on the
-# CPU, far longer: the README's "Shipped models" section gives the measured rates.
+# NVIDIA H200 (about 5 minutes, the longest being the review LM, 190 s, then the transfer member,
+# 96 s), the language model's second stage on a 2-core CPU with one thread (about 60 minutes;
+# --threads 1 below). The sentiment members ran in two device sessions beside other runs (the
+# 1x256 member in one, the other two and the review LM in the next), not in one go of this
+# script; the commands and seeds are theirs. With DEVICE=cpu everything runs on the CPU, far
+# longer: the README's "Shipped models" section gives the measured rates.
 set -euo pipefail
 runs=${1:-runs}
 device=${2:-auto}
@@ -32,25 +33,25 @@ classifier() {  # one member of the shipped sentiment ensemble: $1 is its run di
   local out=$1
   shift
   $cli train classifier --dataset movie_reviews --output "$out" --overwrite --keep end --batch-size 64 \
-    --patience 2 --epochs 6 --threads 3 --device "$device" "$@" >"$out.log" 2>&1
+    --patience 2 --threads 3 --device "$device" "$@" >"$out.log" 2>&1
 }
-classifier "$runs/sentiment-seed2" --seed 2 --bidirectional --embedding-dim 128 --hidden-size 256 --num-layers 2 \
-  --max-length 600 --dropout 0.3 --lr 0.002 &
-seed2=$!
-classifier "$runs/sentiment-1x384" --seed 0 --bidirectional --embedding-dim 200 --hidden-size 384 --num-layers 1 \
-  --max-length 600 --dropout 0.4 --embedding-dropout 0.2 --lr 0.002 &
-wide=$!
-# The transfer member: a language model of the review texts (as scripts/train_reviews_lm.sh, 2,000 steps), then
-# its encoder fine-tuned as a classifier with no frozen epoch.
+classifier "$runs/sentiment-1x256" --seed 0 --bidirectional --embedding-dim 128 --hidden-size 256 --num-layers 1 \
+  --max-length 400 --epochs 6 --dropout 0.3 --lr 0.002 &
+narrow=$!
+classifier "$runs/sentiment-seed3" --seed 3 --bidirectional --embedding-dim 128 --hidden-size 256 --num-layers 2 \
+  --max-length 600 --epochs 6 --dropout 0.3 --lr 0.002 &
+deep=$!
+# The transfer member: a language model of the review texts (3,600 steps), then its encoder
+# fine-tuned as a classifier with no frozen epoch.
 $cli train lm --dataset movie_reviews --tokenizer bpe --vocab-size 8000 --output "$runs/reviews-lm" --overwrite \
   --embedding-dim 256 --hidden-size 512 --num-layers 2 --dropout 0.2 --embedding-dropout 0.05 \
-  --seq-len 128 --batch-size 128 --max-steps 2000 --warmup-steps 200 --lr 0.002 \
-  --eval-every 500 --seed 0 --threads 3 --device "$device" >"$runs/reviews-lm.log" 2>&1
-classifier "$runs/sentiment-transfer" --seed 0 --init-from "$runs/reviews-lm/best" --max-length 400 \
+  --seq-len 128 --batch-size 128 --max-steps 3600 --warmup-steps 200 --lr 0.002 \
+  --eval-every 400 --seed 0 --threads 3 --device "$device" >"$runs/reviews-lm.log" 2>&1
+classifier "$runs/sentiment-transfer" --seed 1 --init-from "$runs/reviews-lm/best" --max-length 600 --epochs 8 \
   --freeze-epochs 0 --layer-lr-decay 2.0 --dropout 0.3 --lr 0.003
-wait "$seed2" "$wide"
+wait "$narrow" "$deep"
 rm -rf "$runs/sentiment-ensemble"
-$cli ensemble "$runs/sentiment-seed2/best" "$runs/sentiment-1x384/best" "$runs/sentiment-transfer/best" --half \
+$cli ensemble "$runs/sentiment-1x256/best" "$runs/sentiment-seed3/best" "$runs/sentiment-transfer/best" --half \
   --output "$runs/sentiment-ensemble" >"$runs/sentiment-ensemble.log" 2>&1
 
 wait "$shakespeare"
