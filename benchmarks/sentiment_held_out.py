@@ -45,10 +45,12 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     where = machine.describe()
-    parts = {column: nlp_lstm.load_labelled_splits(dataset).get(split) for column, dataset, split in HELD_OUT}
+    corpora = ("imdb", "rotten_tomatoes", "movie_reviews")
+    splits = {name: nlp_lstm.load_labelled_splits(name) for name in (*corpora, UNSEEN)}
+    parts = {column: splits[dataset].get(split) for column, dataset, split in HELD_OUT}
     # Label ids agree across the sets: each has the names negative and positive, in that order.
-    assert nlp_lstm.load_labelled_splits(UNSEEN).label_names == ["negative", "positive"]
-    baselines = {c: fit_tfidf_baseline(nlp_lstm.load_labelled_splits(c)) for c in ("imdb", "rotten_tomatoes", "movie_reviews")}
+    assert splits[UNSEEN].label_names == ["negative", "positive"]
+    baselines = {name: fit_tfidf_baseline(splits[name]) for name in corpora}
     rows = []
     for trained_on in ("its own training split", "movie_reviews"):
         scores = []

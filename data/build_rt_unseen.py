@@ -61,8 +61,9 @@ def main(sdist: str) -> None:
         known = {match_key(r["text"]): int(r["label"]) for r in csv.DictReader(handle) if r["source"] == "rotten_tomatoes"}
     unseen, label = [], None
     for vader_id, text in read_snippets(Path(sdist)):
-        if match_key(text) in known:
-            label = known[match_key(text)]
+        key = match_key(text)
+        if key in known:
+            label = known[key]
         elif label is not None:
             unseen.append((rt_style(text), LABELS[label], vader_id))
     buffer = io.StringIO()

@@ -297,7 +297,7 @@ def run_training(ctx: typer.Context, options: dict[str, Any], config_class: type
             resume=options["resume"],
             overwrite=options["overwrite"],
             callback=make_progress_callback(),
-            command=" ".join(["nlp-lstm", *sys.argv[1:]]),
+            command=command_line(),
             given_options=given_options(ctx, [*names, *model_options]),
         )
     except Interrupted:
@@ -692,14 +692,18 @@ def ensemble(
 
     Example: nlp-lstm ensemble runs/seed0/best runs/seed1/best --output runs/ensemble
     """
-    command = " ".join(["nlp-lstm", *sys.argv[1:]])
-    saved = nlp_lstm.build_ensemble(members, output, overwrite, command, device, half)
+    saved = nlp_lstm.build_ensemble(members, output, overwrite, command_line(), device, half)
     validation = saved.training.get("validation") or {}
     if json_output:
         typer.echo(json.dumps({"output": str(output), "members": len(members), "validation": validation}))
         return
     rows = [("members", str(len(members))), *((f"validation {k}", f"{v:.4f}") for k, v in validation.items())]
     print_metrics_table(str(output), rows)
+
+
+def command_line() -> str:
+    """The command as the user typed it, for training.json: what re-creates the model."""
+    return " ".join(["nlp-lstm", *sys.argv[1:]])
 
 
 def short_path(path: Path) -> str:
