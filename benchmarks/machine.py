@@ -22,13 +22,36 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (Linux); empty where /proc/cpuinfo does not say."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def cpu_features() -> str:
+    """What decides the CPU kernels: avx512f and amx flags, and whether the LSTM runs in bf16 here (probed)."""
+    import torch
+
+    from nlp_lstm.precision import bf16_lstm_problem
+
+    flags = cpu_flags()
+    named = ", ".join(f"{flag} {'yes' if flag in flags else 'no'}" for flag in ("avx2", "avx512f", "avx512_bf16", "amx_bf16"))
+    bf16 = "works" if bf16_lstm_problem(torch.device("cpu")) is None else "refused"
+    return f"{named}; bf16 LSTM on the CPU {bf16}"
+
+
 def describe() -> str:
     import torch
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return (
-        f"{cpu_model()}, {os.cpu_count()} cores, {gpu}; torch {torch.__version__}, "
+        f"{cpu_model()} ({cpu_features()}), {os.cpu_count()} cores, {gpu}; torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads; load average {load:.2f} at start; "
         f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}"
     )

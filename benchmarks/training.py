@@ -50,6 +50,7 @@ import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 import nlp_lstm  # noqa: E402
+from nlp_lstm.precision import PrecisionUnavailable, autocast, require_precision  # noqa: E402
 from nlp_lstm.tokenizer import build_tokenizer  # noqa: E402
 from nlp_lstm.train import Callback  # noqa: E402
 
@@ -136,7 +137,7 @@ def raw(steps: int, vocab: int, device: torch.device, precision: str) -> float:
             started = machine.now(device)  # after the warm-up step
         inputs, targets = data[step, :, :-1], data[step, :, 1:]
         state = None if state is None else (state[0].detach().float(), state[1].detach().float())
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        with autocast(device, precision):
             logits, state = model(inputs, state)
             loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
         optimizer.zero_grad(set_to_none=True)
@@ -188,6 +189,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    try:
+        require_precision(device, args.precision)
+    except PrecisionUnavailable as error:
+        parser.exit(2, f"error: {error}\n")
     where = machine.describe()
     vocab = build_tokenizer("char", nlp_lstm.load_text_splits("shakespeare").train).vocab_size
     dtype = torch.bfloat16 if args.precision == "bf16" else torch.float32

@@ -27,6 +27,7 @@ from nlp_lstm.data import ClassifierBatches, LabelledSplits, encode_texts, load_
 from nlp_lstm.distributed import Processes, processes
 from nlp_lstm.evaluate import classification_metrics
 from nlp_lstm.model import Classifier
+from nlp_lstm.precision import autocast
 from nlp_lstm.prediction import predict_probabilities
 from nlp_lstm.token_store import row_ids
 from nlp_lstm.train import (
@@ -35,7 +36,6 @@ from nlp_lstm.train import (
     TrainingRun,
     TrainingUsageError,
     TrainResult,
-    autocast,
     learning_rate,
     make_optimizer,
     mark_embeddings_undecayed,

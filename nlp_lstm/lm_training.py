@@ -34,13 +34,13 @@ from nlp_lstm.data import LMBatches, encode_stream, load_text_splits
 from nlp_lstm.distributed import Processes, processes
 from nlp_lstm.evaluate import language_model_loss, lm_metrics, predicted_characters
 from nlp_lstm.model import LanguageModel, detach_state
+from nlp_lstm.precision import autocast
 from nlp_lstm.train import (
     Callback,
     TrainingError,
     TrainingRun,
     TrainingUsageError,
     TrainResult,
-    autocast,
     learning_rate,
     make_optimizer,
     mark_embeddings_undecayed,

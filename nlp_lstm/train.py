@@ -30,6 +30,7 @@ from nlp_lstm.config import ClassifierTrainConfig, TrainConfig
 from nlp_lstm.distributed import Processes
 from nlp_lstm.errors import Interrupted, NlpLstmError, UsageError
 from nlp_lstm.plots import CURVES_FILE, PlotsUnavailable, plot_runs
+from nlp_lstm.precision import require_precision
 from nlp_lstm.token_store import built_tokenizer
 from nlp_lstm.tokenizer import AnyTokenizer, tokenizer_from_dict
 
@@ -75,14 +76,6 @@ class TrainResult:
     wall_time_s: float
     stopped_early: bool
     curves: Path | None = None  # curves.png, written when matplotlib is installed
-
-
-def autocast(device: torch.device, precision: str) -> torch.autocast:
-    """Mixed precision for the forward pass and loss: bf16 where asked, a no-op for fp32.
-
-    bf16 keeps float32's exponent range, so unlike fp16 it needs no loss scaling.
-    """
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 def select_device(name: str = "auto") -> torch.device:
@@ -179,11 +172,14 @@ class TrainingRun:
         self.output_dir = Path(output_dir)
         self.command_name = command_name
         self.resume = resume
-        self._prepare(overwrite)
+        if resume:
+            self._check_resumable()
         self.config = self._resume_config(config, given_options or set()) if resume else config
-        if not resume and self.processes.is_main:
-            (self.output_dir / RUN_CONFIG_FILE).write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
-        self.device = self.processes.start(select_device(self.config.device))
+        device = select_device(self.config.device)
+        require_precision(device, self.config.precision)  # refused before a new run's directory exists
+        if not resume:
+            self._prepare(overwrite)
+        self.device = self.processes.start(device)
         if self.config.threads:
             torch.set_num_threads(self.config.threads)
         torch.manual_seed(self.config.seed)
@@ -202,13 +198,14 @@ class TrainingRun:
     def best_dir(self) -> Path:
         return self.output_dir / "best"
 
+    def _check_resumable(self) -> None:
+        if not (self.last_dir / checkpoint.STATE_JSON_FILE).exists():
+            raise TrainingUsageError(
+                f"{self.output_dir}: no resumable run here (missing last/{checkpoint.STATE_JSON_FILE}); drop --resume"
+            )
+
     def _prepare(self, overwrite: bool) -> None:
-        if self.resume:
-            if not (self.last_dir / checkpoint.STATE_JSON_FILE).exists():
-                raise TrainingUsageError(
-                    f"{self.output_dir}: no resumable run here (missing last/{checkpoint.STATE_JSON_FILE}); drop --resume"
-                )
-            return
+        """Make a new run's directory and write its settings there."""
         if not self.processes.is_main:  # rank 0 alone checks and makes a new run's directory
             return
         if self.output_dir.exists() and any(self.output_dir.iterdir()):
@@ -222,6 +219,7 @@ class TrainingRun:
                 )
             shutil.rmtree(self.output_dir)
         self.output_dir.mkdir(parents=True, exist_ok=True)
+        (self.output_dir / RUN_CONFIG_FILE).write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
 
     def _resume_config(self, requested: AnyTrainConfig, given: set[str]) -> AnyTrainConfig:
         saved = type(requested).from_dict(json.loads((self.output_dir / RUN_CONFIG_FILE).read_text()))
