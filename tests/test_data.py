@@ -115,6 +115,7 @@ def test_eval_batches_cover_every_target_exactly_once():
     assert short[1].shape == (7, 4)
 
 
+@pytest.mark.slow
 def test_language_model_loss_does_not_depend_on_the_batch_size(shakespeare):
     """Rows start in the state of the text before them, so splitting the stream costs nothing."""
     import nlp_lstm

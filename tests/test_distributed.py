@@ -79,6 +79,7 @@ def metrics(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_two_processes_train_like_one_on_the_whole_batch_and_only_rank_0_writes(tmp_path, single):
     run = tmp_path / "run"
     done = torchrun([*cli_options(single["text"]), "--output", str(run)], tmp_path / "replicas")
@@ -94,6 +95,7 @@ def test_two_processes_train_like_one_on_the_whole_batch_and_only_rank_0_writes(
     assert (done.stdout + done.stderr).count("done: 20 steps") == 1  # rank 0 alone reports
 
 
+@pytest.mark.slow
 def test_torchrun_resumes_a_run_exactly(tmp_path, single):
     run = tmp_path / "run"
     shutil.copytree(single["stopped"], run)  # saved by one process; its state covers the whole batch
@@ -125,6 +127,7 @@ def labelled(tmp_path_factory, reviews) -> dict[str, Path]:
     return {"data": data, "lm": root / "lm" / "best"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", sorted(CLASSIFIER_MODELS))
 def test_two_processes_train_a_classifier_like_one_on_the_whole_batch(tmp_path, labelled, kind):
     settings = dict(dataset=str(labelled["data"]), device="cpu", epochs=CLASSIFIER_MODELS[kind]["epochs"], **CLASSIFIER)

@@ -60,6 +60,7 @@ def test_classify_handles_awkward_and_huge_texts(classifier, five_megabytes):
         check_prediction(prediction, classifier.labels)
 
 
+@pytest.mark.slow
 def test_generate_handles_awkward_and_huge_prompts(language_model, five_megabytes):
     config = SampleConfig(length=20, seed=0)
     for prompt in [*AWKWARD, five_megabytes]:
@@ -113,6 +114,7 @@ def test_exit_codes_usage_runtime_and_internal(monkeypatch):
     assert isinstance(debug.exception, ValueError)  # the traceback is there for whoever asked for it
 
 
+@pytest.mark.slow
 def test_sigterm_saves_a_resumable_run_and_exits_130(tmp_path, text_file):
     run = tmp_path / "run"
     command = [sys.executable, "-m", "nlp_lstm", "train", "lm", "--dataset", str(text_file), "--output", str(run)]

@@ -39,6 +39,7 @@ def test_model_card_agrees_with_training_and_evaluation_json(kind):
         assert f"{figure:.4f}" in card, f"{result['dataset']} {result['split']} figure missing from the card"
 
 
+@pytest.mark.slow
 def test_shipped_language_model_is_trained(shakespeare):
     """A slice of a test play (never trained on): far below the ~6.4 bits/char of an untrained model."""
     import nlp_lstm
