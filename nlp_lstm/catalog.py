@@ -13,11 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nlp_lstm.errors import NlpLstmError
-
-CONFIG_FILE = "config.json"
-TRAINING_FILE = "training.json"
-TOKENIZER_FILE = "tokenizer.json"
-EVALUATION_FILE = "evaluation.json"
+from nlp_lstm.files import CONFIG_FILE, EVALUATION_FILE, TOKENIZER_FILE, TRAINING_FILE
 
 # Shipped models, by kind, and where they live: inside an installed wheel, or in a source checkout.
 SHIPPED_MODELS = {"lm": "shakespeare-char", "classifier": "sentiment"}

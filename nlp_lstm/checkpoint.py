@@ -12,13 +12,9 @@ mid-save leaves the previous good directory, never a half-written one.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
-import os
-import shutil
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,15 +24,22 @@ from safetensors.torch import load_file, load_model, save_file, save_model
 from torch import nn
 
 from nlp_lstm import hub
-from nlp_lstm.catalog import CONFIG_FILE, SHIPPED_MODELS, TOKENIZER_FILE, TRAINING_FILE, model_card, shipped_model_dir
+from nlp_lstm.catalog import SHIPPED_MODELS, model_card, shipped_model_dir
 from nlp_lstm.config import ENSEMBLE_FORMAT_VERSION, FORMAT_VERSION, MODEL_KINDS, ConfigError, ModelConfig
 from nlp_lstm.errors import NlpLstmError
+from nlp_lstm.files import (
+    CARD_FILE,
+    CONFIG_FILE,
+    STATE_JSON_FILE,
+    STATE_TENSORS_FILE,
+    TOKENIZER_FILE,
+    TRAINING_FILE,
+    WEIGHTS_FILE,
+    atomic_directory,
+)
 from nlp_lstm.model import Classifier, ClassifierEnsemble, LanguageModel
 from nlp_lstm.tokenizer import AnyTokenizer, TokenizerError, load_tokenizer
 
-WEIGHTS_FILE = "model.safetensors"
-STATE_TENSORS_FILE = "trainer_state.safetensors"
-STATE_JSON_FILE = "trainer_state.json"
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt")
 
 MODEL_CLASSES: dict[str, type[nn.Module]] = {"lm": LanguageModel, "classifier": Classifier}
@@ -86,44 +89,12 @@ class SavedModel:
 
     def save_pretrained(self, directory: str | Path) -> Path:
         """Save as a model directory with a model card (``README.md``) written from its JSON files."""
-        directory = Path(directory)
-        save(self, directory)
-        card = directory / "README.md"
-        staged = directory / ".README.md.partial"
-        staged.write_text(model_card(directory), encoding="utf-8")
-        staged.replace(card)  # atomic: a reader sees the old card or the new one
-        return directory
+        return save(self, directory, card=True)
 
     def push_to_hub(self, repo_id: str, token: str | None = None, private: bool = False) -> str:
         """Upload this model (weights, tokenizer, JSON, card) to the Hub repo ``repo_id``; returns its URL."""
         with tempfile.TemporaryDirectory() as scratch:
             return hub.upload(self.save_pretrained(Path(scratch) / "model"), repo_id, token, private)
-
-
-@contextlib.contextmanager
-def atomic_directory(target: Path) -> Iterator[Path]:
-    """Yield a temporary sibling of ``target``; on success it replaces ``target`` by rename."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.parent / f".{target.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
-        yield staging
-        for file in staging.iterdir():
-            with open(file, "rb") as handle:
-                os.fsync(handle.fileno())
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if target.exists():
-        retired = target.parent / f".{target.name}.old-{os.getpid()}"
-        shutil.rmtree(retired, ignore_errors=True)
-        target.rename(retired)
-        staging.rename(target)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        staging.rename(target)
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -155,12 +126,33 @@ def write_model_files(directory: Path, saved: SavedModel) -> None:
     _write_json(directory / TRAINING_FILE, saved.training)
 
 
-def save(saved: SavedModel, directory: str | Path) -> Path:
-    """Save atomically to ``directory`` (replacing a previous model there)."""
+def save(saved: SavedModel, directory: str | Path, card: bool = False) -> Path:
+    """Save atomically to ``directory``, replacing a model there; with ``card``, a ``README.md`` too.
+
+    A directory that holds anything but a model's own files is never replaced: that raises
+    ``files.NotOurFiles`` (exit code 2) naming what is in the way.
+    """
     directory = Path(directory)
     with atomic_directory(directory) as staging:
         write_model_files(staging, saved)
+        if card:
+            (staging / CARD_FILE).write_text(model_card(staging), encoding="utf-8")
     return directory
+
+
+def read_model_config(directory: Path) -> ModelConfig:
+    """The model config of a model directory, without its weights."""
+    config = _read_json(directory / CONFIG_FILE, "config")
+    try:
+        return ModelConfig.from_dict(config.get("model") if isinstance(config, dict) else None)
+    except ConfigError as error:
+        raise ModelLoadError(f"{directory / CONFIG_FILE}: {error}") from None
+
+
+def read_training_record(directory: Path) -> dict[str, Any]:
+    """The training record of a model directory; empty where there is none."""
+    path = directory / TRAINING_FILE
+    return _read_json(path, "training record") if path.is_file() else {}
 
 
 def _read_json(path: Path, what: str) -> Any:

@@ -113,16 +113,16 @@ def train_classifier(
     ``num_classes``. ``given_options`` names the options the caller set explicitly.
     Started by torchrun, it trains data-parallel and only rank 0 calls ``callback``.
     """
-    with processes() as group:
-        return _train(config, output_dir, model_options, resume, overwrite, callback, command, given_options, group)
+    with (
+        processes() as group,
+        TrainingRun(output_dir, config, "classifier", resume, overwrite, given_options, group, model_options) as run,
+    ):
+        return _train(run, model_options, callback, command, given_options, group)
 
 
 def _train(
-    config: ClassifierTrainConfig,
-    output_dir: str | Path,
+    run: TrainingRun,
     model_options: dict[str, Any] | None,
-    resume: bool,
-    overwrite: bool,
     callback: Callback | None,
     command: str | None,
     given_options: set[str] | None,
@@ -135,8 +135,7 @@ def _train(
     # which parameters train, which DDP's gradient hooks, fixed when it wraps, do not follow.
     callback = (callback if group.is_main else None) or Callback()
     given = given_options or set()
-    run = TrainingRun(output_dir, config, "classifier", resume, overwrite, given, group)
-    config = run.config
+    config, resume = run.config, run.resume
     splits = load_labelled_splits(config.dataset, config.text_column, config.label_column, config.dataset_config, config.seed)
     if resume:
         saved = checkpoint.load(run.last_dir, device=run.device, kind="classifier")
@@ -175,6 +174,7 @@ def _train(
         "command": command,
         "parameters": parameters,
     }
+    run.begin()
     callback.on_start(
         {
             "step": run.step,
@@ -261,8 +261,8 @@ def _train(
                 )
                 val = {"step": run.step, "epoch": epoch, "loss": val_loss, "accuracy": accuracy, "macro_f1": macro_f1}
                 saved = snapshot(val)
+                improved = run.consider(saved, val, val["accuracy"])  # best/ first, so last/ records it
                 run.save_last(saved, optimizer, {})
-                improved = run.consider(saved, val, val["accuracy"])
                 run.log({"split": "validation", **val, "best": improved})
                 callback.on_eval({**val, "best": improved, "best_accuracy": run.best["validation"]["accuracy"]})
                 window_start = time.perf_counter()

@@ -19,6 +19,7 @@ import typer
 
 import nlp_lstm
 from nlp_lstm import ClassifierTrainConfig, Interrupted, ModelConfig, NlpLstmError, SampleConfig, TrainConfig, UsageError
+from nlp_lstm.files import RUN_TOML_FILE
 
 app = typer.Typer(
     name="nlp-lstm",
@@ -152,7 +153,6 @@ OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace an e
 
 # Options a --config file may not set: they say what to do with the run, not how to train.
 NOT_IN_CONFIG_FILES = {"config_file", "resume", "overwrite", "json_output"}
-RUN_CONFIG_TOML = "run.toml"
 
 
 def read_config_file(ctx: typer.Context, value: Optional[Path]) -> Optional[Path]:
@@ -302,12 +302,12 @@ def run_training(ctx: typer.Context, options: dict[str, Any], config_class: type
         )
     except Interrupted:
         if not options["resume"] and main_process:
-            write_config_file(Path(options["output"]) / RUN_CONFIG_TOML, resolved)  # the run exists and can be resumed
+            write_config_file(Path(options["output"]) / RUN_TOML_FILE, resolved)  # the run exists and can be resumed
         raise
     if not main_process:
         return
     if not options["resume"]:  # a resumed run keeps the run.toml it started with
-        write_config_file(Path(options["output"]) / RUN_CONFIG_TOML, resolved)
+        write_config_file(Path(options["output"]) / RUN_TOML_FILE, resolved)
     summary = {"run": str(result.output_dir), "best": str(result.best_dir), "steps": result.step}
     summary |= {"wall_time_s": round(result.wall_time_s, 1), "best_validation": result.best_validation}
     if result.curves is None:  # matplotlib is an optional extra: the run itself succeeded

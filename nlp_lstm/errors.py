@@ -17,3 +17,11 @@ class Interrupted(NlpLstmError):
     """Stopped by Ctrl-C or SIGTERM after saving what can be resumed. CLI exit code 130."""
 
     exit_code = 130
+
+
+class TrainingError(NlpLstmError):
+    """Training cannot start or had to stop (diverged, bad output directory)."""
+
+
+class TrainingUsageError(TrainingError, UsageError):
+    """Training cannot start with these options (conflicting, unavailable device, occupied output)."""

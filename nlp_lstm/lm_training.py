@@ -110,24 +110,23 @@ def train_language_model(
     options the caller set explicitly, so only those are compared with the run's.
     Started by torchrun, it trains data-parallel and only rank 0 calls ``callback``.
     """
-    with processes() as group:
-        return _train(config, output_dir, model_options, resume, overwrite, callback, command, given_options, group)
+    with (
+        processes() as group,
+        TrainingRun(output_dir, config, "lm", resume, overwrite, given_options, group, model_options) as run,
+    ):
+        return _train(run, model_options, callback, command, given_options, group)
 
 
 def _train(
-    config: TrainConfig,
-    output_dir: str | Path,
+    run: TrainingRun,
     model_options: dict[str, Any] | None,
-    resume: bool,
-    overwrite: bool,
     callback: Callback | None,
     command: str | None,
     given_options: set[str] | None,
     group: Processes,
 ) -> TrainResult:
     callback = (callback if group.is_main else None) or Callback()
-    run = TrainingRun(output_dir, config, "lm", resume, overwrite, given_options, group)
-    config = run.config
+    config, resume = run.config, run.resume
     if config.batch_size % group.world_size:
         raise TrainingUsageError(
             f"--batch-size {config.batch_size} is the batch of all {group.world_size} processes together "
@@ -163,6 +162,7 @@ def _train(
     run.record = {"kind": "lm", "dataset": config.dataset, "splits": splits.source, "command": command, "parameters": parameters}
     if parent is not None:  # provenance of a fine-tuned model: the training record of the model it started from
         run.record["started_from"] = parent
+    run.begin()
     callback.on_start(
         {
             "step": run.step,
@@ -178,11 +178,12 @@ def _train(
     )
     explode_limit = 3 * math.log(tokenizer.vocab_size)
 
-    def save_last(validation_metrics: dict[str, Any] | None) -> SavedModel:
-        saved = SavedModel(model, tokenizer, "lm", None, run.training_record(validation_metrics))
+    def snapshot(validation_metrics: dict[str, Any] | None) -> SavedModel:
+        return SavedModel(model, tokenizer, "lm", None, run.training_record(validation_metrics))
+
+    def save_last(saved: SavedModel) -> None:
         whole = None if state is None else (group.gather_rows(state[0], 1), group.gather_rows(state[1], 1))
         run.save_last(saved, optimizer, {} if whole is None else {"state_h": whole[0], "state_c": whole[1]})
-        return saved
 
     model.train()
     window_loss = torch.zeros((), device=run.device)
@@ -192,7 +193,7 @@ def _train(
     with stop_signals() as stop_requested:
         while run.step < config.max_steps:
             if group.any(stop_requested.is_set()):  # a signal may reach the processes at different steps
-                save_last(run.best and run.best["validation"])
+                save_last(snapshot(run.best and run.best["validation"]))
                 raise run.interrupted()
             epoch, index = divmod(run.step, len(batches))
             if epoch_cache is None or epoch_cache[0] != epoch:
@@ -249,8 +250,9 @@ def _train(
                 if error := run.diverged(nats / count, explode_limit, "validation"):  # never save a model that blew up
                     raise error
                 val = {"step": run.step, **lm_metrics(nats, int(count), validation_characters)}
-                saved = save_last(val)
-                improved = run.consider(saved, val, -val["nats_per_char"])
+                saved = snapshot(val)
+                improved = run.consider(saved, val, -val["nats_per_char"])  # best/ first, so last/ records it
+                save_last(saved)
                 run.log({"step": run.step, "split": "validation", **val, "best": improved})
                 callback.on_eval({**val, "best": improved, "best_bits_per_char": run.best["validation"]["bits_per_char"]})
                 window_start = time.perf_counter()  # do not count evaluation time as training time

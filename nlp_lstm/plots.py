@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nlp_lstm.errors import NlpLstmError, UsageError
-
-METRICS_FILE = "metrics.jsonl"
-CURVES_FILE = "curves.png"
+from nlp_lstm.files import METRICS_FILE
 
 
 class PlotsUnavailable(NlpLstmError):

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import signal
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -28,26 +27,18 @@ from nlp_lstm import checkpoint
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.config import ClassifierTrainConfig, TrainConfig
 from nlp_lstm.distributed import Processes
-from nlp_lstm.errors import Interrupted, NlpLstmError, UsageError
-from nlp_lstm.plots import CURVES_FILE, PlotsUnavailable, plot_runs
+from nlp_lstm.errors import Interrupted, TrainingError, TrainingUsageError
+from nlp_lstm.files import BEST_DIR, CURVES_FILE, LAST_DIR, METRICS_FILE, RUN_CONFIG_FILE, atomic_directory
+from nlp_lstm.plots import PlotsUnavailable, plot_runs
 from nlp_lstm.precision import require_precision
+from nlp_lstm.run_directory import RunDirectory
 from nlp_lstm.token_store import built_tokenizer
 from nlp_lstm.tokenizer import AnyTokenizer, tokenizer_from_dict
 
-RUN_CONFIG_FILE = "train_config.json"
-METRICS_FILE = "metrics.jsonl"
 # Options that may differ when a stopped run is resumed; every other one must match.
 RESUMABLE_CHANGES = ("max_steps", "epochs", "eval_every", "patience", "device", "threads", "precision")
 
 AnyTrainConfig = TrainConfig | ClassifierTrainConfig
-
-
-class TrainingError(NlpLstmError):
-    """Training cannot start or had to stop (diverged, bad output directory)."""
-
-
-class TrainingUsageError(TrainingError, UsageError):
-    """Training cannot start with these options (conflicting, unavailable device, occupied output)."""
 
 
 class TrainingInterrupted(TrainingError, Interrupted):
@@ -155,7 +146,9 @@ def shared_tokenizer(group: Processes, kind: str, texts: Any, vocab_size: int) -
 class TrainingRun:
     """The run directory and the bookkeeping both loops share: config, log, checkpoints, best score.
 
-    Under torchrun every process keeps the same bookkeeping, but only rank 0 writes files.
+    Use it as a context manager: on the way out it releases the run's lock and drops what a new
+    run wrote if it never saved a model. Under torchrun every process keeps the same bookkeeping,
+    but only rank 0 writes files.
     """
 
     def __init__(
@@ -167,18 +160,25 @@ class TrainingRun:
         overwrite: bool = False,
         given_options: set[str] | None = None,
         processes: Processes | None = None,
+        model_options: dict[str, Any] | None = None,
     ):
         self.processes = processes or Processes()
         self.output_dir = Path(output_dir)
         self.command_name = command_name
         self.resume = resume
-        if resume:
-            self._check_resumable()
-        self.config = self._resume_config(config, given_options or set()) if resume else config
-        device = select_device(self.config.device)
-        require_precision(device, self.config.precision)  # refused before a new run's directory exists
-        if not resume:
-            self._prepare(overwrite)
+        self.run_directory = RunDirectory(self.output_dir, writes=self.processes.is_main)
+        try:
+            if resume:
+                self.run_directory.open_for_resume()
+                self._check_model_options(model_options or {}, given_options or set())
+            self.config = self._resume_config(config, given_options or set()) if resume else config
+            device = select_device(self.config.device)
+            require_precision(device, self.config.precision)  # refused before a new run's directory exists
+            if not resume:
+                self.run_directory.check_new(overwrite)
+        except BaseException:
+            self.run_directory.close()
+            raise
         self.device = self.processes.start(device)
         if self.config.threads:
             torch.set_num_threads(self.config.threads)
@@ -190,36 +190,39 @@ class TrainingRun:
         self.started = time.perf_counter()
         self.record: dict[str, Any] = {}
 
+    def __enter__(self) -> TrainingRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.run_directory.close()
+
+    @property
+    def directory(self) -> Path:
+        """Where the run writes now: ``output_dir``, or beside it until a replaced run's first checkpoint."""
+        return self.run_directory.directory
+
     @property
     def last_dir(self) -> Path:
-        return self.output_dir / "last"
+        return self.directory / LAST_DIR
 
     @property
     def best_dir(self) -> Path:
-        return self.output_dir / "best"
+        return self.directory / BEST_DIR
 
-    def _check_resumable(self) -> None:
-        if not (self.last_dir / checkpoint.STATE_JSON_FILE).exists():
-            raise TrainingUsageError(
-                f"{self.output_dir}: no resumable run here (missing last/{checkpoint.STATE_JSON_FILE}); drop --resume"
-            )
-
-    def _prepare(self, overwrite: bool) -> None:
-        """Make a new run's directory and write its settings there."""
-        if not self.processes.is_main:  # rank 0 alone checks and makes a new run's directory
+    def begin(self) -> None:
+        """Data read and model built: the run really starts, so make its directory and write its settings."""
+        if self.resume or not self.processes.is_main:
             return
-        if self.output_dir.exists() and any(self.output_dir.iterdir()):
-            if not overwrite:
-                raise TrainingUsageError(
-                    f"{self.output_dir}: already holds a run; pass --resume to continue it or --overwrite to replace it"
-                )
-            if not (self.output_dir / RUN_CONFIG_FILE).exists():
-                raise TrainingUsageError(
-                    f"{self.output_dir}: is not an nlp-lstm run directory; refusing to overwrite it, choose another --output"
-                )
-            shutil.rmtree(self.output_dir)
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        (self.output_dir / RUN_CONFIG_FILE).write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
+        directory = self.run_directory.begin()
+        (directory / RUN_CONFIG_FILE).write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
+
+    def _check_model_options(self, model_options: dict[str, Any], given: set[str]) -> None:
+        """A resumed run keeps its model's shape: options given that differ from it are an error, not ignored."""
+        saved = checkpoint.read_model_config(self.last_dir)
+        changed = sorted(k for k in given if k in model_options and getattr(saved, k, model_options[k]) != model_options[k])
+        if changed:
+            options = ", ".join(f"--{k.replace('_', '-')} (the run has {getattr(saved, k)})" for k in changed)
+            raise TrainingUsageError(f"--resume keeps the run's model; these options differ from it: {options}; drop them")
 
     def _resume_config(self, requested: AnyTrainConfig, given: set[str]) -> AnyTrainConfig:
         saved = type(requested).from_dict(json.loads((self.output_dir / RUN_CONFIG_FILE).read_text()))
@@ -245,14 +248,25 @@ class TrainingRun:
         )
         if self.best is not None and "score" not in self.best:  # runs saved before scores were recorded
             self.best["score"] = -self.best["validation"]["nats_per_char"]
+        on_disk = self._best_on_disk()
+        if on_disk is not None and (self.best is None or on_disk["step"] != self.best["step"]):
+            # best/ was saved and the process died before last/ recorded it: best/ is the truth
+            self.best, self.evals_since_best = on_disk, 0
         torch.set_rng_state(extra.pop("torch_rng"))
         self.started = time.perf_counter()
         return extra
 
+    def _best_on_disk(self) -> dict[str, Any] | None:
+        """The best record of the model in best/ itself (None for models saved before it recorded its score)."""
+        record = checkpoint.read_training_record(self.best_dir)
+        if not record or "best_score" not in record or not isinstance(record.get("validation"), dict):
+            return None
+        return {"step": record["validation"]["step"], "score": record["best_score"], "validation": record["validation"]}
+
     def log(self, entry: dict[str, Any]) -> None:
         if not self.processes.is_main:
             return
-        with open(self.output_dir / METRICS_FILE, "a", encoding="utf-8") as handle:
+        with open(self.directory / METRICS_FILE, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(entry) + "\n")
 
     def training_record(self, validation: dict[str, Any] | None) -> dict[str, Any]:
@@ -277,18 +291,22 @@ class TrainingRun:
             "evals_since_best": self.evals_since_best,
             "elapsed_s": round(self.elapsed(), 3),
         }
-        with checkpoint.atomic_directory(self.last_dir) as staging:
+        with atomic_directory(self.last_dir) as staging:
             checkpoint.write_model_files(staging, saved)
             checkpoint.save_trainer_state(staging, optimizer, {"torch_rng": torch.get_rng_state(), **tensors}, info)
+        self.run_directory.commit()  # a replacing run takes the old run's place once it has a complete last/
 
     def consider(self, saved: SavedModel, validation: dict[str, Any], score: float) -> bool:
-        """Record an evaluation; save ``best/`` when ``score`` (higher is better) beats every earlier one."""
+        """Record an evaluation; save ``best/`` when ``score`` (higher is better) beats every earlier one.
+
+        Call it before :meth:`save_last`, so that last/ records the best that is on disk.
+        """
         improved = self.best is None or score > self.best["score"]
         self.evals_since_best = 0 if improved else self.evals_since_best + 1
         if improved:
             self.best = {"step": self.step, "score": score, "validation": validation}
             if self.processes.is_main:
-                checkpoint.save(saved, self.best_dir)
+                checkpoint.save(replace(saved, training={**saved.training, "best_score": score}), self.best_dir)
         return improved
 
     def out_of_patience(self, patience: int) -> bool:

@@ -21,6 +21,7 @@ from nlp_lstm import checkpoint
 from nlp_lstm.classifier_training import train_classifier
 from nlp_lstm.config import ClassifierTrainConfig, TrainConfig
 from nlp_lstm.distributed import REPLICA_DIR_VARIABLE
+from nlp_lstm.files import RUN_MARKER
 from nlp_lstm.lm_training import train_language_model
 from nlp_lstm.train import TrainingError
 
@@ -91,7 +92,7 @@ def test_two_processes_train_like_one_on_the_whole_batch_and_only_rank_0_writes(
         assert got.get("train_loss", got.get("nats_per_char")) == pytest.approx(
             want.get("train_loss", want.get("nats_per_char")), rel=1e-4
         )
-    assert not [p.name for p in run.iterdir() if p.name.startswith(".")]  # no staging left behind
+    assert [p.name for p in run.iterdir() if p.name.startswith(".")] == [RUN_MARKER]  # no staging left behind
     assert (done.stdout + done.stderr).count("done: 20 steps") == 1  # rank 0 alone reports
 
 

@@ -9,8 +9,10 @@ PACKAGE = Path(__file__).resolve().parent.parent / "nlp_lstm"
 # Each module may import only the project modules listed for it.
 ALLOWED = {
     "errors": set(),
-    "catalog": {"errors"},
-    "plots": {"errors"},
+    "files": {"errors"},
+    "run_directory": {"errors", "files"},
+    "catalog": {"errors", "files"},
+    "plots": {"errors", "files"},
     "hub": {"errors"},
     "config": {"errors"},
     "tokenizer": {"errors"},
@@ -18,13 +20,24 @@ ALLOWED = {
     "model": {"config", "lstm"},
     "token_store": {"tokenizer"},
     "data": {"errors", "token_store", "tokenizer"},
-    "checkpoint": {"catalog", "config", "errors", "hub", "model", "tokenizer"},
+    "checkpoint": {"catalog", "config", "errors", "files", "hub", "model", "tokenizer"},
     "evaluate": {"checkpoint", "data", "model", "prediction"},
     "sampling": {"checkpoint", "config", "stepping"},
     "stepping": {"model"},
     "distributed": {"errors"},
     "precision": {"errors"},
-    "train": {"checkpoint", "config", "distributed", "errors", "plots", "precision", "token_store", "tokenizer"},
+    "train": {
+        "checkpoint",
+        "config",
+        "distributed",
+        "errors",
+        "files",
+        "plots",
+        "precision",
+        "run_directory",
+        "token_store",
+        "tokenizer",
+    },
     "lm_training": {"checkpoint", "config", "data", "distributed", "evaluate", "model", "precision", "tokenizer", "train"},
     "classifier_training": {
         "checkpoint",
@@ -60,7 +73,7 @@ ALLOWED = {
         "inspection",
         "ensemble",
     },
-    "cli": {"__init__", "catalog", "plots", "train"},
+    "cli": {"__init__", "catalog", "files", "plots", "train"},
     "__main__": {"cli"},
 }
 

@@ -1,0 +1,278 @@
+"""The files nlp-lstm writes, the rule for what it may delete, crash-safe replacement, and run locks.
+
+The library deletes only what it can prove it wrote: a model directory whose entries are all model
+file names, and a run directory that carries our marker file (or, from before the marker, a
+``train_config.json`` beside a ``best/`` or ``last/`` model directory), and inside either only the
+names it knows. Anything else in the way is an error that names the path.
+
+A directory is replaced by writing the new version beside it (``.NAME.partial-PID``) and swapping
+the two in one atomic step where the OS has one (Linux ``renameat2(RENAME_EXCHANGE)``), else by two
+renames with the old version parked as ``.NAME.old-PID`` in between. At every instant either the old
+or the new complete version is at NAME, or (between the two renames only) the old one is parked,
+and :func:`recover` puts it back on the next start. A partial copy is never promoted: it may be
+incomplete. Temporaries of processes that no longer run are removed.
+
+A run directory in use is locked with ``flock`` on its marker file: the OS drops the lock when the
+process ends, however it ends, so a lock is never stale.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import fcntl
+import os
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from nlp_lstm.errors import UsageError
+
+# A model directory.
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+TOKENIZER_FILE = "tokenizer.json"
+TRAINING_FILE = "training.json"
+EVALUATION_FILE = "evaluation.json"
+CARD_FILE = "README.md"
+STATE_TENSORS_FILE = "trainer_state.safetensors"  # last/ of a run: what --resume needs
+STATE_JSON_FILE = "trainer_state.json"
+MODEL_FILES = frozenset(
+    {CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE, TRAINING_FILE, EVALUATION_FILE, CARD_FILE, STATE_TENSORS_FILE, STATE_JSON_FILE}
+)
+
+# A run directory.
+RUN_MARKER = ".nlp-lstm-run"  # written first in every run directory; also the file the run lock is taken on
+RUN_CONFIG_FILE = "train_config.json"
+RUN_TOML_FILE = "run.toml"
+METRICS_FILE = "metrics.jsonl"
+CURVES_FILE = "curves.png"
+BEST_DIR, LAST_DIR = "best", "last"
+RUN_FILES = frozenset({RUN_MARKER, RUN_CONFIG_FILE, RUN_TOML_FILE, METRICS_FILE, CURVES_FILE})
+RUN_MODEL_DIRS = (BEST_DIR, LAST_DIR)
+
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<role>partial|old|run|replaced)-(?P<pid>\d+)$")
+
+
+class NotOurFiles(UsageError):
+    """A path is in the way that nlp-lstm cannot prove it wrote; it is never deleted."""
+
+
+def temporary(target: Path, role: str, pid: int | None = None) -> Path:
+    """The hidden sibling of ``target`` that a process uses while it replaces it."""
+    return target.parent / f".{target.name}.{role}-{os.getpid() if pid is None else pid}"
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def stale_temporaries(target: Path) -> list[tuple[str, Path]]:
+    """``(role, path)`` of the temporaries of ``target`` left by processes that no longer run, newest first."""
+    if not target.parent.is_dir():
+        return []
+    found = []
+    for entry in target.parent.iterdir():
+        match = _TEMPORARY.match(entry.name)
+        if match and match["name"] == target.name and not _running(int(match["pid"])):
+            found.append((match["role"], entry))
+    return sorted(found, key=lambda item: item[1].lstat().st_mtime_ns, reverse=True)
+
+
+def model_strays(directory: Path) -> list[Path]:
+    """Entries of ``directory`` that are not files of a model directory."""
+    return sorted(p for p in directory.iterdir() if p.name not in MODEL_FILES or not p.is_file() or p.is_symlink())
+
+
+def is_run_directory(directory: Path) -> bool:
+    """Whether ``directory`` carries our marker, or is a run from before the marker existed."""
+    if (directory / RUN_MARKER).is_file():
+        return True
+    return (directory / RUN_CONFIG_FILE).is_file() and any((directory / d / CONFIG_FILE).is_file() for d in RUN_MODEL_DIRS)
+
+
+def run_strays(directory: Path) -> list[Path]:
+    """Entries of a run directory that nlp-lstm did not write, at any depth."""
+    strays = []
+    for entry in directory.iterdir():
+        if (
+            entry.name in RUN_MODEL_DIRS
+            and entry.is_dir()
+            and not entry.is_symlink()
+            or (match := _TEMPORARY.match(entry.name))
+            and match["name"] in RUN_MODEL_DIRS
+            and entry.is_dir()
+        ):
+            strays += model_strays(entry)
+        elif entry.name not in RUN_FILES or not entry.is_file() or entry.is_symlink():
+            strays.append(entry)
+    return sorted(strays)
+
+
+def _refuse(strays: list[Path], what: str, advice: str) -> NotOurFiles:
+    shown = ", ".join(str(p) for p in strays[:3]) + (f" and {len(strays) - 3} more" if len(strays) > 3 else "")
+    return NotOurFiles(f"{shown}: not written by nlp-lstm, so {what} is refused; {advice}")
+
+
+def check_model_replaceable(directory: Path) -> None:
+    """Raise unless ``directory`` is absent, empty, or a model directory holding only model files."""
+    if not directory.exists() and not directory.is_symlink():
+        return
+    if directory.is_symlink() or not directory.is_dir():
+        raise NotOurFiles(f"{directory}: is not a model directory; choose another output directory")
+    strays = model_strays(directory)
+    if strays:
+        raise _refuse(strays, f"replacing {directory}", "move them away or choose another output directory")
+
+
+def check_run_replaceable(directory: Path) -> None:
+    """Raise unless ``directory`` is a run directory holding only files nlp-lstm wrote."""
+    if not is_run_directory(directory):
+        raise NotOurFiles(f"{directory}: is not an nlp-lstm run directory; refusing to overwrite it, choose another --output")
+    strays = run_strays(directory)
+    if strays:
+        raise _refuse(strays, f"overwriting {directory}", "move them away or choose another --output")
+
+
+def remove_model_directory(directory: Path) -> None:
+    """Delete a model directory's own files, then the directory; whatever else is there stays, and so does it."""
+    for name in MODEL_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            (directory / name).unlink()
+    with contextlib.suppress(OSError):  # not empty: something not ours is inside, and it stays
+        directory.rmdir()
+
+
+def remove_run_directory(directory: Path) -> None:
+    """Delete a run directory's own files and model directories, then the directory, if nothing else is in it."""
+    for entry in list(directory.iterdir()):
+        match = _TEMPORARY.match(entry.name)
+        ours = entry.name in RUN_MODEL_DIRS or (match and match["name"] in RUN_MODEL_DIRS)
+        if ours and entry.is_dir() and not entry.is_symlink():
+            remove_model_directory(entry)
+    for name in RUN_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            (directory / name).unlink()
+    with contextlib.suppress(OSError):
+        directory.rmdir()
+
+
+def _renameat2():
+    if sys.platform != "linux":
+        return None
+    try:
+        function = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # a libc older than glibc 2.28
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    return function
+
+
+_RENAMEAT2 = _renameat2()
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+
+
+def exchange(first: Path, second: Path) -> bool:
+    """Swap two existing paths in one atomic step; False where the OS or file system cannot."""
+    if _RENAMEAT2 is None:
+        return False
+    if _RENAMEAT2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV):
+        return False
+    raise OSError(code, os.strerror(code), str(second))
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make a rename inside ``directory`` durable."""
+    with contextlib.suppress(OSError):  # not every file system lets a directory be opened and synced
+        descriptor = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def swap_into_place(new: Path, target: Path, park_role: str) -> Path | None:
+    """Put the complete directory ``new`` at ``target``; return where the replaced one now is (None if none was)."""
+    if not target.exists():
+        new.rename(target)
+        fsync_directory(target.parent)
+        return None
+    if exchange(new, target):
+        fsync_directory(target.parent)
+        return new
+    parked = temporary(target, park_role)
+    target.rename(parked)  # a crash here leaves the old version parked: recover() renames it back
+    new.rename(target)
+    fsync_directory(target.parent)
+    return parked
+
+
+def recover(target: Path, remove) -> None:
+    """Undo what a dead process left half done around ``target``: put a parked copy back, remove the rest with ``remove``."""
+    stale = stale_temporaries(target)
+    if not target.exists():
+        parked = next((path for role, path in stale if role in ("old", "replaced")), None)
+        if parked is not None:
+            parked.rename(target)
+            stale = [(role, path) for role, path in stale if path != parked]
+    for _, path in stale:
+        remove(path)
+
+
+@contextlib.contextmanager
+def atomic_directory(target: Path) -> Iterator[Path]:
+    """Yield a temporary sibling of ``target`` to write a model directory into; on success it replaces ``target``."""
+    target = Path(target)
+    check_model_replaceable(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    recover(target, remove_model_directory)
+    staging = temporary(target, "partial")
+    if staging.exists():
+        remove_model_directory(staging)
+    staging.mkdir()
+    try:
+        yield staging
+        check_model_replaceable(staging)  # the writer put only model files there
+        for file in staging.iterdir():
+            with open(file, "rb") as handle:
+                os.fsync(handle.fileno())
+        fsync_directory(staging)
+        replaced = swap_into_place(staging, target, "old")
+    except BaseException:
+        remove_model_directory(staging)
+        raise
+    if replaced is not None:
+        remove_model_directory(replaced)
+
+
+class RunLock:
+    """An exclusive ``flock`` on a run directory's marker, held until :meth:`release` or the process ends."""
+
+    def __init__(self, directory: Path):
+        marker = directory / RUN_MARKER
+        self.descriptor = os.open(marker, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        try:
+            fcntl.flock(self.descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.descriptor)
+            raise UsageError(
+                f"{directory}: another nlp-lstm process is training in this run right now; wait for it or stop it first"
+            ) from None
+
+    def release(self) -> None:
+        if self.descriptor >= 0:
+            os.close(self.descriptor)  # closing the descriptor drops the lock
+            self.descriptor = -1
