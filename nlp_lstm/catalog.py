@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nlp_lstm.errors import NlpLstmError
-from nlp_lstm.files import CONFIG_FILE, EVALUATION_FILE, TOKENIZER_FILE, TRAINING_FILE
+from nlp_lstm.files import CONFIG_FILE, EVALUATION_FILE, TOKENIZER_FILE, TRAINING_FILE, UnreadableFile, read_json_file
 
 # Shipped models, by kind, and where they live: inside an installed wheel, or in a source checkout.
 SHIPPED_MODELS = {"lm": "shakespeare-char", "classifier": "sentiment"}
@@ -62,9 +62,10 @@ class ModelEntry:
 
 
 def _read_json(path: Path) -> Any:
+    """The file's JSON, or None where it is missing or damaged: a listing skips what it cannot read."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return read_json_file(path)
+    except UnreadableFile:
         return None
 
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, load_model, save_file, save_model
 from torch import nn
 
@@ -35,7 +37,10 @@ from nlp_lstm.files import (
     TOKENIZER_FILE,
     TRAINING_FILE,
     WEIGHTS_FILE,
+    UnreadableFile,
     atomic_directory,
+    check_regular_file,
+    read_json_file,
 )
 from nlp_lstm.model import Classifier, ClassifierEnsemble, LanguageModel
 from nlp_lstm.tokenizer import AnyTokenizer, TokenizerError, load_tokenizer
@@ -46,6 +51,8 @@ MODEL_CLASSES: dict[str, type[nn.Module]] = {"lm": LanguageModel, "classifier": 
 CONFIG_KEYS = {"format_version", "kind", "model", "labels", "inputs", "ensemble", "weights_dtype"}
 # Weights may be stored in half precision (an ensemble saved with --half); they load as float32.
 WEIGHT_DTYPES = {"float32": torch.float32, "float16": torch.float16}
+# Tensor types a weights file may hold (safetensors' names); they load as float32. Integers are refused.
+FLOAT_HEADER_DTYPES = ("F16", "BF16", "F32", "F64")
 
 
 def shipped_model(kind: str) -> Path:
@@ -157,11 +164,11 @@ def read_training_record(directory: Path) -> dict[str, Any]:
 
 def _read_json(path: Path, what: str) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelLoadError(f"{path.parent}: {what} {path.name} is missing; is this a model directory?") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ModelLoadError(f"{path}: not valid JSON ({error}); the file is damaged") from None
+        return read_json_file(path, what)
+    except UnreadableFile as error:
+        if not path.exists() and not path.is_symlink():
+            raise ModelLoadError(f"{path.parent}: {what} {path.name} is missing; is this a model directory?") from None
+        raise ModelLoadError(str(error)) from None
 
 
 def check_model_directory(directory: Path) -> None:
@@ -177,9 +184,40 @@ def check_model_directory(directory: Path) -> None:
 
 
 def load(directory: str | Path, device: str | torch.device = "cpu", kind: str | None = None) -> SavedModel:
-    """Load a model directory strictly onto ``device``; ``kind`` ('lm' or 'classifier') if required."""
+    """Load a model directory strictly onto ``device``; ``kind`` ('lm' or 'classifier') if required.
+
+    Every check that needs no weights comes first, and the sizes in ``config.json`` are checked
+    against the safetensors header before any tensor is made, so a damaged or hostile directory
+    fails in a moment with one line instead of allocating what its config claims.
+    """
     directory = Path(directory)
     check_model_directory(directory)
+    config = _read_config(directory, kind)
+    model_config, member_configs = _model_configs(directory, config)
+    try:
+        tokenizer = load_tokenizer(directory / TOKENIZER_FILE)
+    except TokenizerError as error:
+        raise ModelLoadError(f"{directory}: {error}") from None
+    if tokenizer.vocab_size != model_config.vocab_size:
+        raise ModelLoadError(
+            f"{directory}: tokenizer has {tokenizer.vocab_size} tokens but the model's vocab_size is "
+            f"{model_config.vocab_size}; the tokenizer.json does not belong to these weights"
+        )
+    labels = config.get("labels")
+    if config["kind"] == "classifier" and (not isinstance(labels, list) or len(labels) != model_config.num_classes):
+        raise ModelLoadError(
+            f"{directory / CONFIG_FILE}: a classifier needs 'labels', one name for each of its {model_config.num_classes} classes"
+        )
+    weights_dtype = config.get("weights_dtype", "float32")
+    if weights_dtype not in WEIGHT_DTYPES:
+        raise ModelLoadError(f"{directory / CONFIG_FILE}: weights_dtype must be one of {', '.join(WEIGHT_DTYPES)}")
+    model = _load_weights(directory, config["kind"], model_config, member_configs, device)
+    training = _read_json(directory / TRAINING_FILE, "training record") if (directory / TRAINING_FILE).exists() else {}
+    return SavedModel(model, tokenizer, config["kind"], labels, training, directory, config.get("inputs") or {}, weights_dtype)
+
+
+def _read_config(directory: Path, kind: str | None) -> dict[str, Any]:
+    """config.json, checked for its keys, format version and model kind."""
     config = _read_json(directory / CONFIG_FILE, "config")
     if not isinstance(config, dict):
         raise ModelLoadError(f"{directory / CONFIG_FILE}: must be a JSON object")
@@ -200,41 +238,49 @@ def load(directory: str | Path, device: str | torch.device = "cpu", kind: str | 
     if kind is not None and model_kind != kind:
         names = {"lm": "a language model", "classifier": "a classifier"}
         raise ModelLoadError(f"{directory}: is {names[model_kind]}, but this command needs {names[kind]}")
+    return config
+
+
+def _model_configs(directory: Path, config: dict[str, Any]) -> tuple[ModelConfig, list[ModelConfig] | None]:
+    """The model config, and each member's for an ensemble (None for a single model)."""
     try:
         model_config = ModelConfig.from_dict(config.get("model"))
     except ConfigError as error:
         raise ModelLoadError(f"{directory / CONFIG_FILE}: {error}") from None
-    try:
-        tokenizer = load_tokenizer(directory / TOKENIZER_FILE)
-    except TokenizerError as error:
-        raise ModelLoadError(f"{directory}: {error}") from None
-    if tokenizer.vocab_size != model_config.vocab_size:
-        raise ModelLoadError(
-            f"{directory}: tokenizer has {tokenizer.vocab_size} tokens but the model's vocab_size is "
-            f"{model_config.vocab_size}; the tokenizer.json does not belong to these weights"
-        )
-    labels = config.get("labels")
-    if model_kind == "classifier" and (not isinstance(labels, list) or len(labels) != model_config.num_classes):
-        raise ModelLoadError(
-            f"{directory / CONFIG_FILE}: a classifier needs 'labels', one name for each of its {model_config.num_classes} classes"
-        )
     members = config.get("ensemble")
-    if members is not None:
-        if model_kind != "classifier" or not isinstance(members, list) or len(members) < 2:
-            raise ModelLoadError(f"{directory / CONFIG_FILE}: 'ensemble' must list the model configs of 2 or more classifiers")
-        try:
-            member_configs = [ModelConfig.from_dict(member) for member in members]
-        except ConfigError as error:
-            raise ModelLoadError(f"{directory / CONFIG_FILE}: ensemble member: {error}") from None
-        if any((c.vocab_size, c.num_classes) != (model_config.vocab_size, model_config.num_classes) for c in member_configs):
-            raise ModelLoadError(f"{directory / CONFIG_FILE}: ensemble members must share the vocabulary and the classes")
-    weights_dtype = config.get("weights_dtype", "float32")
-    if weights_dtype not in WEIGHT_DTYPES:
-        raise ModelLoadError(f"{directory / CONFIG_FILE}: weights_dtype must be one of {', '.join(WEIGHT_DTYPES)}")
-    model = ClassifierEnsemble(member_configs) if members is not None else MODEL_CLASSES[model_kind](model_config)
+    if members is None:
+        return model_config, None
+    if config["kind"] != "classifier" or not isinstance(members, list) or len(members) < 2:
+        raise ModelLoadError(f"{directory / CONFIG_FILE}: 'ensemble' must list the model configs of 2 or more classifiers")
+    try:
+        member_configs = [ModelConfig.from_dict(member) for member in members]
+    except ConfigError as error:
+        raise ModelLoadError(f"{directory / CONFIG_FILE}: ensemble member: {error}") from None
+    if any((c.vocab_size, c.num_classes) != (model_config.vocab_size, model_config.num_classes) for c in member_configs):
+        raise ModelLoadError(f"{directory / CONFIG_FILE}: ensemble members must share the vocabulary and the classes")
+    return model_config, member_configs
+
+
+def _build(kind: str, model_config: ModelConfig, member_configs: list[ModelConfig] | None) -> nn.Module:
+    return ClassifierEnsemble(member_configs) if member_configs is not None else MODEL_CLASSES[kind](model_config)
+
+
+def _load_weights(
+    directory: Path, kind: str, model_config: ModelConfig, member_configs: list[ModelConfig] | None, device: Any
+) -> nn.Module:
+    """The model of these configs with the weights of model.safetensors, checked before and after loading."""
     weights = directory / WEIGHTS_FILE
-    if not weights.is_file():
+    if not weights.exists():
         raise ModelLoadError(f"{directory}: {WEIGHTS_FILE} is missing")
+    try:
+        check_regular_file(weights, "weights file")
+    except UnreadableFile as error:
+        raise ModelLoadError(str(error)) from None
+    header = _weights_header(weights)
+    _check_layers(weights, header, [model_config] if member_configs is None else member_configs)
+    with torch.device("meta"):  # shapes without memory: the config is checked against the header first
+        _check_shapes(weights, _build(kind, model_config, member_configs), header)
+    model = _build(kind, model_config, member_configs)
     try:
         missing, unexpected = load_model(model, str(weights), strict=False, device=str(device))
     except Exception as error:  # safetensors raises its own error type for damaged headers and data
@@ -243,9 +289,55 @@ def load(directory: str | Path, device: str | torch.device = "cpu", kind: str | 
         raise ModelLoadError(
             f"{weights}: weights do not match config.json (missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})"
         )
-    model.to(device).eval()
-    training = _read_json(directory / TRAINING_FILE, "training record") if (directory / TRAINING_FILE).exists() else {}
-    return SavedModel(model, tokenizer, model_kind, labels, training, directory, config.get("inputs") or {}, weights_dtype)
+    if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+        raise ModelLoadError(f"{weights}: holds NaN or infinite weights; the model is damaged (or was saved after it diverged)")
+    return model.to(device).eval()
+
+
+def _weights_header(weights: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """``name -> (dtype, shape)`` of every tensor in a safetensors file, read from its header alone."""
+    try:
+        with safe_open(str(weights), framework="pt") as handle:
+            header = {}
+            for name in handle.keys():  # noqa: SIM118 - a safetensors handle is not iterable
+                piece = handle.get_slice(name)
+                header[name] = (piece.get_dtype(), tuple(piece.get_shape()))
+    except Exception as error:  # safetensors raises its own error type for damaged headers
+        raise ModelLoadError(f"{weights}: cannot be read ({error}); the file is truncated or corrupted") from None
+    refused = sorted({dtype for dtype, _ in header.values()} - set(FLOAT_HEADER_DTYPES))
+    if refused:
+        raise ModelLoadError(
+            f"{weights}: holds {', '.join(refused)} tensors; weights must be floating point ({', '.join(FLOAT_HEADER_DTYPES)})"
+        )
+    return header
+
+
+def _check_layers(weights: Path, header: dict[str, Any], configs: list[ModelConfig]) -> None:
+    """A config may not claim more LSTM layers than the file holds: building a million layers would hang."""
+    layers = 1 + max((int(match) for name in header for match in re.findall(r"_l(\d+)$", name)), default=-1)
+    claimed = max(config.num_layers for config in configs)
+    if claimed > layers:
+        raise ModelLoadError(f"{weights}: holds {layers} LSTM layers, but config.json says num_layers {claimed}")
+
+
+def _check_shapes(weights: Path, model: nn.Module, header: dict[str, tuple[str, tuple[int, ...]]]) -> None:
+    """Every tensor the config implies is in the header with its shape, and the header holds nothing else."""
+    tensors = model.state_dict(keep_vars=True)
+    names_of: dict[int, list[str]] = {}
+    for name, tensor in tensors.items():  # tied weights are one tensor under two names, stored once
+        names_of.setdefault(id(tensor), []).append(name)
+    missing = [names[0] for names in names_of.values() if not any(n in header for n in names)]
+    unexpected = sorted(set(header) - set(tensors))
+    if missing or unexpected:
+        raise ModelLoadError(
+            f"{weights}: weights do not match config.json (missing {sorted(missing)[:3]}, unexpected {unexpected[:3]})"
+        )
+    for name, (_, shape) in header.items():
+        if tuple(tensors[name].shape) != shape:
+            raise ModelLoadError(
+                f"{weights}: weights do not match config.json ({name} has shape {list(shape)} in the file, "
+                f"{list(tensors[name].shape)} by the config)"
+            )
 
 
 def save_trainer_state(

@@ -22,13 +22,15 @@ import contextlib
 import ctypes
 import errno
 import fcntl
+import json
 import os
 import re
+import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from nlp_lstm.errors import UsageError
+from nlp_lstm.errors import NlpLstmError, UsageError
 
 # A model directory.
 CONFIG_FILE = "config.json"
@@ -53,11 +55,56 @@ BEST_DIR, LAST_DIR = "best", "last"
 RUN_FILES = frozenset({RUN_MARKER, RUN_CONFIG_FILE, RUN_TOML_FILE, METRICS_FILE, CURVES_FILE})
 RUN_MODEL_DIRS = (BEST_DIR, LAST_DIR)
 
+# The most any JSON file of a model or run directory may hold: a 50 k-token BPE vocabulary is about 3 MB.
+JSON_LIMIT = 64 * 2**20
+
 _TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<role>partial|old|run|replaced)-(?P<pid>\d+)$")
 
 
 class NotOurFiles(UsageError):
     """A path is in the way that nlp-lstm cannot prove it wrote; it is never deleted."""
+
+
+class UnreadableFile(NlpLstmError):
+    """A file to read is missing, not a regular file, too large, or not the text it should be."""
+
+
+def check_regular_file(path: Path, what: str = "file", limit: int | None = None) -> int:
+    """Raise unless ``path`` is (or links to) a regular file of at most ``limit`` bytes; return its size.
+
+    Asked before opening: opening a FIFO blocks until someone writes, and a device never ends.
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise UnreadableFile(f"{path}: {what} is missing") from None
+    except OSError as error:
+        raise UnreadableFile(f"{path}: cannot read {what} ({error.strerror})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise UnreadableFile(f"{path}: is a directory; a {what} must be a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise UnreadableFile(f"{path}: is not a regular file (a pipe, socket or device); a {what} must be a file")
+    if limit is not None and info.st_size > limit:
+        raise UnreadableFile(
+            f"{path}: {info.st_size:,} bytes, more than a {what} may hold ({limit:,}); the file is not ours or damaged"
+        )
+    return info.st_size
+
+
+def read_json_file(path: Path, what: str = "JSON file", limit: int = JSON_LIMIT) -> object:
+    """Parse a small JSON file, refusing what is not a bounded regular file or not sane JSON, in one line."""
+    check_regular_file(path, what, limit)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+        return json.loads(data.decode("utf-8"))
+    except OSError as error:
+        raise UnreadableFile(f"{path}: cannot read {what} ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise UnreadableFile(f"{path}: {what} is not UTF-8 text; the file is damaged") from None
+    except (ValueError, RecursionError) as error:  # bad JSON, a giant integer, or nesting deeper than Python recurses
+        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error).splitlines()[0]
+        raise UnreadableFile(f"{path}: {what} is not valid JSON ({reason}); the file is damaged") from None
 
 
 def temporary(target: Path, role: str, pid: int | None = None) -> Path:

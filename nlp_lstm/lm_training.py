@@ -35,6 +35,7 @@ from nlp_lstm.distributed import Processes, processes
 from nlp_lstm.evaluate import language_model_loss, lm_metrics, predicted_characters
 from nlp_lstm.model import LanguageModel, detach_state
 from nlp_lstm.precision import autocast
+from nlp_lstm.tokenizer import with_newline
 from nlp_lstm.train import (
     Callback,
     TrainingError,
@@ -75,7 +76,7 @@ def _new_model(
         model = LanguageModel(saved.config.replace(**regularisation)).to(device)
         model.load_state_dict(saved.model.state_dict(), strict=True)
         return model.train(), saved.tokenizer, saved.training
-    tokenizer = shared_tokenizer(group, config.tokenizer, texts, config.vocab_size)
+    tokenizer = with_newline(shared_tokenizer(group, config.tokenizer, texts, config.vocab_size))
     try:
         model_config = ModelConfig(vocab_size=tokenizer.vocab_size, **model_options)
     except TypeError as error:

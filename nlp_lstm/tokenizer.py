@@ -24,6 +24,7 @@ from typing import Any, Union
 import numpy as np
 
 from nlp_lstm.errors import NlpLstmError
+from nlp_lstm.files import UnreadableFile, read_json_file
 
 PAD = "<pad>"
 UNK = "<unk>"
@@ -209,11 +210,21 @@ def tokenizer_from_dict(data: Any) -> AnyTokenizer:
     raise TokenizerError(f"unknown tokenizer type {found!r}; this version reads {', '.join(TOKENIZER_KINDS)}")
 
 
+def with_newline(tokenizer: AnyTokenizer) -> AnyTokenizer:
+    """``tokenizer`` able to encode a newline.
+
+    A language model reads its texts as one stream with a newline between each two
+    (``data.encode_stream``), which is how the lines of a text file come back to what is on disk:
+    its vocabulary needs the newline even where no single text holds one. Byte-level BPE has it.
+    """
+    if isinstance(tokenizer, CharTokenizer) and "\n" not in tokenizer.chars:
+        return CharTokenizer([*tokenizer.chars, "\n"])
+    return tokenizer
+
+
 def load_tokenizer(path: str | Path) -> AnyTokenizer:
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise TokenizerError(f"{path}: tokenizer file is missing") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise TokenizerError(f"{path}: tokenizer is not valid JSON ({error})") from None
+        data = read_json_file(Path(path), "tokenizer file")
+    except UnreadableFile as error:
+        raise TokenizerError(str(error)) from None
     return tokenizer_from_dict(data)

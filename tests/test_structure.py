@@ -15,7 +15,7 @@ ALLOWED = {
     "plots": {"errors", "files"},
     "hub": {"errors"},
     "config": {"errors"},
-    "tokenizer": {"errors"},
+    "tokenizer": {"errors", "files"},
     "lstm": set(),
     "model": {"config", "lstm"},
     "token_store": {"tokenizer"},
