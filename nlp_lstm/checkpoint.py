@@ -12,10 +12,13 @@ mid-save leaves the previous good directory, never a half-written one.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import os
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +107,18 @@ class SavedModel:
             return hub.upload(self.save_pretrained(Path(scratch) / "model"), repo_id, token, private)
 
 
+@contextlib.contextmanager
+def os_errors_of_safetensors(path: Path) -> Iterator[None]:
+    """Turn safetensors' own error for a failed write (it names the OS error only in its text) into an OSError."""
+    try:
+        yield
+    except Exception as error:
+        code = re.search(r"os error (\d+)", str(error))
+        if code is None:
+            raise
+        raise OSError(int(code[1]), os.strerror(int(code[1])), str(path)) from None
+
+
 def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
@@ -128,7 +143,8 @@ def write_model_files(directory: Path, saved: SavedModel) -> None:
     model = saved.model
     if any(p.device.type != "cpu" for p in model.parameters()) or saved.weights_dtype != "float32":
         model = copy.deepcopy(model).to("cpu", WEIGHT_DTYPES[saved.weights_dtype])
-    save_model(model, str(directory / WEIGHTS_FILE), metadata={"format": "pt"})
+    with os_errors_of_safetensors(directory / WEIGHTS_FILE):
+        save_model(model, str(directory / WEIGHTS_FILE), metadata={"format": "pt"})
     saved.tokenizer.save(directory / TOKENIZER_FILE)
     _write_json(directory / TRAINING_FILE, saved.training)
 
@@ -278,8 +294,12 @@ def _load_weights(
         raise ModelLoadError(str(error)) from None
     header = _weights_header(weights)
     _check_layers(weights, header, [model_config] if member_configs is None else member_configs)
-    with torch.device("meta"):  # shapes without memory: the config is checked against the header first
-        _check_shapes(weights, _build(kind, model_config, member_configs), header)
+    try:
+        with torch.device("meta"):  # shapes without memory: the config is checked against the header first
+            implied = _build(kind, model_config, member_configs)
+    except (RuntimeError, ValueError, OverflowError) as error:  # sizes no tensor can have
+        raise ModelLoadError(f"{directory / CONFIG_FILE}: sizes no model can have ({str(error).splitlines()[0]})") from None
+    _check_shapes(weights, implied, header)
     model = _build(kind, model_config, member_configs)
     try:
         missing, unexpected = load_model(model, str(weights), strict=False, device=str(device))
@@ -353,7 +373,8 @@ def save_trainer_state(
                 flat[f"optimizer.{index}.{key}"] = value.detach().cpu().contiguous()
             else:
                 scalars.setdefault(str(index), {})[key] = value
-    save_file(flat, str(directory / STATE_TENSORS_FILE))
+    with os_errors_of_safetensors(directory / STATE_TENSORS_FILE):
+        save_file(flat, str(directory / STATE_TENSORS_FILE))
     _write_json(directory / STATE_JSON_FILE, {"info": info, "param_groups": state["param_groups"], "scalars": scalars})
 
 

@@ -7,6 +7,7 @@ User errors become one line on stderr and exit code 1, never a traceback.
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
@@ -37,6 +38,24 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # Exit codes (documented in the README): 0 ok, 1 runtime failure, 2 usage error, 130 interrupted.
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool that a closed pipe stopped
+EXIT_DISK = 74  # EX_IOERR of sysexits.h: the file system refused a read or a write
+DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO, errno.EISDIR, errno.ENOTDIR}
+
+
+def disk_error_message(error: OSError) -> str:
+    """One line for a refused read or write: the path, the reason, and what to do about it."""
+    advice = {
+        errno.ENOSPC: "free some space or write elsewhere",
+        errno.EDQUOT: "free some space or write elsewhere",
+        errno.EROFS: "write elsewhere (another --output, say)",
+        errno.EACCES: "check the permissions, or write elsewhere",
+        errno.EPERM: "check the permissions, or write elsewhere",
+    }.get(error.errno, "check the path and the disk")
+    where = f"{error.filename}: " if error.filename else ""
+    return f"{where}{error.strerror or error}; {advice}"
+
+
 DEBUG = {"on": os.environ.get("NLP_LSTM_DEBUG", "") not in ("", "0")}
 
 
@@ -57,6 +76,14 @@ def user_errors(command: F) -> F:
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except (typer.Exit, typer.Abort):
             raise
+        except BrokenPipeError:  # `nlp-lstm generate | head`: the reader has all it wanted; stop as Unix tools do
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's own flush cannot fail again
+            raise typer.Exit(EXIT_BROKEN_PIPE) from None
+        except OSError as error:
+            if DEBUG["on"] or error.errno not in DISK_ERRORS:
+                raise
+            typer.echo(f"error: {disk_error_message(error)}", err=True)
+            raise typer.Exit(EXIT_DISK) from None
         except Exception as error:  # a bug of ours, or a failure we did not foresee: still no traceback
             if DEBUG["on"]:
                 raise
@@ -510,7 +537,7 @@ def classify(
     """
     texts = list(texts or [])
     if texts == ["-"]:
-        texts = [line.rstrip("\n") for line in sys.stdin]
+        texts = read_stdin_lines()
     if input_file is not None:
         if texts:
             raise UsageError("give texts as arguments or with --input, not both")
@@ -523,9 +550,8 @@ def classify(
     predictions = nlp_lstm.classify(saved, texts, batch_size)
     if json_output:
         for prediction in predictions:
-            typer.echo(
-                json.dumps({"index": prediction.index, "label": prediction.label, "probabilities": prediction.probabilities})
-            )
+            row = {"index": prediction.index, "label": prediction.label, "probabilities": prediction.probabilities}
+            typer.echo(json.dumps(row, allow_nan=False))  # NaN is not JSON: fail loudly rather than print it
         return
     from rich.console import Console
     from rich.table import Table
@@ -542,6 +568,26 @@ def classify(
             str(prediction.index), shown, prediction.label, *(f"{prediction.probabilities[n]:.3f}" for n in saved.labels)
         )
     Console().print(table)
+
+
+STDIN_CHUNK = 2**20
+
+
+def read_stdin_lines() -> list[str]:
+    """stdin's lines, read in chunks so that binary input (``< /dev/zero``) fails at its first chunk."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    pieces = []
+    while chunk := sys.stdin.buffer.read(STDIN_CHUNK):
+        if b"\0" in chunk:
+            raise NlpLstmError("stdin holds NUL bytes, so it is not text; pipe in one text per line")
+        try:
+            pieces.append(decoder.decode(chunk))
+        except UnicodeDecodeError:
+            raise NlpLstmError("stdin is not UTF-8 text; convert it with iconv -t utf-8") from None
+    lines = "".join(pieces).split("\n")
+    return lines[:-1] if lines[-1] == "" else lines  # a final newline ends the last line, it starts none
 
 
 def print_metrics_table(title: str, rows: list[tuple[str, str]], header: tuple[str, str] = ("metric", "value")) -> None:

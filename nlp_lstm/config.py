@@ -28,6 +28,11 @@ class ConfigError(UsageError):
     """A setting is out of range, of the wrong type, or unknown."""
 
 
+def option(name: str) -> str:
+    """A setting as the command line spells it: ``top_p`` is ``--top-p``. Messages use it, from the API too."""
+    return "--" + name.replace("_", "-")
+
+
 def _require(condition: bool, message: str) -> None:
     if not condition:
         raise ConfigError(message)
@@ -38,7 +43,7 @@ def _check_types(obj: Any) -> None:
     for field in dataclasses.fields(obj):
         value = getattr(obj, field.name)
         if not _matches(value, hints[field.name]):
-            raise ConfigError(f"{field.name} must be {_describe(hints[field.name])}, got {value!r}")
+            raise ConfigError(f"{option(field.name)} must be {_describe(hints[field.name])}, got {value!r}")
 
 
 def _matches(value: Any, hint: Any) -> bool:
@@ -117,17 +122,17 @@ class ModelConfig(JsonConfig):
 
     def __post_init__(self) -> None:
         _check_types(self)
-        _require(self.vocab_size >= 2, f"vocab_size must be at least 2, got {self.vocab_size}")
+        _require(self.vocab_size >= 2, f"--vocab-size must be at least 2, got {self.vocab_size}")
         for name in ("embedding_dim", "hidden_size", "num_layers"):
-            _require(getattr(self, name) >= 1, f"{name} must be a positive integer, got {getattr(self, name)}")
+            _require(getattr(self, name) >= 1, f"{option(name)} must be a positive integer, got {getattr(self, name)}")
         for name in REGULARISATION_FIELDS:
-            _require(0.0 <= getattr(self, name) < 1.0, f"{name} must be in [0, 1), got {getattr(self, name)}")
+            _require(0.0 <= getattr(self, name) < 1.0, f"{option(name)} must be in [0, 1), got {getattr(self, name)}")
         _require(self.num_classes >= 0, f"num_classes must be >= 0, got {self.num_classes}")
         _require(0 <= self.pad_id < self.vocab_size, f"pad_id must be in [0, vocab_size), got {self.pad_id}")
         if self.tie_weights:
             _require(
                 self.embedding_dim == self.hidden_size and not self.bidirectional,
-                f"tie_weights needs embedding_dim == hidden_size (got {self.embedding_dim} and {self.hidden_size}); "
+                f"--tie-weights needs embedding_dim == hidden_size (got {self.embedding_dim} and {self.hidden_size}); "
                 "set both to the same size or drop --tie-weights",
             )
 
@@ -165,24 +170,24 @@ class TrainConfig(JsonConfig):
 
     def __post_init__(self) -> None:
         _check_types(self)
-        _require(bool(self.dataset), "dataset must not be empty; try --dataset shakespeare or a path to a .txt file")
+        _require(bool(self.dataset), "--dataset must not be empty; try --dataset shakespeare or a path to a .txt file")
         for name in ("seq_len", "batch_size", "max_steps", "eval_every", "eval_batch_size"):
-            _require(getattr(self, name) >= 1, f"{name} must be a positive integer, got {getattr(self, name)}")
-        _require(self.lr > 0 and math.isfinite(self.lr), f"lr must be a positive number, got {self.lr}")
+            _require(getattr(self, name) >= 1, f"{option(name)} must be a positive integer, got {getattr(self, name)}")
+        _require(self.lr > 0 and math.isfinite(self.lr), f"--lr must be a positive number, got {self.lr}")
         _require(0.0 <= self.min_lr_ratio <= 1.0, f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
-        _require(0.0 <= self.state_reset <= 1.0, f"state_reset must be in [0, 1], got {self.state_reset}")
+        _require(0.0 <= self.state_reset <= 1.0, f"--state-reset must be in [0, 1], got {self.state_reset}")
         for name in ("warmup_steps", "patience", "threads"):
-            _require(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
-        _require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
+            _require(getattr(self, name) >= 0, f"{option(name)} must be >= 0, got {getattr(self, name)}")
+        _require(self.weight_decay >= 0, f"--weight-decay must be >= 0, got {self.weight_decay}")
         _check_common_training(self)
 
 
 def _check_common_training(config: TrainConfig | ClassifierTrainConfig) -> None:
-    _require(config.grad_clip > 0, f"grad_clip must be > 0, got {config.grad_clip}")
-    _require(config.vocab_size >= 260, f"vocab_size must be >= 260 (the 256 bytes and specials), got {config.vocab_size}")
+    _require(config.grad_clip > 0, f"--grad-clip must be > 0, got {config.grad_clip}")
+    _require(config.vocab_size >= 260, f"--vocab-size must be >= 260 (the 256 bytes and specials), got {config.vocab_size}")
     _require(
         config.device in ("auto", "cpu", "mps") or config.device.startswith("cuda"),
-        f"device must be auto, cpu, cuda, cuda:N or mps, got {config.device!r}",
+        f"--device must be auto, cpu, cuda, cuda:N or mps, got {config.device!r}",
     )
 
 
@@ -219,15 +224,15 @@ class ClassifierTrainConfig(JsonConfig):
 
     def __post_init__(self) -> None:
         _check_types(self)
-        _require(bool(self.dataset), "dataset must not be empty; try --dataset rotten_tomatoes or a path to a .csv file")
+        _require(bool(self.dataset), "--dataset must not be empty; try --dataset rotten_tomatoes or a path to a .csv file")
         for name in ("max_length", "batch_size", "epochs"):
-            _require(getattr(self, name) >= 1, f"{name} must be a positive integer, got {getattr(self, name)}")
-        _require(self.lr > 0 and math.isfinite(self.lr), f"lr must be a positive number, got {self.lr}")
+            _require(getattr(self, name) >= 1, f"{option(name)} must be a positive integer, got {getattr(self, name)}")
+        _require(self.lr > 0 and math.isfinite(self.lr), f"--lr must be a positive number, got {self.lr}")
         _require(0.0 <= self.min_lr_ratio <= 1.0, f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
         for name in ("warmup_steps", "patience", "threads", "freeze_epochs"):
-            _require(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
-        _require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
-        _require(self.layer_lr_decay >= 1.0, f"layer_lr_decay must be >= 1, got {self.layer_lr_decay}")
+            _require(getattr(self, name) >= 0, f"{option(name)} must be >= 0, got {getattr(self, name)}")
+        _require(self.weight_decay >= 0, f"--weight-decay must be >= 0, got {self.weight_decay}")
+        _require(self.layer_lr_decay >= 1.0, f"--layer-lr-decay must be >= 1, got {self.layer_lr_decay}")
         _check_common_training(self)
 
 
@@ -244,11 +249,11 @@ class SampleConfig(JsonConfig):
 
     def __post_init__(self) -> None:
         _check_types(self)
-        _require(self.length >= 1, f"length must be a positive integer, got {self.length}")
+        _require(self.length >= 1, f"--length must be a positive integer, got {self.length}")
         _require(
             self.temperature >= 0 and math.isfinite(self.temperature),
-            f"temperature must be >= 0 (0 = greedy), got {self.temperature}",
+            f"--temperature must be >= 0 (0 = greedy), got {self.temperature}",
         )
-        _require(self.top_k >= 0, f"top_k must be >= 0 (0 = off), got {self.top_k}")
-        _require(0 < self.top_p <= 1, f"top_p must be in (0, 1] (1 = off), got {self.top_p}")
-        _require(self.num_samples >= 1, f"num_samples must be a positive integer, got {self.num_samples}")
+        _require(self.top_k >= 0, f"--top-k must be >= 0 (0 = off), got {self.top_k}")
+        _require(0 < self.top_p <= 1, f"--top-p must be in (0, 1] (1 = off), got {self.top_p}")
+        _require(self.num_samples >= 1, f"--num-samples must be a positive integer, got {self.num_samples}")

@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 from nlp_lstm.errors import NlpLstmError
+from nlp_lstm.files import UnreadableFile, check_regular_file
 from nlp_lstm.token_store import stream_ids
 from nlp_lstm.tokenizer import AnyTokenizer
 
@@ -177,16 +178,26 @@ def _local_files(spec: str) -> list[str] | None:
     if path.is_dir():
         raise DataError(f"{spec}: is a directory; pass a file or a glob such as '{spec}/*.txt'")
     if path.exists():
-        return [str(path)]
+        return _regular_files([str(path)])
     if any(ch in spec for ch in "*?["):
         files = sorted(glob.glob(os.path.expanduser(spec)))
         if not files:
             raise DataError(f"{spec}: no files match this pattern")
-        return files
+        return _regular_files(files)
     # Hub names look like "name" or "owner/name"; anything else path-like is a missing file.
     if path.suffix.lower() in _LOADERS or spec.startswith((".", "/", "~")) or spec.count("/") > 1:
         raise DataError(f"{spec}: no such file")
     return None
+
+
+def _regular_files(files: list[str]) -> list[str]:
+    """``files``, each checked to be a regular file: a FIFO would block the reader, a device never end."""
+    for file in files:
+        try:
+            check_regular_file(Path(file), "data file")
+        except UnreadableFile as error:
+            raise DataError(str(error)) from None
+    return files
 
 
 def _load_local(files: list[str], by_line: bool = False) -> Any:

@@ -48,6 +48,11 @@ def sample_next(logits: Tensor, temperature: float, top_k: int, top_p: float, ge
         return logits.argmax(dim=-1).cpu()
     scaled = logits.float() if temperature == 1.0 else logits.float() / temperature  # x / 1 is x: skip the op
     probs = filter_logits(scaled, top_k, top_p).softmax(dim=-1).cpu()
+    if temperature < 1.0 and torch.isnan(probs).any():
+        # A tiny temperature overflows x / t to infinity; (x - max) / t cannot, and puts all the mass
+        # on the likeliest tokens, as the limit t -> 0 should. Checked here, where probs are on the CPU anyway.
+        shifted = (logits.float() - logits.float().amax(dim=-1, keepdim=True)) / temperature
+        probs = filter_logits(shifted, top_k, top_p).softmax(dim=-1).cpu()
     if torch.isnan(probs).any():
         raise RuntimeError("probability tensor contains nan: the model's logits are not finite")
     # What torch.multinomial(probs, 1, generator=generator) does for one draw (argmax of p / q with

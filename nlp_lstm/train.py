@@ -25,7 +25,7 @@ import torch
 
 from nlp_lstm import checkpoint
 from nlp_lstm.checkpoint import SavedModel
-from nlp_lstm.config import ClassifierTrainConfig, TrainConfig
+from nlp_lstm.config import ClassifierTrainConfig, TrainConfig, option
 from nlp_lstm.distributed import Processes
 from nlp_lstm.errors import Interrupted, TrainingError, TrainingUsageError
 from nlp_lstm.files import BEST_DIR, CURVES_FILE, LAST_DIR, METRICS_FILE, RUN_CONFIG_FILE, atomic_directory
@@ -221,7 +221,7 @@ class TrainingRun:
         saved = checkpoint.read_model_config(self.last_dir)
         changed = sorted(k for k in given if k in model_options and getattr(saved, k, model_options[k]) != model_options[k])
         if changed:
-            options = ", ".join(f"--{k.replace('_', '-')} (the run has {getattr(saved, k)})" for k in changed)
+            options = ", ".join(f"{option(k)} (the run has {getattr(saved, k)})" for k in changed)
             raise TrainingUsageError(f"--resume keeps the run's model; these options differ from it: {options}; drop them")
 
     def _resume_config(self, requested: AnyTrainConfig, given: set[str]) -> AnyTrainConfig:
@@ -230,7 +230,8 @@ class TrainingRun:
         refused = sorted(changed - set(RESUMABLE_CHANGES))
         if refused:
             raise TrainingUsageError(
-                f"--resume keeps the run's settings; these differ from it: {', '.join(refused)} (only {', '.join(RESUMABLE_CHANGES)} may change)"
+                f"--resume keeps the run's settings; these differ from it: {', '.join(map(option, refused))} "
+                f"(only {', '.join(map(option, RESUMABLE_CHANGES))} may change)"
             )
         return saved.replace(**{k: getattr(requested, k) for k in changed})
 

@@ -79,13 +79,13 @@ def test_user_errors_are_one_line_and_exit_non_zero(tmp_path, trained, text_file
     csv_file.write_text("review,stars\n" + "".join(f"line {i},{i % 5}\n" for i in range(40)))
     cases = [
         (["generate", "--model", tmp_path / "absent"], "no such model directory", 1),
-        (["generate", "--model", trained / "best", "--temperature", "-1"], "temperature must be >= 0", 2),
-        (["generate", "--model", trained / "best", "--top-p", "0"], "top_p must be in (0, 1]", 2),
+        (["generate", "--model", trained / "best", "--temperature", "-1"], "--temperature must be >= 0", 2),
+        (["generate", "--model", trained / "best", "--top-p", "0"], "--top-p must be in (0, 1]", 2),
         (["train", "lm", "--dataset", text_file, "--output", trained, *SMALL], "already holds a run", 2),
         (["train", "lm", "--dataset", tmp_path / "missing.txt", "--output", tmp_path / "x"], "no such file", 1),
         (
             ["train", "lm", "--dataset", text_file, "--output", tmp_path / "y", "--hidden-size", "0"],
-            "hidden_size must be a positive",
+            "--hidden-size must be a positive",
             2,
         ),
         (

@@ -15,7 +15,7 @@ def test_json_round_trip():
 def test_unknown_keys_and_wrong_types_are_refused():
     with pytest.raises(ConfigError, match=r"unknown ModelConfig keys \['hiden_size'\]"):
         ModelConfig.from_dict({"vocab_size": 10, "hiden_size": 3})
-    with pytest.raises(ConfigError, match="hidden_size must be int"):
+    with pytest.raises(ConfigError, match="--hidden-size must be int"):
         ModelConfig.from_dict({"vocab_size": 10, "hidden_size": "64"})
     with pytest.raises(ConfigError, match="must be a JSON object"):
         ModelConfig.from_dict([1, 2])
@@ -24,17 +24,17 @@ def test_unknown_keys_and_wrong_types_are_refused():
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: ModelConfig(vocab_size=10, hidden_size=0), "hidden_size must be a positive integer"),
-        (lambda: ModelConfig(vocab_size=10, dropout=1.0), r"dropout must be in \[0, 1\)"),
-        (lambda: ModelConfig(vocab_size=10, embedding_dim=8, hidden_size=16, tie_weights=True), "tie_weights needs"),
-        (lambda: TrainConfig(batch_size=0), "batch_size must be a positive integer"),
-        (lambda: TrainConfig(lr=-1.0), "lr must be a positive number"),
-        (lambda: TrainConfig(device="tpu"), "device must be auto, cpu"),
-        (lambda: SampleConfig(temperature=-0.1), "temperature must be >= 0"),
-        (lambda: SampleConfig(top_p=0.0), r"top_p must be in \(0, 1\]"),
-        (lambda: SampleConfig(top_p=1.5), r"top_p must be in \(0, 1\]"),
-        (lambda: SampleConfig(top_k=-1), "top_k must be >= 0"),
-        (lambda: SampleConfig(length=0), "length must be a positive integer"),
+        (lambda: ModelConfig(vocab_size=10, hidden_size=0), "--hidden-size must be a positive integer"),
+        (lambda: ModelConfig(vocab_size=10, dropout=1.0), r"--dropout must be in \[0, 1\)"),
+        (lambda: ModelConfig(vocab_size=10, embedding_dim=8, hidden_size=16, tie_weights=True), "--tie-weights needs"),
+        (lambda: TrainConfig(batch_size=0), "--batch-size must be a positive integer"),
+        (lambda: TrainConfig(lr=-1.0), "--lr must be a positive number"),
+        (lambda: TrainConfig(device="tpu"), "--device must be auto, cpu"),
+        (lambda: SampleConfig(temperature=-0.1), "--temperature must be >= 0"),
+        (lambda: SampleConfig(top_p=0.0), r"--top-p must be in \(0, 1\]"),
+        (lambda: SampleConfig(top_p=1.5), r"--top-p must be in \(0, 1\]"),
+        (lambda: SampleConfig(top_k=-1), "--top-k must be >= 0"),
+        (lambda: SampleConfig(length=0), "--length must be a positive integer"),
     ],
 )
 def test_out_of_range_values_name_the_valid_range(make, message):

@@ -96,7 +96,7 @@ def test_generate_never_raises_on_arbitrary_prompts(language_model, prompt, seed
 
 def test_exit_codes_usage_runtime_and_internal(monkeypatch):
     usage = runner.invoke(app, ["generate", "--temperature", "-1"])
-    assert usage.exit_code == 2 and usage.output.strip() == "error: temperature must be >= 0 (0 = greedy), got -1.0"
+    assert usage.exit_code == 2 and usage.output.strip() == "error: --temperature must be >= 0 (0 = greedy), got -1.0"
     assert runner.invoke(app, ["classify", "--batch-size", "0", "fine"]).exit_code == 2
     runtime = runner.invoke(app, ["generate", "--model", "no/such/model"])
     assert runtime.exit_code == 1 and "no such model directory" in runtime.output

@@ -19,7 +19,7 @@ ALLOWED = {
     "lstm": set(),
     "model": {"config", "lstm"},
     "token_store": {"tokenizer"},
-    "data": {"errors", "token_store", "tokenizer"},
+    "data": {"errors", "files", "token_store", "tokenizer"},
     "checkpoint": {"catalog", "config", "errors", "files", "hub", "model", "tokenizer"},
     "evaluate": {"checkpoint", "data", "model", "prediction"},
     "sampling": {"checkpoint", "config", "stepping"},

@@ -96,7 +96,7 @@ def test_resume_refuses_changed_settings_and_missing_runs(tmp_path, text_file):
     with pytest.raises(TrainingError, match="no resumable run here"):
         train_language_model(config_for(text_file), tmp_path / "none", MODEL, resume=True)
     train_language_model(config_for(text_file, max_steps=10), tmp_path / "run", MODEL)
-    with pytest.raises(TrainingError, match="these differ from it: lr"):
+    with pytest.raises(TrainingError, match="these differ from it: --lr"):
         train_language_model(config_for(text_file, lr=1.0), tmp_path / "run", MODEL, resume=True, given_options={"lr"})
 
 
