@@ -56,7 +56,11 @@ def disk_error_message(error: OSError) -> str:
     return f"{where}{error.strerror or error}; {advice}"
 
 
-DEBUG = {"on": os.environ.get("NLP_LSTM_DEBUG", "") not in ("", "0")}
+def debug_from_environment() -> bool:
+    return os.environ.get("NLP_LSTM_DEBUG", "") not in ("", "0")
+
+
+DEBUG = {"on": debug_from_environment()}
 
 
 def user_errors(command: F) -> F:
@@ -123,7 +127,7 @@ def main_options(
 
     Example: nlp-lstm train lm --dataset shakespeare --output runs/shakespeare --max-steps 300
     """
-    DEBUG["on"] = DEBUG["on"] or debug
+    DEBUG["on"] = debug or debug_from_environment()  # per invocation: one --debug must not stick to the next command
 
 
 ModelOption = Annotated[

@@ -18,6 +18,7 @@ from nlp_lstm import checkpoint
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.data import REVIEW_SOURCES
 from nlp_lstm.errors import UsageError
+from nlp_lstm.files import check_model_replaceable
 from nlp_lstm.model import ClassifierEnsemble
 
 
@@ -79,6 +80,7 @@ def build_ensemble(
         raise UsageError(f"{output}: is one of the members; choose another --output")
     if output.exists() and not overwrite:
         raise UsageError(f"{output}: already exists; pass --overwrite to replace it, or choose another --output")
+    check_model_replaceable(output)  # before the work: only a directory of model files is ever replaced
     saved = combine([checkpoint.load(d, device=device, kind="classifier") for d in member_dirs], command)
     if half:  # measure what will be stored: the weights rounded to float16
         saved.weights_dtype = "float16"

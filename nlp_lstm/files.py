@@ -58,6 +58,7 @@ RUN_MODEL_DIRS = (BEST_DIR, LAST_DIR)
 # The most any JSON file of a model or run directory may hold: a 50 k-token BPE vocabulary is about 3 MB.
 JSON_LIMIT = 64 * 2**20
 
+_SAFETENSORS_TEMPORARY = re.compile(r"^\.tmp[A-Za-z0-9_]{6,10}$")  # Python's tempfile names, as safetensors uses
 _TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<role>partial|old|run|replaced)-(?P<pid>\d+)$")
 
 
@@ -196,6 +197,9 @@ def remove_model_directory(directory: Path) -> None:
     for name in MODEL_FILES:
         with contextlib.suppress(FileNotFoundError):
             (directory / name).unlink()
+    for leftover in directory.glob(".tmp*"):  # safetensors writes a temporary beside the file, then renames it
+        if _SAFETENSORS_TEMPORARY.match(leftover.name) and leftover.is_file() and not leftover.is_symlink():
+            leftover.unlink()
     with contextlib.suppress(OSError):  # not empty: something not ours is inside, and it stays
         directory.rmdir()
 

@@ -53,7 +53,7 @@ ALLOWED = {
         "train",
     },
     "prediction": {"checkpoint", "data"},
-    "ensemble": {"checkpoint", "config", "data", "errors", "evaluate", "model"},
+    "ensemble": {"checkpoint", "config", "data", "errors", "evaluate", "files", "model"},
     "inspection": {"checkpoint", "errors"},
     "__init__": {
         "checkpoint",
