@@ -110,9 +110,12 @@ def train_classifier(
     """Train a classifier on ``config.dataset``; write ``best/``, ``last/`` and ``metrics.jsonl`` under ``output_dir``.
 
     ``model_options`` are :class:`ModelConfig` fields other than ``vocab_size`` and
-    ``num_classes``. ``given_options`` names the options the caller set explicitly.
+    ``num_classes``; those left out take the classifier's defaults (``ClassifierTrainConfig.model_options``:
+    a smaller, more regularised encoder than a language model's), as on the command line, so the API
+    and the CLI train the same model from the same words. ``given_options`` names the options the caller set explicitly.
     Started by torchrun, it trains data-parallel and only rank 0 calls ``callback``.
     """
+    model_options = ClassifierTrainConfig.model_options(model_options)
     with (
         processes() as group,
         TrainingRun(output_dir, config, "classifier", resume, overwrite, given_options, group, model_options) as run,

@@ -311,13 +311,9 @@ def make_progress_callback() -> Any:
 
 def run_training(ctx: typer.Context, options: dict[str, Any], config_class: type, train: Callable[..., Any]) -> None:
     """Build the configs from a training command's options and run it."""
-    if options["resume"] and options["overwrite"]:
-        raise UsageError("--resume and --overwrite contradict each other; pass one of them")
     names = [n for n in config_class.__dataclass_fields__ if n in options]
     config = config_class(**{n: options[n] for n in names})
     model_options = {n: options[n] for n in MODEL_FIELDS if n in options}
-    if not options["resume"]:
-        ModelConfig(vocab_size=2, num_classes=2, **model_options)  # validate sizes before loading any data
     resolved = {p.name: options[p.name] for p in ctx.command.params if p.name not in NOT_IN_CONFIG_FILES}
     main_process = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 alone writes the run's files and reports
     try:
@@ -406,6 +402,9 @@ def train_lm(
     run_training(ctx, locals(), TrainConfig, nlp_lstm.train_language_model)
 
 
+CLASSIFIER_MODEL = ClassifierTrainConfig.model_options()  # the library's defaults for a classifier's encoder
+
+
 @train_app.command("classifier")
 @user_errors
 def train_classifier(
@@ -432,12 +431,14 @@ def train_classifier(
     layer_lr_decay: Annotated[float, typer.Option(help="With --init-from: learning-rate divisor per lower layer.")] = default(
         ClassifierTrainConfig, "layer_lr_decay"
     ),
-    embedding_dim: EmbeddingDimOption = default(ModelConfig, "embedding_dim"),
-    hidden_size: HiddenSizeOption = ClassifierTrainConfig.MODEL_DEFAULTS["hidden_size"],
-    num_layers: NumLayersOption = ClassifierTrainConfig.MODEL_DEFAULTS["num_layers"],
-    bidirectional: Annotated[bool, typer.Option(help="Read each text in both directions (from scratch only).")] = False,
-    dropout: DropoutOption = ClassifierTrainConfig.MODEL_DEFAULTS["dropout"],
-    embedding_dropout: EmbeddingDropoutOption = default(ModelConfig, "embedding_dropout"),
+    embedding_dim: EmbeddingDimOption = CLASSIFIER_MODEL["embedding_dim"],
+    hidden_size: HiddenSizeOption = CLASSIFIER_MODEL["hidden_size"],
+    num_layers: NumLayersOption = CLASSIFIER_MODEL["num_layers"],
+    bidirectional: Annotated[
+        bool, typer.Option(help="Read each text in both directions (from scratch only).")
+    ] = CLASSIFIER_MODEL["bidirectional"],
+    dropout: DropoutOption = CLASSIFIER_MODEL["dropout"],
+    embedding_dropout: EmbeddingDropoutOption = CLASSIFIER_MODEL["embedding_dropout"],
     batch_size: BatchSizeOption = default(ClassifierTrainConfig, "batch_size"),
     epochs: Annotated[int, typer.Option(help="Passes over the training split.")] = default(ClassifierTrainConfig, "epochs"),
     lr: LrOption = default(ClassifierTrainConfig, "lr"),
@@ -548,8 +549,6 @@ def classify(
         texts = nlp_lstm.read_texts(str(input_file), text_column)
     if not texts:
         raise UsageError("no texts to classify; pass them as arguments, '-' for stdin, or --input FILE")
-    if batch_size < 1:
-        raise UsageError(f"--batch-size must be a positive integer, got {batch_size}")
     saved = load_for(model, "classifier", device)
     predictions = nlp_lstm.classify(saved, texts, batch_size)
     if json_output:

@@ -137,6 +137,14 @@ class ModelConfig(JsonConfig):
             )
 
 
+def check_model_options(options: dict[str, Any]) -> None:
+    """Refuse unknown or out-of-range :class:`ModelConfig` options before any data is read."""
+    try:
+        ModelConfig(vocab_size=2, num_classes=2, **options)  # the sizes that data decides are stand-ins here
+    except TypeError as error:
+        raise ConfigError(f"unknown model option: {error}") from None
+
+
 @dataclass(frozen=True)
 class TrainConfig(JsonConfig):
     """How to train: data, optimisation, schedule, evaluation cadence."""
@@ -197,6 +205,20 @@ class ClassifierTrainConfig(JsonConfig):
 
     # A classifier reads whole texts, not long streams: a smaller, more regularised encoder by default.
     MODEL_DEFAULTS: ClassVar[dict[str, Any]] = {"hidden_size": 256, "num_layers": 1, "dropout": 0.3}
+    MODEL_FIELDS: ClassVar[tuple[str, ...]] = (
+        "embedding_dim",
+        "hidden_size",
+        "num_layers",
+        "dropout",
+        "embedding_dropout",
+        "bidirectional",
+    )
+
+    @classmethod
+    def model_options(cls, given: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Every option of a classifier's encoder: ``given`` ones, else the classifier's defaults, else ModelConfig's."""
+        defaults = {name: ModelConfig.__dataclass_fields__[name].default for name in cls.MODEL_FIELDS}
+        return {**defaults, **cls.MODEL_DEFAULTS, **(given or {})}
 
     dataset: str = "rotten_tomatoes"
     dataset_config: str | None = None

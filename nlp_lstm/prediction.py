@@ -14,6 +14,7 @@ from torch import nn
 
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.data import ClassifierBatches, encode_texts
+from nlp_lstm.errors import UsageError
 
 DEFAULT_MAX_LENGTH = 400
 
@@ -48,6 +49,8 @@ def encode_for(saved: SavedModel, texts: list[str]) -> list[np.ndarray]:
 
 def classify(saved: SavedModel, texts: list[str], batch_size: int = 64) -> list[Prediction]:
     """The label and the probability of every class for each text."""
+    if batch_size < 1:
+        raise UsageError(f"--batch-size must be a positive integer, got {batch_size}")
     if not texts:
         return []
     labels = saved.labels or [str(i) for i in range(saved.config.num_classes)]

@@ -25,7 +25,7 @@ import torch
 
 from nlp_lstm import checkpoint
 from nlp_lstm.checkpoint import SavedModel
-from nlp_lstm.config import ClassifierTrainConfig, TrainConfig, option
+from nlp_lstm.config import ClassifierTrainConfig, TrainConfig, check_model_options, option
 from nlp_lstm.distributed import Processes
 from nlp_lstm.errors import Interrupted, TrainingError, TrainingUsageError
 from nlp_lstm.files import BEST_DIR, CURVES_FILE, LAST_DIR, METRICS_FILE, RUN_CONFIG_FILE, atomic_directory
@@ -168,6 +168,10 @@ class TrainingRun:
         self.resume = resume
         self.run_directory = RunDirectory(self.output_dir, writes=self.processes.is_main)
         try:
+            if resume and overwrite:
+                raise TrainingUsageError("--resume and --overwrite contradict each other; pass one of them")
+            if not resume:
+                check_model_options(model_options or {})  # sizes out of range fail before any data is read
             if resume:
                 self.run_directory.open_for_resume()
                 self._check_model_options(model_options or {}, given_options or set())

@@ -206,3 +206,26 @@ def test_classifier_train_classify_evaluate(tmp_path, reviews_csv, trained):
     assert wrong_kind.exit_code == 1 and "is a classifier, but this command needs a language model" in wrong_kind.stderr
     nothing = run("classify", "--model", model)
     assert nothing.exit_code == 2 and "no texts to classify" in nothing.stderr
+
+
+@pytest.mark.parametrize("kind", ["lm", "classifier"])
+def test_the_api_and_the_cli_train_the_same_model_from_the_same_options(tmp_path, text_file, reviews_csv, kind):
+    """Defaults live in the library: the same words give the same config.json and train_config.json."""
+    import nlp_lstm
+    from nlp_lstm import ClassifierTrainConfig, TrainConfig
+
+    if kind == "lm":
+        shared = {"dataset": str(text_file), "max_steps": 2, "eval_every": 2, "seq_len": 16, "batch_size": 4, "device": "cpu"}
+        nlp_lstm.train_language_model(TrainConfig(**shared), tmp_path / "api")
+    else:
+        shared = {"dataset": str(reviews_csv), "text_column": "review", "label_column": "sentiment", "epochs": 1}
+        shared |= {"vocab_size": 300, "max_length": 16, "device": "cpu"}
+        nlp_lstm.train_classifier(ClassifierTrainConfig(**shared), tmp_path / "api")
+    options = [f"--{k.replace('_', '-')}={v}" for k, v in shared.items()]
+    result = run("train", kind, "--output", tmp_path / "cli", *options)
+    assert result.exit_code == 0, result.output
+    for name in ("train_config.json", "best/config.json"):
+        assert json.loads((tmp_path / "api" / name).read_text()) == json.loads((tmp_path / "cli" / name).read_text()), name
+    if kind == "classifier":  # the classifier's own defaults, not the language model's
+        model = json.loads((tmp_path / "api" / "best" / "config.json").read_text())["model"]
+        assert (model["hidden_size"], model["num_layers"], model["dropout"]) == (256, 1, 0.3)

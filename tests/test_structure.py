@@ -52,7 +52,7 @@ ALLOWED = {
         "tokenizer",
         "train",
     },
-    "prediction": {"checkpoint", "data"},
+    "prediction": {"checkpoint", "data", "errors"},
     "ensemble": {"checkpoint", "config", "data", "errors", "evaluate", "files", "model"},
     "inspection": {"checkpoint", "errors"},
     "__init__": {
