@@ -1,4 +1,4 @@
-"""Training loop of the text classifier, from scratch or from a language model.
+"""Training recipe of the text classifier, from scratch or from a language model (the loop is ``loop.py``).
 
 Cross-entropy, AdamW, gradient clipping, warm-up then cosine decay, evaluation on
 the validation split after every epoch, best-model selection by validation
@@ -12,19 +12,19 @@ fine-tuning).
 
 from __future__ import annotations
 
-import time
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nlp_lstm import checkpoint
+from nlp_lstm import checkpoint, loop
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.config import REGULARISATION_FIELDS, ClassifierTrainConfig, ModelConfig
 from nlp_lstm.data import ClassifierBatches, LabelledSplits, encode_texts, load_labelled_splits
-from nlp_lstm.distributed import Processes, processes
+from nlp_lstm.distributed import Processes
 from nlp_lstm.evaluate import classification_metrics
 from nlp_lstm.model import Classifier
 from nlp_lstm.precision import autocast
@@ -36,15 +36,10 @@ from nlp_lstm.train import (
     TrainingRun,
     TrainingUsageError,
     TrainResult,
-    learning_rate,
     make_optimizer,
     mark_embeddings_undecayed,
-    set_learning_rate,
     shared_tokenizer,
-    stop_signals,
 )
-
-LOG_EVERY = 10
 
 
 def layer_groups(model: Classifier) -> list[list[torch.nn.Parameter]]:
@@ -116,167 +111,136 @@ def train_classifier(
     Started by torchrun, it trains data-parallel and only rank 0 calls ``callback``.
     """
     model_options = ClassifierTrainConfig.model_options(model_options)
-    with (
-        processes() as group,
-        TrainingRun(output_dir, config, "classifier", resume, overwrite, given_options, group, model_options) as run,
-    ):
-        return _train(run, model_options, callback, command, given_options, group)
+    options = {"resume": resume, "overwrite": overwrite, "callback": callback, "command": command, "given_options": given_options}
+    return loop.run_recipe(ClassifierRecipe, "classifier", config, output_dir, model_options, options)
 
 
-def _train(
-    run: TrainingRun,
-    model_options: dict[str, Any] | None,
-    callback: Callback | None,
-    command: str | None,
-    given_options: set[str] | None,
-    group: Processes,
-) -> TrainResult:
-    # Data-parallel without DistributedDataParallel: each process takes every world_size-th row of
-    # each batch (the last batch may leave a process none), scales its summed loss by the whole
-    # batch's size, and the gradients are summed over the processes. That is the whole batch's
-    # mean gradient for any split of the rows, and it works while gradual unfreezing changes
-    # which parameters train, which DDP's gradient hooks, fixed when it wraps, do not follow.
-    callback = (callback if group.is_main else None) or Callback()
-    given = given_options or set()
-    config, resume = run.config, run.resume
-    splits = load_labelled_splits(config.dataset, config.text_column, config.label_column, config.dataset_config, config.seed)
-    if resume:
-        saved = checkpoint.load(run.last_dir, device=run.device, kind="classifier")
-        model, tokenizer = saved.model, saved.tokenizer
-    else:
-        model, tokenizer = _new_model(config, splits, model_options or {}, given, run.device, group)
-    group.same_weights(model)
-    inputs = {"max_length": config.max_length, "keep": config.keep}
+class ClassifierRecipe(loop.Recipe):
+    """Length-bucketed batches of whole texts, validation after every epoch, gradual unfreezing with transfer.
 
-    def encode(texts: list[str]) -> list[Any]:  # encoded once per tokenizer and length policy, then read from the store
-        cut = partial(encode_texts, tokenizer=tokenizer, max_length=config.max_length, keep=config.keep)
-        return row_ids(texts, tokenizer, cut, f"max_length={config.max_length} keep={config.keep}")
+    Data-parallel without DistributedDataParallel: each process takes every world_size-th row of
+    each batch (the last batch may leave a process none), scales its summed loss by the whole
+    batch's size, and the gradients are summed over the processes. That is the whole batch's
+    mean gradient for any split of the rows, and it works while gradual unfreezing changes
+    which parameters train, which DDP's gradient hooks, fixed when it wraps, do not follow.
+    """
 
-    train_ids, validation_ids = encode(splits.train.texts), encode(splits.validation.texts)
-    if not validation_ids:
-        raise TrainingError(f"{config.dataset}: the validation split is empty; give a dataset with more rows")
-    batches = ClassifierBatches(train_ids, splits.train.labels, config.batch_size, tokenizer.pad_id)
-    total_steps = config.epochs * len(batches)
+    throughput_name, best_metric = "texts_per_s", "accuracy"
+    divergence_limit = 50.0
 
-    mark_embeddings_undecayed(model)
-    groups = layer_groups(model)
-    transfer = bool(config.init_from)
-    scales = [config.layer_lr_decay ** -(len(groups) - 1 - depth) if transfer else 1.0 for depth in range(len(groups))]
-    optimizer = make_optimizer(list(zip(groups, scales)), config.weight_decay)
-    if resume:
-        run.restore(optimizer)
+    def __init__(self, group: Processes, model_options: dict[str, Any], given: set[str], command: str | None):
+        self.group, self.model_options, self.given, self.command = group, model_options, given, command
+        self.epoch_cache: tuple[int, list[Any]] | None = None
 
-    parameters = sum(p.numel() for p in model.parameters())
-    run.record = {
-        "kind": "classifier",
-        "dataset": config.dataset,
-        "splits": splits.source,
-        "labels": splits.label_names,
-        "skipped_rows": splits.skipped,
-        "init_from": config.init_from,
-        "command": command,
-        "parameters": parameters,
-    }
-    run.begin()
-    callback.on_start(
-        {
-            "step": run.step,
-            "max_steps": total_steps,
-            "device": str(run.device),
-            "parameters": parameters,
-            "vocab_size": tokenizer.vocab_size,
-            "train_texts": len(train_ids),
-            "train_tokens": int(batches.lengths.sum()),
-            "steps_per_epoch": len(batches),
+    def setup(self, run: TrainingRun) -> dict[str, Any]:
+        config, group = run.config, self.group
+        self.run, self.config = run, config
+        splits = load_labelled_splits(config.dataset, config.text_column, config.label_column, config.dataset_config, config.seed)
+        if run.resume:
+            saved = checkpoint.load(run.last_dir, device=run.device, kind="classifier")
+            self.model, self.tokenizer = saved.model, saved.tokenizer
+        else:
+            self.model, self.tokenizer = _new_model(config, splits, self.model_options, self.given, run.device, group)
+        group.same_weights(self.model)
+        self.splits, self.inputs = splits, {"max_length": config.max_length, "keep": config.keep}
+        train_ids, self.validation_ids = self._encode(splits.train.texts), self._encode(splits.validation.texts)
+        if not self.validation_ids:
+            raise TrainingError(f"{config.dataset}: the validation split is empty; give a dataset with more rows")
+        self.batches = ClassifierBatches(train_ids, splits.train.labels, config.batch_size, self.tokenizer.pad_id)
+        self.steps_per_epoch = len(self.batches)
+        self.total_steps = config.epochs * self.steps_per_epoch
+        mark_embeddings_undecayed(self.model)
+        self.groups = layer_groups(self.model)
+        transfer, depth_count = bool(config.init_from), len(self.groups)
+        scales = [config.layer_lr_decay ** -(depth_count - 1 - depth) if transfer else 1.0 for depth in range(depth_count)]
+        self.optimizer = make_optimizer(list(zip(self.groups, scales)), config.weight_decay)
+        if run.resume:
+            run.restore(self.optimizer)
+        return self._describe(run, len(train_ids))
+
+    def _encode(self, texts: list[str]) -> list[Any]:
+        """Encoded once per tokenizer and length policy, then read from the token store."""
+        config = self.config
+        cut = partial(encode_texts, tokenizer=self.tokenizer, max_length=config.max_length, keep=config.keep)
+        return row_ids(texts, self.tokenizer, cut, f"max_length={config.max_length} keep={config.keep}")
+
+    def _describe(self, run: TrainingRun, train_texts: int) -> dict[str, Any]:
+        """Record the run's provenance; return what the start callback shows."""
+        config, splits = self.config, self.splits
+        parameters = sum(p.numel() for p in self.model.parameters())
+        run.record = {
+            "kind": "classifier",
+            "dataset": config.dataset,
             "splits": splits.source,
             "labels": splits.label_names,
-            "model": model,
+            "skipped_rows": splits.skipped,
+            "init_from": config.init_from,
+            "command": self.command,
+            "parameters": parameters,
         }
-    )
+        self.model.train()
+        return {
+            "step": run.step,
+            "max_steps": self.total_steps,
+            "device": str(run.device),
+            "parameters": parameters,
+            "vocab_size": self.tokenizer.vocab_size,
+            "train_texts": train_texts,
+            "train_tokens": int(self.batches.lengths.sum()),
+            "steps_per_epoch": self.steps_per_epoch,
+            "splits": splits.source,
+            "labels": splits.label_names,
+            "model": self.model,
+        }
 
-    def snapshot(validation: dict[str, Any] | None) -> SavedModel:
-        return SavedModel(model, tokenizer, "classifier", splits.label_names, run.training_record(validation), inputs=inputs)
+    def _batch(self, epoch: int, index: int) -> np.ndarray:
+        """Batch ``index`` of ``epoch``; a new epoch also unfreezes the layers it trains."""
+        if self.epoch_cache is None or self.epoch_cache[0] != epoch:
+            self.epoch_cache = (epoch, self.batches.epoch(epoch, self.config.seed))
+            unfrozen = trainable_groups(epoch, len(self.groups), self.config)
+            for depth, layer_group in enumerate(self.groups):
+                for param in layer_group:
+                    param.requires_grad_(depth >= len(self.groups) - unfrozen)
+        return self.epoch_cache[1][index]
 
-    model.train()
-    window_loss = torch.zeros((), device=run.device)
-    window_correct = torch.zeros((), device=run.device)
-    window_texts, window_steps, window_start = 0, 0, time.perf_counter()
-    stopped_early = False
-    epoch_cache: tuple[int, list[Any]] | None = None
-    with stop_signals() as stop_requested:
-        while run.step < total_steps:
-            if group.any(stop_requested.is_set()):  # a signal may reach the processes at different steps
-                run.save_last(snapshot(run.best and run.best["validation"]), optimizer, {})
-                raise run.interrupted()
-            epoch, index = divmod(run.step, len(batches))
-            if epoch_cache is None or epoch_cache[0] != epoch:
-                epoch_cache = (epoch, batches.epoch(epoch, config.seed))
-                unfrozen = trainable_groups(epoch, len(groups), config)
-                for depth, layer_group in enumerate(groups):
-                    for param in layer_group:
-                        param.requires_grad_(depth >= len(groups) - unfrozen)
-            batch = epoch_cache[1][index]
-            mine = group.share_of(batch)
-            lr = learning_rate(run.step, total_steps, config)
-            set_learning_rate(optimizer, lr)
-            optimizer.zero_grad(set_to_none=True)
-            if len(mine):
-                ids, lengths, labels = (t.to(run.device) for t in batches.collate(mine))
-                with autocast(run.device, config.precision):
-                    logits = model(ids, lengths)
-                    loss = F.cross_entropy(logits.float(), labels, reduction="sum") / len(batch)  # this share's part of the mean
-                loss.backward()
-                window_loss += loss.detach()
-                window_correct += (logits.argmax(dim=1) == labels).sum()
-            trainable = [p for p in model.parameters() if p.requires_grad]
-            group.sum_gradients(trainable)
-            torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip)
-            optimizer.step()
-            run.step += 1
-            window_texts += len(batch)
-            window_steps += 1
+    def train_step(self, epoch: int, index: int) -> loop.StepResult:
+        batch = self._batch(epoch, index)
+        mine = self.group.share_of(batch)
+        device = self.run.device
+        loss, correct = torch.zeros((), device=device), torch.zeros((), device=device, dtype=torch.long)
+        self.optimizer.zero_grad(set_to_none=True)
+        if len(mine):
+            ids, lengths, labels = (t.to(device) for t in self.batches.collate(mine))
+            with autocast(device, self.config.precision):
+                logits = self.model(ids, lengths)
+                loss = F.cross_entropy(logits.float(), labels, reduction="sum") / len(batch)  # this share's part of the mean
+            loss.backward()
+            correct = (logits.argmax(dim=1) == labels).sum()
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        self.group.sum_gradients(trainable)
+        torch.nn.utils.clip_grad_norm_(trainable, self.config.grad_clip)
+        self.optimizer.step()
+        return loop.StepResult(loss.detach(), len(batch), correct)
 
-            end_of_epoch = index == len(batches) - 1
-            if window_steps == LOG_EVERY or end_of_epoch:
-                mean_loss = float(group.sum(window_loss)) / window_steps
-                window_accuracy = float(group.sum(window_correct)) / window_texts
-                if error := run.diverged(mean_loss, 50.0, "training"):
-                    raise error
-                entry = {
-                    "step": run.step,
-                    "epoch": epoch,
-                    "train_loss": mean_loss,
-                    "train_accuracy": window_accuracy,
-                    "lr": lr,
-                    "texts_per_s": window_texts / (time.perf_counter() - window_start),
-                    "elapsed_s": run.elapsed(),
-                }
-                run.log(entry)
-                callback.on_step(entry)
-                window_loss.zero_()
-                window_correct.zero_()
-                window_texts, window_steps, window_start = 0, 0, time.perf_counter()
+    def evaluates_after(self, step: int, index: int) -> bool:
+        return index == self.steps_per_epoch - 1  # the end of an epoch
 
-            if end_of_epoch:
-                # Rank 0 evaluates and tells the others, so every process takes the same decisions below.
-                val_loss, accuracy, macro_f1 = group.from_main(
-                    _validate(model, validation_ids, splits, tokenizer.pad_id) if group.is_main else [0.0, 0.0, 0.0]
-                )
-                val = {"step": run.step, "epoch": epoch, "loss": val_loss, "accuracy": accuracy, "macro_f1": macro_f1}
-                saved = snapshot(val)
-                improved = run.consider(saved, val, val["accuracy"])  # best/ first, so last/ records it
-                run.save_last(saved, optimizer, {})
-                run.log({"split": "validation", **val, "best": improved})
-                callback.on_eval({**val, "best": improved, "best_accuracy": run.best["validation"]["accuracy"]})
-                window_start = time.perf_counter()
-                if run.out_of_patience(config.patience):
-                    stopped_early = True
-                    break
+    def window_metrics(self, loss: torch.Tensor, correct: torch.Tensor, steps: int, items: int) -> dict[str, float]:
+        return {"train_loss": float(self.group.sum(loss)) / steps, "train_accuracy": float(self.group.sum(correct)) / items}
 
-    group.save_replica(model)
-    result = run.result(stopped_early)
-    callback.on_end(result)
-    return result
+    def validate(self, run: TrainingRun, epoch: int) -> tuple[dict[str, Any], float]:
+        # Rank 0 evaluates and tells the others, so every process takes the same decisions.
+        group, splits = self.group, self.splits
+        figures = _validate(self.model, self.validation_ids, splits, self.tokenizer.pad_id) if group.is_main else [0.0] * 3
+        val_loss, accuracy, macro_f1 = group.from_main(figures)
+        return {"step": run.step, "epoch": epoch, "loss": val_loss, "accuracy": accuracy, "macro_f1": macro_f1}, accuracy
+
+    def snapshot(self, run: TrainingRun, validation: dict[str, Any] | None) -> SavedModel:
+        record = run.training_record(validation)
+        return SavedModel(self.model, self.tokenizer, "classifier", self.splits.label_names, record, inputs=self.inputs)
+
+    def finish(self) -> None:
+        self.group.save_replica(self.model)
 
 
 def _validate(model: Classifier, ids: list[Any], splits: LabelledSplits, pad_id: int) -> list[float]:

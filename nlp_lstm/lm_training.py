@@ -1,4 +1,4 @@
-"""Training loop of the language model.
+"""Training recipe of the language model (the loop itself is ``loop.py``).
 
 Stateful truncated BPTT over contiguous streams (Williams & Peng 1990; the
 layout of pytorch/examples' word_language_model): the LSTM state is carried from
@@ -19,7 +19,6 @@ that divides ``batch_size``.
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +26,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nlp_lstm import checkpoint
+from nlp_lstm import checkpoint, loop
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.config import REGULARISATION_FIELDS, ModelConfig, TrainConfig
 from nlp_lstm.data import LMBatches, encode_stream, load_text_splits
-from nlp_lstm.distributed import Processes, processes
+from nlp_lstm.distributed import Processes
 from nlp_lstm.evaluate import language_model_loss, lm_metrics, predicted_characters
 from nlp_lstm.model import LanguageModel, detach_state
 from nlp_lstm.precision import autocast
@@ -42,15 +41,11 @@ from nlp_lstm.train import (
     TrainingRun,
     TrainingUsageError,
     TrainResult,
-    learning_rate,
     make_optimizer,
     mark_embeddings_undecayed,
-    set_learning_rate,
     shared_tokenizer,
-    stop_signals,
 )
 
-LOG_EVERY = 10
 STATE_RESET_STREAM = 1  # keeps the state-reset draws apart from the epoch offsets, seeded by [seed, epoch]
 
 
@@ -111,157 +106,130 @@ def train_language_model(
     options the caller set explicitly, so only those are compared with the run's.
     Started by torchrun, it trains data-parallel and only rank 0 calls ``callback``.
     """
-    with (
-        processes() as group,
-        TrainingRun(output_dir, config, "lm", resume, overwrite, given_options, group, model_options) as run,
-    ):
-        return _train(run, model_options, callback, command, given_options, group)
+    options = {"resume": resume, "overwrite": overwrite, "callback": callback, "command": command, "given_options": given_options}
+    return loop.run_recipe(LanguageModelRecipe, "lm", config, output_dir, model_options, options)
 
 
-def _train(
-    run: TrainingRun,
-    model_options: dict[str, Any] | None,
-    callback: Callback | None,
-    command: str | None,
-    given_options: set[str] | None,
-    group: Processes,
-) -> TrainResult:
-    callback = (callback if group.is_main else None) or Callback()
-    config, resume = run.config, run.resume
-    if config.batch_size % group.world_size:
-        raise TrainingUsageError(
-            f"--batch-size {config.batch_size} is the batch of all {group.world_size} processes together "
-            "and must be a multiple of their number (each takes an equal share of the rows)"
-        )
-    rows = group.rows(config.batch_size)
-    splits = load_text_splits(config.dataset, config.text_column, config.dataset_config, config.seed)
-    parent = None
-    if resume:
-        saved = checkpoint.load(run.last_dir, device=run.device, kind="lm")
-        model, tokenizer, parent = saved.model, saved.tokenizer, saved.training.get("started_from")
-    else:
-        model, tokenizer, parent = _new_model(
-            config, splits.train, model_options or {}, run.device, group, given_options or set()
-        )
-    batches = LMBatches(encode_stream(splits.train, tokenizer), config.batch_size, config.seq_len)
-    validation = encode_stream(splits.validation, tokenizer)
-    if len(validation) < 2:
-        raise TrainingError("the validation split is empty; give a dataset with more text")
-    validation_characters = predicted_characters(splits.validation, tokenizer, validation)
-    mark_embeddings_undecayed(model)
-    optimizer = make_optimizer([(list(model.parameters()), 1.0)], config.weight_decay)
+class LanguageModelRecipe(loop.Recipe):
+    """Stateful truncated BPTT on one stream: the LSTM state is carried from batch to batch."""
 
-    state = None
-    if resume:
-        extra = run.restore(optimizer)
-        if "state_h" in extra:  # saved for the whole batch: (layers, batch_size, hidden)
-            state = (extra["state_h"][:, rows].to(run.device), extra["state_c"][:, rows].to(run.device))
-    replica = group.replicate(model)
-    group.seed_own_randomness(config.seed, run.step)
+    throughput_name, best_metric = "tokens_per_s", "bits_per_char"
 
-    parameters = sum(p.numel() for p in model.parameters())
-    run.record = {"kind": "lm", "dataset": config.dataset, "splits": splits.source, "command": command, "parameters": parameters}
-    if parent is not None:  # provenance of a fine-tuned model: the training record of the model it started from
-        run.record["started_from"] = parent
-    run.begin()
-    callback.on_start(
-        {
+    def __init__(self, group: Processes, model_options: dict[str, Any], given: set[str], command: str | None):
+        self.group, self.model_options, self.given, self.command = group, model_options, given, command
+        self.state: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.epoch_cache: tuple[int, torch.Tensor, torch.Tensor] | None = None
+
+    def setup(self, run: TrainingRun) -> dict[str, Any]:
+        config, group = run.config, self.group
+        if config.batch_size % group.world_size:
+            raise TrainingUsageError(
+                f"--batch-size {config.batch_size} is the batch of all {group.world_size} processes together "
+                "and must be a multiple of their number (each takes an equal share of the rows)"
+            )
+        self.run, self.config, self.rows = run, config, group.rows(config.batch_size)
+        splits = load_text_splits(config.dataset, config.text_column, config.dataset_config, config.seed)
+        if run.resume:
+            saved = checkpoint.load(run.last_dir, device=run.device, kind="lm")
+            self.model, self.tokenizer, parent = saved.model, saved.tokenizer, saved.training.get("started_from")
+        else:
+            self.model, self.tokenizer, parent = _new_model(
+                config, splits.train, self.model_options, run.device, group, self.given
+            )
+        self.batches = LMBatches(encode_stream(splits.train, self.tokenizer), config.batch_size, config.seq_len)
+        self.validation = encode_stream(splits.validation, self.tokenizer)
+        if len(self.validation) < 2:
+            raise TrainingError("the validation split is empty; give a dataset with more text")
+        self.validation_characters = predicted_characters(splits.validation, self.tokenizer, self.validation)
+        self.total_steps, self.steps_per_epoch = config.max_steps, len(self.batches)
+        self.divergence_limit = 3 * math.log(self.tokenizer.vocab_size)
+        mark_embeddings_undecayed(self.model)
+        self.optimizer = make_optimizer([(list(self.model.parameters()), 1.0)], config.weight_decay)
+        if run.resume:
+            extra = run.restore(self.optimizer)
+            if "state_h" in extra:  # saved for the whole batch: (layers, batch_size, hidden)
+                self.state = (extra["state_h"][:, self.rows].to(run.device), extra["state_c"][:, self.rows].to(run.device))
+        self.replica = group.replicate(self.model)
+        group.seed_own_randomness(config.seed, run.step)
+        return self._describe(run, splits.source, parent)
+
+    def _describe(self, run: TrainingRun, source: str, parent: dict[str, Any] | None) -> dict[str, Any]:
+        """Record the run's provenance; return what the start callback shows."""
+        parameters = sum(p.numel() for p in self.model.parameters())
+        run.record = {"kind": "lm", "dataset": self.config.dataset, "splits": source, "command": self.command}
+        run.record["parameters"] = parameters
+        if parent is not None:  # provenance of a fine-tuned model: the training record of the model it started from
+            run.record["started_from"] = parent
+        self.model.train()
+        return {
             "step": run.step,
-            "max_steps": config.max_steps,
+            "max_steps": self.config.max_steps,
             "device": str(run.device),
             "parameters": parameters,
-            "vocab_size": tokenizer.vocab_size,
-            "train_tokens": len(batches.stream),
-            "steps_per_epoch": len(batches),
-            "splits": splits.source,
-            "model": model,
+            "vocab_size": self.tokenizer.vocab_size,
+            "train_tokens": len(self.batches.stream),
+            "steps_per_epoch": len(self.batches),
+            "splits": source,
+            "model": self.model,
         }
-    )
-    explode_limit = 3 * math.log(tokenizer.vocab_size)
 
-    def snapshot(validation_metrics: dict[str, Any] | None) -> SavedModel:
-        return SavedModel(model, tokenizer, "lm", None, run.training_record(validation_metrics))
+    def _batch(self, epoch: int, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """This process's rows of batch ``index``; an epoch's first batch starts them from a zero state."""
+        if self.epoch_cache is None or self.epoch_cache[0] != epoch:
+            inputs_all, targets_all = self.batches.epoch(epoch, self.config.seed)
+            self.epoch_cache = (epoch, inputs_all[:, self.rows], targets_all[:, self.rows])
+            if index == 0:
+                self.state = None  # each epoch's layout differs: start its rows from a zero state
+        device = self.run.device
+        return self.epoch_cache[1][index].to(device, torch.long), self.epoch_cache[2][index].to(device, torch.long)
 
-    def save_last(saved: SavedModel) -> None:
-        whole = None if state is None else (group.gather_rows(state[0], 1), group.gather_rows(state[1], 1))
-        run.save_last(saved, optimizer, {} if whole is None else {"state_h": whole[0], "state_c": whole[1]})
+    def train_step(self, epoch: int, index: int) -> loop.StepResult:
+        inputs, targets = self._batch(epoch, index)
+        config, state = self.config, self.state
+        if state is not None:
+            state = detach_state(state)  # truncated BPTT: keep the values, cut the graph
+            if config.state_reset:
+                keep = state_reset_keep(config.seed, self.run.step, config.batch_size, config.state_reset)[self.rows]
+                keep = keep.to(self.run.device, state[0].dtype)
+                state = (state[0] * keep[:, None], state[1] * keep[:, None])  # (layers, B, H) * (B, 1)
+        with autocast(self.run.device, config.precision):
+            logits, state = self.replica(inputs, state)
+            loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
+        self.state = (state[0].float(), state[1].float())  # carried between windows in float32 whatever the precision
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()  # under DDP, also averages the gradients over the processes
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
+        self.optimizer.step()
+        return loop.StepResult(loss.detach(), inputs.numel() * self.group.world_size)
 
-    model.train()
-    window_loss = torch.zeros((), device=run.device)
-    window_start, window_steps = time.perf_counter(), 0
-    stopped_early = False
-    epoch_cache: tuple[int, torch.Tensor, torch.Tensor] | None = None
-    with stop_signals() as stop_requested:
-        while run.step < config.max_steps:
-            if group.any(stop_requested.is_set()):  # a signal may reach the processes at different steps
-                save_last(snapshot(run.best and run.best["validation"]))
-                raise run.interrupted()
-            epoch, index = divmod(run.step, len(batches))
-            if epoch_cache is None or epoch_cache[0] != epoch:
-                inputs_all, targets_all = batches.epoch(epoch, config.seed)
-                epoch_cache = (epoch, inputs_all[:, rows], targets_all[:, rows])
-                if index == 0:
-                    state = None  # each epoch's layout differs: start its rows from a zero state
-            inputs, targets = epoch_cache[1][index].to(run.device, torch.long), epoch_cache[2][index].to(run.device, torch.long)
-            if state is not None:
-                state = detach_state(state)  # truncated BPTT: keep the values, cut the graph
-                if config.state_reset:
-                    keep = state_reset_keep(config.seed, run.step, config.batch_size, config.state_reset)[rows]
-                    keep = keep.to(run.device, state[0].dtype)
-                    state = (state[0] * keep[:, None], state[1] * keep[:, None])  # (layers, B, H) * (B, 1)
-            lr = learning_rate(run.step, config.max_steps, config)
-            set_learning_rate(optimizer, lr)
-            with autocast(run.device, config.precision):
-                logits, state = replica(inputs, state)
-                loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
-            state = (state[0].float(), state[1].float())  # carried between windows in float32 whatever the precision
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()  # under DDP, also averages the gradients over the processes
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            run.step += 1
-            window_loss += loss.detach()
-            window_steps += 1
+    def evaluates_after(self, step: int, index: int) -> bool:
+        return step % self.config.eval_every == 0 or step == self.config.max_steps
 
-            is_eval = run.step % config.eval_every == 0 or run.step == config.max_steps
-            if window_steps == LOG_EVERY or is_eval:
-                mean_loss = float(group.mean(window_loss)) / window_steps  # one device sync per log window
-                if error := run.diverged(mean_loss, explode_limit, "training"):
-                    raise error
-                seconds = time.perf_counter() - window_start
-                entry = {
-                    "step": run.step,
-                    "epoch": epoch,
-                    "train_loss": mean_loss,
-                    "lr": lr,
-                    "tokens_per_s": window_steps * inputs.numel() * group.world_size / seconds,
-                    "elapsed_s": run.elapsed(),
-                }
-                run.log(entry)
-                callback.on_step(entry)
-                window_loss.zero_()
-                window_start, window_steps = time.perf_counter(), 0
+    def window_metrics(self, loss: torch.Tensor, correct: torch.Tensor, steps: int, items: int) -> dict[str, float]:
+        return {"train_loss": float(self.group.mean(loss)) / steps}  # one device sync per log window
 
-            if is_eval:
-                # Rank 0 evaluates and tells the others, so every process takes the same decisions below.
-                nats, count = (
-                    language_model_loss(model, validation, config.eval_batch_size, config.seq_len) if group.is_main else (0.0, 0)
-                )
-                nats, count = group.from_main([nats, count])
-                if error := run.diverged(nats / count, explode_limit, "validation"):  # never save a model that blew up
-                    raise error
-                val = {"step": run.step, **lm_metrics(nats, int(count), validation_characters)}
-                saved = snapshot(val)
-                improved = run.consider(saved, val, -val["nats_per_char"])  # best/ first, so last/ records it
-                save_last(saved)
-                run.log({"step": run.step, "split": "validation", **val, "best": improved})
-                callback.on_eval({**val, "best": improved, "best_bits_per_char": run.best["validation"]["bits_per_char"]})
-                window_start = time.perf_counter()  # do not count evaluation time as training time
-                if run.out_of_patience(config.patience):
-                    stopped_early = True
-                    break
+    def validate(self, run: TrainingRun, epoch: int) -> tuple[dict[str, Any], float]:
+        # Rank 0 evaluates and tells the others, so every process takes the same decisions.
+        config, group = self.config, self.group
+        nats, count = (
+            language_model_loss(self.model, self.validation, config.eval_batch_size, config.seq_len)
+            if group.is_main
+            else (0.0, 0)
+        )
+        nats, count = group.from_main([nats, count])
+        if error := run.diverged(nats / count, self.divergence_limit, "validation"):  # never save a model that blew up
+            raise error
+        validation = {"step": run.step, **lm_metrics(nats, int(count), self.validation_characters)}
+        return validation, -validation["nats_per_char"]
 
-    group.save_replica(model)
-    result = run.result(stopped_early)
-    callback.on_end(result)
-    return result
+    def snapshot(self, run: TrainingRun, validation: dict[str, Any] | None) -> SavedModel:
+        return SavedModel(self.model, self.tokenizer, "lm", None, run.training_record(validation))
+
+    def trainer_tensors(self) -> dict[str, torch.Tensor]:
+        if self.state is None:
+            return {}
+        group = self.group
+        return {"state_h": group.gather_rows(self.state[0], 1), "state_c": group.gather_rows(self.state[1], 1)}
+
+    def finish(self) -> None:
+        self.group.save_replica(self.model)

@@ -1,10 +1,10 @@
-"""What every training loop here shares: devices, optimiser, schedule, signals, and the run directory.
+"""What training shares beside the loop: devices, optimiser, schedule, signals, and the run's bookkeeping.
 
 A run directory holds ``train_config.json`` (the resolved settings), ``metrics.jsonl``
 (one JSON line per log window and per evaluation), ``best/`` (the best model by
 validation) and ``last/`` (the latest model plus the optimiser, RNG and loop state
 that ``--resume`` needs). Loops report through a :class:`Callback`, never print.
-The loops themselves are in ``lm_training.py`` and ``classifier_training.py``.
+The one loop is ``loop.py``; each way of training is a recipe (``lm_training.py``, ``classifier_training.py``).
 """
 
 from __future__ import annotations
