@@ -30,7 +30,7 @@ from torch import nn
 
 from nlp_lstm import hub
 from nlp_lstm.catalog import SHIPPED_MODELS, model_card, shipped_model_dir
-from nlp_lstm.config import ENSEMBLE_FORMAT_VERSION, FORMAT_VERSION, MODEL_KINDS, ConfigError, ModelConfig
+from nlp_lstm.config import EXTENDED_FORMAT_VERSION, FORMAT_VERSION, MODEL_KINDS, ConfigError, ModelConfig
 from nlp_lstm.errors import NlpLstmError
 from nlp_lstm.files import (
     CARD_FILE,
@@ -133,9 +133,9 @@ def write_model_files(directory: Path, saved: SavedModel) -> None:
         "inputs": saved.inputs,
     }
     if isinstance(saved.model, ClassifierEnsemble):  # one weights file, each member's tensors under members.N.
-        config.update(format_version=ENSEMBLE_FORMAT_VERSION, ensemble=[m.config.to_dict() for m in saved.model.members])
+        config.update(format_version=EXTENDED_FORMAT_VERSION, ensemble=[m.config.to_dict() for m in saved.model.members])
     if saved.weights_dtype != "float32":
-        config.update(format_version=ENSEMBLE_FORMAT_VERSION, weights_dtype=saved.weights_dtype)
+        config.update(format_version=EXTENDED_FORMAT_VERSION, weights_dtype=saved.weights_dtype)
     _write_json(directory / CONFIG_FILE, config)
     # save_model (not save_file) handles tied weights by storing shared tensors once.
     # On CUDA, cuDNN packs all LSTM weights into one buffer, which safetensors refuses to save as
@@ -243,9 +243,9 @@ def _read_config(directory: Path, kind: str | None) -> dict[str, Any]:
     version = config.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool):
         raise ModelLoadError(f"{directory / CONFIG_FILE}: format_version must be an integer")
-    if version > ENSEMBLE_FORMAT_VERSION:
+    if version > EXTENDED_FORMAT_VERSION:
         raise ModelLoadError(
-            f"{directory}: written by a newer nlp-lstm (format {version}, this one reads up to {ENSEMBLE_FORMAT_VERSION}); "
+            f"{directory}: written by a newer nlp-lstm (format {version}, this one reads up to {EXTENDED_FORMAT_VERSION}); "
             "upgrade nlp-lstm"
         )
     model_kind = config.get("kind")

@@ -26,7 +26,7 @@ from nlp_lstm.config import REGULARISATION_FIELDS, ClassifierTrainConfig, ModelC
 from nlp_lstm.data import ClassifierBatches, LabelledSplits, encode_texts, load_labelled_splits
 from nlp_lstm.distributed import Processes
 from nlp_lstm.evaluate import classification_metrics
-from nlp_lstm.model import Classifier
+from nlp_lstm.model import Classifier, layer_groups
 from nlp_lstm.precision import autocast
 from nlp_lstm.prediction import predict_probabilities
 from nlp_lstm.token_store import row_ids
@@ -40,15 +40,6 @@ from nlp_lstm.train import (
     mark_embeddings_undecayed,
     shared_tokenizer,
 )
-
-
-def layer_groups(model: Classifier) -> list[list[torch.nn.Parameter]]:
-    """Parameters from the bottom up: embedding, each LSTM layer (both directions), head."""
-    groups: list[list[torch.nn.Parameter]] = [list(model.encoder.embedding.parameters())]
-    for layer in range(model.config.num_layers):
-        groups.append([p for lstm in model.encoder.lstms() for n, p in lstm.named_parameters() if n.endswith(f"_l{layer}")])
-    groups.append(list(model.head.parameters()))
-    return groups
 
 
 def trainable_groups(epoch: int, group_count: int, config: ClassifierTrainConfig) -> int:

@@ -465,7 +465,7 @@ def train_classifier(
 
 
 def load_for(model: Path | None, kind: str, device: str) -> Any:
-    from nlp_lstm.train import select_device  # noqa: I001 - lazy: keeps torch out of --help
+    from nlp_lstm.devices import select_device  # noqa: I001 - lazy: keeps torch out of --help
 
     return nlp_lstm.load_model(
         model if model is not None else nlp_lstm.shipped_model(kind), device=select_device(device), kind=kind
@@ -834,7 +834,7 @@ def inspect(
     inspection = nlp_lstm.inspect_gates(saved, text)
     layer = inspection.layers - 1 if layer is None else layer
     inspection.check_view(layer, quantity, unit)
-    unit = inspection.best_unit(layer, quantity) if unit is None else unit
+    unit = inspection.unit_to_show(layer, quantity, unit)
     if html is not None:
         html.parent.mkdir(parents=True, exist_ok=True)
         name = model if model is not None else f"the shipped {saved.path.name} model"

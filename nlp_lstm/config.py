@@ -15,10 +15,11 @@ from typing import Any, ClassVar, Literal
 
 from nlp_lstm.errors import UsageError
 
-# Bump when a saved model directory changes in a way older readers cannot load. Single models are
-# still written as format 1, which every version reads; an ensemble (config.json "ensemble") is 2.
+# Bump when a saved model directory changes in a way older readers cannot load. A plain float32
+# model is still written as format 1, which every version reads; what format 1 readers cannot load
+# (an ensemble, config.json "ensemble", or weights stored in float16, "weights_dtype") is format 2.
 FORMAT_VERSION = 1
-ENSEMBLE_FORMAT_VERSION = 2
+EXTENDED_FORMAT_VERSION = 2
 
 ModelKind = Literal["lm", "classifier"]
 MODEL_KINDS = ("lm", "classifier")

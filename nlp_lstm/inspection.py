@@ -24,7 +24,9 @@ in range, and ``c`` is divided by its unit's largest ``|c|`` over the text.
 from __future__ import annotations
 
 import base64
+import functools
 import html
+import importlib.resources
 import json
 import unicodedata
 from dataclasses import dataclass
@@ -115,6 +117,10 @@ class Inspection:
             raise UsageError(f"layer {layer} does not exist; this model has layers 0 to {self.layers - 1}")
         if unit is not None and not 0 <= unit < self.units:
             raise UsageError(f"unit {unit} does not exist; this model has units 0 to {self.units - 1}")
+
+    def unit_to_show(self, layer: int, quantity: str, unit: int | None) -> int:
+        """``unit`` where one is asked for, else the default: :meth:`best_unit`."""
+        return self.best_unit(layer, quantity) if unit is None else unit
 
     def best_unit(self, layer: int, quantity: str) -> int:
         """The unit of ``layer`` whose ``quantity`` follows some text feature best (largest |r|)."""
@@ -289,7 +295,7 @@ def render_html(
     ``#top-units`` lists the units most correlated with each text feature; clicking a row shows it.
     """
     layer = inspection.layers - 1 if layer is None else layer
-    unit = inspection.best_unit(layer, quantity) if unit is None else unit
+    unit = inspection.unit_to_show(layer, quantity, unit)
     inspection.check_view(layer, quantity, unit)
     top_units = [s.as_dict() for ranked in inspection.top_units(top).values() for s in ranked]
     cell_scale = np.abs(inspection.gates["c"]).max(axis=1)  # (layers, units): what the c colours are relative to
@@ -309,7 +315,7 @@ def render_html(
     # "/" only occurs inside JSON strings, where "\/" means the same: this keeps "</script>" and any
     # URL-like text out of the page.
     payload = json.dumps(data, ensure_ascii=True).replace("/", "\\/")
-    page = PAGE.replace("__TITLE__", html.escape(title)).replace("__DATA__", payload)
+    page = _page_template().replace("__TITLE__", html.escape(title)).replace("__DATA__", payload)
     return page
 
 
@@ -360,7 +366,7 @@ def render_terminal(inspection: Inspection, layer: int | None = None, quantity: 
     from rich.text import Text
 
     layer = inspection.layers - 1 if layer is None else layer
-    unit = inspection.best_unit(layer, quantity) if unit is None else unit
+    unit = inspection.unit_to_show(layer, quantity, unit)
     inspection.check_view(layer, quantity, unit)
     position = inspection.colour_positions(layer, quantity)[:, unit]
     text = Text()
@@ -371,136 +377,7 @@ def render_terminal(inspection: Inspection, layer: int | None = None, quantity: 
     return text
 
 
-PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>__TITLE__</title>
-<style>
-body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; max-width: 70em; }
-h1 { font-size: 1.3em; margin-bottom: 0.2em; }
-p.note { color: #555; font-size: 0.9em; margin-top: 0; }
-#controls { display: flex; gap: 1.2em; align-items: center; flex-wrap: wrap; margin: 0.8em 0; }
-#controls label { font-size: 0.95em; }
-#unit { width: 5em; }
-#unit-slider { width: 16em; }
-#legend { display: inline-block; width: 12em; height: 0.9em; vertical-align: middle;
-  background: linear-gradient(to right, rgb(5,113,176), rgb(255,255,255), rgb(202,0,32)); border: 1px solid #aaa; }
-#text { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 14px; line-height: 1.6;
-  white-space: pre-wrap; word-break: break-all; border: 1px solid #ddd; padding: 0.8em; }
-#text span.tok { padding: 1px 0; }
-#text span.tok:hover { outline: 1px solid #000; }
-#status { font-family: ui-monospace, monospace; font-size: 0.9em; min-height: 1.3em; color: #333; }
-table { border-collapse: collapse; margin-top: 0.6em; font-size: 0.9em; }
-th, td { border-bottom: 1px solid #e3e3e3; padding: 0.2em 0.7em; text-align: left; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-#top-units tbody tr { cursor: pointer; }
-#top-units tbody tr:hover { background: #f3f3f3; }
-#top-units tbody tr.selected { background: #ffe9a8; }
-</style>
-</head>
-<body>
-<h1>__TITLE__</h1>
-<p class="note">Each character's background is the chosen unit's activation: blue is low, white the middle, red high
-(gates f, i, o from 0 to 1; h from -1 to 1; c relative to the unit's largest |c| in this text).
-After Karpathy, Johnson &amp; Fei-Fei (2015), <i>Visualizing and Understanding Recurrent Networks</i>.</p>
-<div id="controls">
-<label>layer <select id="layer"></select></label>
-<label>quantity <select id="quantity"></select></label>
-<label>unit <input id="unit" type="number" min="0" step="1"></label>
-<input id="unit-slider" type="range" min="0" step="1" aria-label="unit">
-<span><span id="legend"></span> <span id="legend-text"></span></span>
-</div>
-<div id="status"></div>
-<div id="text"></div>
-<h2 style="font-size:1.1em">Units most correlated with text features</h2>
-<p class="note">Pearson r over this text between a unit's activation and a per-character feature. Click a row to show that unit.</p>
-<table id="top-units"><thead><tr><th>feature</th><th>r</th><th>layer</th><th>quantity</th><th>unit</th></tr></thead><tbody></tbody></table>
-<script type="application/json" id="gate-data">__DATA__</script>
-<script>
-"use strict";
-const D = JSON.parse(document.getElementById("gate-data").textContent);
-const raw = atob(D.values);
-const bytes = new Uint8Array(raw.length);
-for (let k = 0; k < raw.length; k++) bytes[k] = raw.charCodeAt(k);
-const $ = (id) => document.getElementById(id);
-const layerSel = $("layer"), quantitySel = $("quantity"), unitInput = $("unit"), slider = $("unit-slider");
-const Q = D.quantities.length;
-
-for (let l = 0; l < D.layers; l++) layerSel.add(new Option(String(l), String(l)));
-D.quantities.forEach((q) => quantitySel.add(new Option(q + " (" + D.names[q] + ")", q)));
-unitInput.max = slider.max = String(D.units - 1);
-
-const spans = D.tokens.map((token, t) => {
-  const span = document.createElement("span");
-  span.className = "tok";
-  span.textContent = token.replace(/\\n/g, "\\u21b5\\n");  // show newlines, so their colour is visible
-  span.dataset.t = String(t);
-  $("text").appendChild(span);
-  return span;
-});
-
-// Same formula as diverging_rgb in Python: blue (-1), white (0), red (+1).
-function colour(x) {
-  const end = x >= 0 ? [202, 0, 32] : [5, 113, 176], w = Math.min(1, Math.abs(x));
-  return "rgb(" + end.map((e) => Math.round(255 + (e - 255) * w)).join(",") + ")";
-}
-function view() {
-  const unit = Math.max(0, Math.min(D.units - 1, parseInt(unitInput.value, 10) || 0));
-  return { layer: parseInt(layerSel.value, 10), quantity: quantitySel.value, unit: unit };
-}
-// Colour positions of one unit over the text, each in [-1, 1].
-function positions(v) {
-  const start = ((v.layer * Q + D.quantities.indexOf(v.quantity)) * D.units + v.unit) * D.steps;
-  return Array.from(bytes.subarray(start, start + D.steps), (b) => b / 127.5 - 1);
-}
-function value(v, p) {  // back from a colour position to the quantity's own scale
-  if (v.quantity === "c") return p * D.cell_scale[v.layer][v.unit];
-  return v.quantity === "h" ? p : (p + 1) / 2;
-}
-function render() {
-  const v = view();
-  unitInput.value = slider.value = String(v.unit);
-  const p = positions(v);
-  spans.forEach((span, t) => { span.style.backgroundColor = colour(p[t]); });
-  const low = v.quantity === "c" ? (-D.cell_scale[v.layer][v.unit]).toFixed(2) : v.quantity === "h" ? "-1" : "0";
-  const high = v.quantity === "c" ? D.cell_scale[v.layer][v.unit].toFixed(2) : "1";
-  $("legend-text").textContent = low + " \\u2026 " + high;
-  document.body.dataset.view = v.layer + "/" + v.quantity + "/" + v.unit;
-  document.querySelectorAll("#top-units tbody tr").forEach((row) => {
-    row.classList.toggle("selected", row.dataset.view === document.body.dataset.view);
-  });
-}
-function show(layer, quantity, unit) {
-  layerSel.value = String(layer); quantitySel.value = quantity; unitInput.value = String(unit);
-  render();
-}
-
-const tbody = document.querySelector("#top-units tbody");
-D.top.forEach((s) => {
-  const row = tbody.insertRow();
-  [s.feature, s.r.toFixed(3), s.layer, s.quantity, s.unit].forEach((cell, k) => {
-    const td = row.insertCell(); td.textContent = String(cell); if (k > 0) td.className = "num";
-  });
-  row.dataset.view = s.layer + "/" + s.quantity + "/" + s.unit;
-  row.addEventListener("click", () => show(s.layer, s.quantity, s.unit));
-});
-if (!D.top.length) tbody.insertRow().insertCell().textContent = "no feature varies over this text";
-
-layerSel.addEventListener("change", render);
-quantitySel.addEventListener("change", render);
-unitInput.addEventListener("input", render);
-slider.addEventListener("input", () => { unitInput.value = slider.value; render(); });
-$("text").addEventListener("mouseover", (event) => {
-  const t = event.target.dataset && event.target.dataset.t;
-  if (t === undefined) return;
-  const v = view(), p = positions(v)[Number(t)];
-  $("status").textContent = "token " + t + " " + JSON.stringify(D.tokens[Number(t)]) + ": " + v.quantity + " = " + value(v, p).toFixed(3);
-});
-show(D.initial.layer, D.initial.quantity, D.initial.unit);
-if (D.truncated) $("status").textContent = "The text was cut to its first " + D.steps + " tokens.";
-</script>
-</body>
-</html>
-"""
+@functools.cache
+def _page_template() -> str:
+    """The page of :func:`render_html` (gates.html, package data): HTML, CSS and JavaScript, with __TITLE__ and __DATA__."""
+    return importlib.resources.files("nlp_lstm").joinpath("gates.html").read_text(encoding="utf-8")

@@ -213,3 +213,12 @@ class ClassifierEnsemble(nn.Module):
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
         probabilities = torch.stack([member(ids, lengths).float().softmax(dim=-1) for member in self.members])
         return probabilities.mean(dim=0).log()  # (B, C)
+
+
+def layer_groups(model: Classifier) -> list[list[torch.nn.Parameter]]:
+    """Parameters from the bottom up: embedding, each LSTM layer (both directions), head."""
+    groups: list[list[torch.nn.Parameter]] = [list(model.encoder.embedding.parameters())]
+    for layer in range(model.config.num_layers):
+        groups.append([p for lstm in model.encoder.lstms() for n, p in lstm.named_parameters() if n.endswith(f"_l{layer}")])
+    groups.append(list(model.head.parameters()))
+    return groups

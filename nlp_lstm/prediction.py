@@ -13,10 +13,12 @@ import torch
 from torch import nn
 
 from nlp_lstm.checkpoint import SavedModel
+from nlp_lstm.config import ClassifierTrainConfig
 from nlp_lstm.data import ClassifierBatches, encode_texts
 from nlp_lstm.errors import UsageError
 
-DEFAULT_MAX_LENGTH = 400
+# A model saved without its input policy gets the one classifiers train with.
+DEFAULT_INPUTS = {name: ClassifierTrainConfig.__dataclass_fields__[name].default for name in ("max_length", "keep")}
 
 
 @dataclass
@@ -44,7 +46,8 @@ def predict_probabilities(model: nn.Module, ids: list[np.ndarray], batch_size: i
 
 def encode_for(saved: SavedModel, texts: list[str]) -> list[np.ndarray]:
     inputs = saved.inputs or {}
-    return encode_texts(texts, saved.tokenizer, inputs.get("max_length", DEFAULT_MAX_LENGTH), inputs.get("keep", "end"))
+    policy = {**DEFAULT_INPUTS, **inputs}
+    return encode_texts(texts, saved.tokenizer, policy["max_length"], policy["keep"])
 
 
 def classify(saved: SavedModel, texts: list[str], batch_size: int = 64) -> list[Prediction]:

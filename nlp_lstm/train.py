@@ -26,6 +26,7 @@ import torch
 from nlp_lstm import checkpoint
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.config import ClassifierTrainConfig, TrainConfig, check_model_options, option
+from nlp_lstm.devices import select_device
 from nlp_lstm.distributed import Processes
 from nlp_lstm.errors import Interrupted, TrainingError, TrainingUsageError
 from nlp_lstm.files import BEST_DIR, CURVES_FILE, LAST_DIR, METRICS_FILE, RUN_CONFIG_FILE, atomic_directory
@@ -67,22 +68,6 @@ class TrainResult:
     wall_time_s: float
     stopped_early: bool
     curves: Path | None = None  # curves.png, written when matplotlib is installed
-
-
-def select_device(name: str = "auto") -> torch.device:
-    """``auto`` picks CUDA, then Apple MPS, then CPU."""
-    mps = getattr(torch.backends, "mps", None)
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise TrainingUsageError(f"--device {name}: CUDA is not available on this machine; use --device cpu or auto")
-    if name == "mps" and not (mps is not None and mps.is_available()):
-        raise TrainingUsageError("--device mps: Apple MPS is not available on this machine; use --device cpu or auto")
-    return torch.device(name)
 
 
 def learning_rate(step: int, total_steps: int, config: AnyTrainConfig) -> float:

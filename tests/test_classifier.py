@@ -8,11 +8,11 @@ import torch
 import torch.nn.functional as F
 
 from nlp_lstm import checkpoint
-from nlp_lstm.classifier_training import layer_groups, train_classifier, trainable_groups
+from nlp_lstm.classifier_training import train_classifier, trainable_groups
 from nlp_lstm.config import ClassifierTrainConfig, ModelConfig, TrainConfig
 from nlp_lstm.data import ClassifierBatches, DataError, encode_texts, load_labelled_splits
 from nlp_lstm.lm_training import train_language_model
-from nlp_lstm.model import Classifier, LanguageModel
+from nlp_lstm.model import Classifier, LanguageModel, layer_groups
 from nlp_lstm.prediction import classify
 from nlp_lstm.tokenizer import CharTokenizer
 from nlp_lstm.train import TrainingError

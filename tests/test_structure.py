@@ -25,10 +25,12 @@ ALLOWED = {
     "sampling": {"checkpoint", "config", "stepping"},
     "stepping": {"model"},
     "distributed": {"errors"},
+    "devices": {"errors"},
     "precision": {"errors"},
     "train": {
         "checkpoint",
         "config",
+        "devices",
         "distributed",
         "errors",
         "files",
@@ -65,7 +67,7 @@ ALLOWED = {
         "tokenizer",
         "train",
     },
-    "prediction": {"checkpoint", "data", "errors"},
+    "prediction": {"checkpoint", "config", "data", "errors"},
     "ensemble": {"checkpoint", "config", "data", "errors", "evaluate", "files", "model"},
     "inspection": {"checkpoint", "errors"},
     "__init__": {
@@ -86,7 +88,7 @@ ALLOWED = {
         "inspection",
         "ensemble",
     },
-    "cli": {"__init__", "catalog", "files", "plots", "train"},
+    "cli": {"__init__", "catalog", "devices", "files", "plots"},
     "__main__": {"cli"},
 }
 
