@@ -70,6 +70,9 @@ def user_errors(command: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
+        except Interrupted as error:  # a stop the user asked for is not an error
+            typer.echo(str(error), err=True)
+            raise typer.Exit(error.exit_code) from None
         except NlpLstmError as error:
             if DEBUG["on"]:
                 raise
@@ -293,9 +296,20 @@ def make_progress_callback() -> Any:
                 )
             (self.progress.console if self.progress else console).print(line)
 
-        def on_end(self, result: Any) -> None:
+        def on_stop_requested(self) -> None:
+            (self.progress.console if self.progress else console).print(
+                "stopping: the run is saved after this step or evaluation (Ctrl-C again stops at once, "
+                "and the run then resumes from its last checkpoint)"
+            )
+
+        def close(self) -> None:
+            """Finish the bar, so that what is printed next stands on a line of its own."""
             if self.progress is not None:
                 self.progress.stop()
+                self.progress = None
+
+        def on_end(self, result: Any) -> None:
+            self.close()
             best = result.best_validation
             score = (
                 f"{best['bits_per_char']:.4f} bits/char"
@@ -316,6 +330,7 @@ def run_training(ctx: typer.Context, options: dict[str, Any], config_class: type
     model_options = {n: options[n] for n in MODEL_FIELDS if n in options}
     resolved = {p.name: options[p.name] for p in ctx.command.params if p.name not in NOT_IN_CONFIG_FILES}
     main_process = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 alone writes the run's files and reports
+    progress = make_progress_callback()
     try:
         result = train(
             config,
@@ -323,7 +338,7 @@ def run_training(ctx: typer.Context, options: dict[str, Any], config_class: type
             model_options,
             resume=options["resume"],
             overwrite=options["overwrite"],
-            callback=make_progress_callback(),
+            callback=progress,
             command=command_line(),
             given_options=given_options(ctx, [*names, *model_options]),
         )
@@ -331,6 +346,8 @@ def run_training(ctx: typer.Context, options: dict[str, Any], config_class: type
         if not options["resume"] and main_process:
             write_config_file(Path(options["output"]) / RUN_TOML_FILE, resolved)  # the run exists and can be resumed
         raise
+    finally:
+        progress.close()
     if not main_process:
         return
     if not options["resume"]:  # a resumed run keeps the run.toml it started with

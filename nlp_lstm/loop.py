@@ -132,7 +132,7 @@ def train(recipe: Recipe, run: TrainingRun, callback: Callback | None, group: Pr
     callback.on_start(info)
     window = Window(run.device)
     stopped_early = False
-    with stop_signals() as stop_requested:
+    with stop_signals(callback.on_stop_requested) as stop_requested:
         while run.step < recipe.total_steps:
             if group.any(stop_requested.is_set()):  # a signal may reach the processes at different steps
                 _save_last(recipe, run, recipe.snapshot(run, run.best and run.best["validation"]))

@@ -14,7 +14,7 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -54,6 +54,9 @@ class Callback:
     def on_step(self, metrics: dict[str, Any]) -> None: ...
 
     def on_eval(self, metrics: dict[str, Any]) -> None: ...
+
+    def on_stop_requested(self) -> None:
+        """Ctrl-C or SIGTERM arrived: the run stops and saves after the current step or evaluation."""
 
     def on_end(self, result: TrainResult) -> None: ...
 
@@ -104,15 +107,28 @@ def mark_embeddings_undecayed(model: torch.nn.Module) -> None:
 
 
 @contextmanager
-def stop_signals() -> Iterator[threading.Event]:
-    """Turn Ctrl-C and SIGTERM into a flag the loop checks between steps, so a save is never torn."""
+def stop_signals(on_request: Callable[[], None] | None = None) -> Iterator[threading.Event]:
+    """Turn Ctrl-C and SIGTERM into a flag the loop checks between steps, so a save is never torn.
+
+    ``on_request`` runs at once, to acknowledge the request (an evaluation may take a while
+    before the loop sees the flag). A second signal stops at once: the run then resumes from
+    its last checkpoint, whose saves are atomic.
+    """
     requested = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield requested
         return
+
+    def handle(*_: object) -> None:
+        if requested.is_set():
+            raise KeyboardInterrupt
+        requested.set()
+        if on_request is not None:
+            on_request()
+
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     for sig in previous:
-        signal.signal(sig, lambda *_: requested.set())
+        signal.signal(sig, handle)
     try:
         yield requested
     finally:

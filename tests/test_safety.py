@@ -349,3 +349,45 @@ def test_a_model_trained_on_a_multi_line_file_writes_and_counts_line_breaks(tmp_
     evaluated = run_cli("evaluate", "lm", "--model", out / "best", "--dataset", lines, "--split", "test", "--json")
     metrics = json.loads(evaluated.stdout)
     assert metrics["unknown_characters"] == 0 and metrics["bits_per_char"] < 1.0
+
+
+# The architecture issue's clean stop: acknowledged at once, not labelled an error, a second Ctrl-C stops now.
+
+
+def test_ctrl_c_is_acknowledged_a_second_one_stops_at_once_and_the_run_resumes(lm_run):
+    process = subprocess.Popen(
+        command("train", "lm", "--output", lm_run, "--resume", "--max-steps", 100_000, "--eval-every", 100_000),
+        env=env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines = len((lm_run / "metrics.jsonl").read_text().splitlines())
+    wait_for(lambda: len((lm_run / "metrics.jsonl").read_text().splitlines()) > lines + 1)  # it is training
+    process.send_signal(signal.SIGINT)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "stopping: the run is saved after this step or evaluation" in stderr
+    assert "error:" not in stderr and "Traceback" not in stderr
+    again = subprocess.run(
+        command("train", "lm", "--output", lm_run, "--resume", "--max-steps", 8), env=env(), capture_output=True, text=True
+    )
+    assert again.returncode == 0, again.stderr
+    assert hidden(lm_run) == []
+
+
+def test_a_single_ctrl_c_saves_and_says_how_to_resume_without_calling_it_an_error(lm_run):
+    result = subprocess.Popen(
+        command("train", "lm", "--output", lm_run, "--resume", "--max-steps", 100_000, "--eval-every", 100_000),
+        env=env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines = len((lm_run / "metrics.jsonl").read_text().splitlines())
+    wait_for(lambda: len((lm_run / "metrics.jsonl").read_text().splitlines()) > lines + 1)
+    result.send_signal(signal.SIGINT)
+    _, stderr = result.communicate(timeout=60)
+    last = stderr.strip().splitlines()[-1]
+    assert result.returncode == 130 and last.startswith("stopped at step ") and "Resume with: nlp-lstm train lm" in last
