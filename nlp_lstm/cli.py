@@ -511,7 +511,7 @@ def generate(
     ),
     seed: Annotated[Optional[int], typer.Option(help="Seed for reproducible samples.")] = None,
     num_samples: Annotated[int, typer.Option(help="How many samples to draw.")] = default(SampleConfig, "num_samples"),
-    device: DeviceOption = "cpu",
+    device: DeviceOption = "auto",
     json_output: Annotated[
         bool, typer.Option("--json", help="Print one JSON object per sample (index, prompt, continuation) when done.")
     ] = False,
@@ -551,7 +551,7 @@ def classify(
     text_column: TextColumnOption = "text",
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON Lines: index, label, probabilities.")] = False,
     batch_size: Annotated[int, typer.Option(help="Texts per batch.")] = 64,
-    device: DeviceOption = "cpu",
+    device: DeviceOption = "auto",
 ) -> None:
     """Classify texts (sentiment by default): a label and the probability of each class.
 
@@ -747,7 +747,7 @@ def ensemble(
     output: Annotated[Path, typer.Option("--output", "-o", help="Model directory to write the ensemble to.")],
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing directory at --output.")] = False,
     half: Annotated[bool, typer.Option("--half", help="Store the weights in float16: half the size.")] = False,
-    device: DeviceOption = "cpu",
+    device: DeviceOption = "auto",
     json_output: JsonOption = False,
 ) -> None:
     """Combine classifiers trained on the same data with one tokenizer into one model that averages their probabilities.
@@ -821,7 +821,7 @@ def models(
 def inspect(
     model: ModelOption = None,
     text: Annotated[
-        Optional[str], typer.Option("--text", "-t", help="Text to read (default: a Shakespeare passage); first 1,000 tokens.")
+        Optional[str], typer.Option("--text", help="Text to read (default: a Shakespeare passage); first 1,000 tokens.")
     ] = None,
     input_file: Annotated[Optional[Path], typer.Option("--input", "-i", help="Read the text from this UTF-8 file.")] = None,
     layer: Annotated[Optional[int], typer.Option(help="LSTM layer to show, from 0 (default: the top layer).")] = None,

@@ -46,7 +46,7 @@ from typing import Any, Union
 import numpy as np
 import torch
 
-from nlp_lstm.errors import NlpLstmError
+from nlp_lstm.errors import NlpLstmError, UsageError
 from nlp_lstm.files import UnreadableFile, check_regular_file
 from nlp_lstm.token_store import stream_ids
 from nlp_lstm.tokenizer import AnyTokenizer
@@ -125,9 +125,13 @@ class JoinedTexts:
 Texts = Union[list[str], ColumnTexts, JoinedTexts]  # what a split holds: a list in memory, or rows read from Arrow as needed
 
 
+class UnknownSplit(DataError, UsageError):
+    """A split name that no dataset has: a usage error (exit code 2), as other bad option values are."""
+
+
 def check_split(split: str) -> None:
     if split not in (*SPLIT_NAMES, ALL_ROWS):
-        raise DataError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_NAMES)} or {ALL_ROWS}")
+        raise UnknownSplit(f"--split {split!r} is not a split; choose one of {', '.join(SPLIT_NAMES)} or {ALL_ROWS}")
 
 
 @dataclass

@@ -17,6 +17,7 @@ from pathlib import Path
 from nlp_lstm import checkpoint
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.data import REVIEW_SOURCES
+from nlp_lstm.devices import select_device
 from nlp_lstm.errors import UsageError
 from nlp_lstm.files import check_model_replaceable
 from nlp_lstm.model import ClassifierEnsemble
@@ -81,7 +82,8 @@ def build_ensemble(
     if output.exists() and not overwrite:
         raise UsageError(f"{output}: already exists; pass --overwrite to replace it, or choose another --output")
     check_model_replaceable(output)  # before the work: only a directory of model files is ever replaced
-    saved = combine([checkpoint.load(d, device=device, kind="classifier") for d in member_dirs], command)
+    where = select_device(device)  # "auto" too
+    saved = combine([checkpoint.load(d, device=where, kind="classifier") for d in member_dirs], command)
     if half:  # measure what will be stored: the weights rounded to float16
         saved.weights_dtype = "float16"
         for parameter in saved.model.parameters():

@@ -198,7 +198,7 @@ def test_classifier_train_classify_evaluate(tmp_path, reviews_csv, trained):
     assert every_row.exit_code == 0, every_row.output
     assert json.loads(every_row.stdout)["examples"] == len(pd.read_csv(reviews_csv))
     no_split = run("evaluate", "classifier", "-m", model, "-d", reviews_csv, "--split", "everything")
-    assert no_split.exit_code == 1 and "choose one of train, validation, test or all" in no_split.stderr
+    assert no_split.exit_code == 2 and "choose one of train, validation, test or all" in no_split.stderr  # a usage error
 
     wrong_kind = run("classify", "--model", trained / "best", "some text")
     assert wrong_kind.exit_code == 1 and "is a language model, but this command needs a classifier" in wrong_kind.stderr

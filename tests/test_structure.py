@@ -68,7 +68,7 @@ ALLOWED = {
         "train",
     },
     "prediction": {"checkpoint", "config", "data", "errors"},
-    "ensemble": {"checkpoint", "config", "data", "errors", "evaluate", "files", "model"},
+    "ensemble": {"checkpoint", "config", "data", "devices", "errors", "evaluate", "files", "model"},
     "inspection": {"checkpoint", "errors"},
     "__init__": {
         "checkpoint",
