@@ -98,7 +98,9 @@ class RunDirectory:
             if self.directory.exists():
                 remove_run_directory(self.directory)
         elif out.exists() and any(out.iterdir()):  # what a start that never saved left
+            leftover = RunLock(out)  # unless that start is still running, before its first checkpoint
             remove_run_directory(out)
+            leftover.release()
         self.made_directory = not self.directory.exists()
         self.directory.mkdir(parents=True, exist_ok=True)
         self.locks.append(RunLock(self.directory))

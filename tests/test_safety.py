@@ -310,8 +310,13 @@ def test_a_failed_start_leaves_nothing_and_a_killed_one_leaves_a_free_directory(
         stderr=subprocess.DEVNULL,
     )
     wait_for(lambda: (out / "metrics.jsonl").exists())
-    started.kill()
-    started.wait()
+    try:  # while that start runs, before its first checkpoint, a second new run is refused, not let in to clear it
+        second = run_cli("train", "lm", "--dataset", text_file, "--output", out, "--max-steps", 2, *LM)
+        assert second.exit_code == 2 and "another nlp-lstm process is training in this run" in second.stderr
+        assert (out / "metrics.jsonl").exists()
+    finally:
+        started.kill()
+        started.wait()
     assert not (out / "last").exists()
     result = run_cli("train", "lm", "--dataset", text_file, "--output", out, "--max-steps", 2, "--eval-every", 2, *LM)
     assert result.exit_code == 0, result.output
