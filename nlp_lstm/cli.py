@@ -241,16 +241,25 @@ ConfigFileOption = Annotated[
 MODEL_FIELDS = ("embedding_dim", "hidden_size", "num_layers", "dropout", "embedding_dropout", "tie_weights", "bidirectional")
 
 
+def training_progress(console: Any) -> Any:
+    """The started rich bar of a training run: steps, status, elapsed time and what remains."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    columns = (TextColumn("step {task.completed}/{task.total}"), BarColumn(), TextColumn("{task.fields[status]}"))
+    progress = Progress(*columns, TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=console)
+    progress.start()
+    return progress
+
+
 def make_progress_callback() -> Any:
     """A training callback: a rich progress bar on a terminal, one plain line per evaluation otherwise."""
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     console = Console(stderr=True)
 
     class Progressbar(nlp_lstm.Callback):
         def __init__(self) -> None:
-            self.progress: Progress | None = None
+            self.progress: Any = None
             self.task: Any = None
 
         def on_start(self, info: dict[str, Any]) -> None:
@@ -260,16 +269,7 @@ def make_progress_callback() -> Any:
             )
             console.print(f"data: {info['splits']}")
             if console.is_terminal:
-                self.progress = Progress(
-                    TextColumn("step {task.completed}/{task.total}"),
-                    BarColumn(),
-                    TextColumn("{task.fields[status]}"),
-                    TimeElapsedColumn(),
-                    TextColumn("eta"),
-                    TimeRemainingColumn(),
-                    console=console,
-                )
-                self.progress.start()
+                self.progress = training_progress(console)
                 self.task = self.progress.add_task("train", total=info["max_steps"], completed=info["step"], status="")
 
         def on_step(self, metrics: dict[str, Any]) -> None:

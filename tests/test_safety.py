@@ -275,14 +275,8 @@ def test_ten_random_kills_with_an_evaluation_every_step(tmp_path, text_file):
 
 
 def test_a_second_process_on_a_run_in_use_is_refused_and_the_lock_dies_with_the_first(lm_run):
-    first = subprocess.Popen(
-        command("train", "lm", "--output", lm_run, "--resume", "--max-steps", 100_000, "--eval-every", 100_000),
-        env=env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    first = resumed_and_training(lm_run)
     try:
-        wait_for(lambda: len((lm_run / "metrics.jsonl").read_text().splitlines()) > 4)  # it is training
         for flags in (["--resume"], ["--overwrite", "--dataset", "shakespeare"]):
             second = subprocess.run(command("train", "lm", "--output", lm_run, *flags), env=env(), capture_output=True, text=True)
             assert second.returncode == 2 and "another nlp-lstm process is training in this run" in second.stderr
@@ -359,16 +353,22 @@ def test_a_model_trained_on_a_multi_line_file_writes_and_counts_line_breaks(tmp_
 # The architecture issue's clean stop: acknowledged at once, not labelled an error, a second Ctrl-C stops now.
 
 
-def test_ctrl_c_is_acknowledged_a_second_one_stops_at_once_and_the_run_resumes(lm_run):
+def resumed_and_training(run: Path) -> subprocess.Popen:
+    """``--resume`` of ``run`` with no end in sight, returned once it has logged training steps."""
     process = subprocess.Popen(
-        command("train", "lm", "--output", lm_run, "--resume", "--max-steps", 100_000, "--eval-every", 100_000),
+        command("train", "lm", "--output", run, "--resume", "--max-steps", 100_000, "--eval-every", 100_000),
         env=env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
-    lines = len((lm_run / "metrics.jsonl").read_text().splitlines())
-    wait_for(lambda: len((lm_run / "metrics.jsonl").read_text().splitlines()) > lines + 1)  # it is training
+    lines = len((run / "metrics.jsonl").read_text().splitlines())
+    wait_for(lambda: len((run / "metrics.jsonl").read_text().splitlines()) > lines + 1)
+    return process
+
+
+def test_ctrl_c_is_acknowledged_a_second_one_stops_at_once_and_the_run_resumes(lm_run):
+    process = resumed_and_training(lm_run)
     process.send_signal(signal.SIGINT)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
@@ -383,15 +383,7 @@ def test_ctrl_c_is_acknowledged_a_second_one_stops_at_once_and_the_run_resumes(l
 
 
 def test_a_single_ctrl_c_saves_and_says_how_to_resume_without_calling_it_an_error(lm_run):
-    result = subprocess.Popen(
-        command("train", "lm", "--output", lm_run, "--resume", "--max-steps", 100_000, "--eval-every", 100_000),
-        env=env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines = len((lm_run / "metrics.jsonl").read_text().splitlines())
-    wait_for(lambda: len((lm_run / "metrics.jsonl").read_text().splitlines()) > lines + 1)
+    result = resumed_and_training(lm_run)
     result.send_signal(signal.SIGINT)
     _, stderr = result.communicate(timeout=60)
     last = stderr.strip().splitlines()[-1]
