@@ -230,9 +230,6 @@ class ClassifierRecipe(loop.Recipe):
         record = run.training_record(validation)
         return SavedModel(self.model, self.tokenizer, "classifier", self.splits.label_names, record, inputs=self.inputs)
 
-    def finish(self) -> None:
-        self.group.save_replica(self.model)
-
 
 def _validate(model: Classifier, ids: list[Any], splits: LabelledSplits, pad_id: int) -> list[float]:
     """Loss, accuracy and macro-F1 on the validation split."""

@@ -230,6 +230,3 @@ class LanguageModelRecipe(loop.Recipe):
             return {}
         group = self.group
         return {"state_h": group.gather_rows(self.state[0], 1), "state_c": group.gather_rows(self.state[1], 1)}
-
-    def finish(self) -> None:
-        self.group.save_replica(self.model)

@@ -29,7 +29,7 @@ from nlp_lstm.config import ClassifierTrainConfig, TrainConfig, check_model_opti
 from nlp_lstm.devices import select_device
 from nlp_lstm.distributed import Processes
 from nlp_lstm.errors import Interrupted, TrainingError, TrainingUsageError
-from nlp_lstm.files import BEST_DIR, CURVES_FILE, LAST_DIR, METRICS_FILE, RUN_CONFIG_FILE, atomic_directory
+from nlp_lstm.files import BEST_DIR, CURVES_FILE, LAST_DIR, METRICS_FILE, RUN_CONFIG_FILE, atomic_directory, read_json_file
 from nlp_lstm.plots import PlotsUnavailable, plot_runs
 from nlp_lstm.precision import require_precision
 from nlp_lstm.run_directory import RunDirectory
@@ -171,11 +171,11 @@ class TrainingRun:
         try:
             if resume and overwrite:
                 raise TrainingUsageError("--resume and --overwrite contradict each other; pass one of them")
-            if not resume:
-                check_model_options(model_options or {})  # sizes out of range fail before any data is read
             if resume:
                 self.run_directory.open_for_resume()
                 self._check_model_options(model_options or {}, given_options or set())
+            else:
+                check_model_options(model_options or {})  # sizes out of range fail before any data is read
             self.config = self._resume_config(config, given_options or set()) if resume else config
             device = select_device(self.config.device)
             require_precision(device, self.config.precision)  # refused before a new run's directory exists
@@ -230,7 +230,7 @@ class TrainingRun:
             raise TrainingUsageError(f"--resume keeps the run's model; these options differ from it: {options}; drop them")
 
     def _resume_config(self, requested: AnyTrainConfig, given: set[str]) -> AnyTrainConfig:
-        saved = type(requested).from_dict(json.loads((self.output_dir / RUN_CONFIG_FILE).read_text()))
+        saved = type(requested).from_dict(read_json_file(self.output_dir / RUN_CONFIG_FILE, "run settings"))
         changed = {k for k in given if hasattr(saved, k) and getattr(requested, k) != getattr(saved, k)}
         refused = sorted(changed - set(RESUMABLE_CHANGES))
         if refused:
