@@ -112,7 +112,7 @@ def main() -> None:
     where = machine.describe()
     saved = nlp_lstm.load_model(shipped_model_dir("classifier"), device=device)
     model = saved.model.eval()
-    test = nlp_lstm.load_labelled_splits("imdb").test
+    test = nlp_lstm.load_labelled_splits("builtin:imdb").test
     pick = np.random.default_rng(0).choice(len(test.texts), size=min(args.texts, len(test.texts)), replace=False)
     texts = [test.texts[i] for i in pick]
     ids = encode_for(saved, texts)

@@ -135,7 +135,7 @@ def main() -> None:
             for variant, values in times.items():
                 rows.append((name, variant, min(values), statistics.median(values)))
                 print(f"{name} {variant}: best {min(values):.1f}, median {statistics.median(values):.1f} µs/step", flush=True)
-        test_text = "\n".join(nlp_lstm.load_text_splits("shakespeare").test)[: args.chars]
+        test_text = "\n".join(nlp_lstm.load_text_splits("builtin:shakespeare").test)[: args.chars]
         agree = agreement(shipped.model, shipped.tokenizer, test_text)
     table = [
         f"Batch 1, {args.threads} threads; best and median of {args.repeats} interleaved repeats of {args.steps} steps.",

@@ -130,7 +130,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     where = machine.describe()
-    from nlp_lstm.data import load_shakespeare
+    from nlp_lstm.data.builtin import load_shakespeare
 
     with tempfile.TemporaryDirectory() as scratch:
         data = Path(scratch) / "sonnets.txt"

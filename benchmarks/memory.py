@@ -30,7 +30,7 @@ WORKLOADS = {
     "import torch (floor)": "import torch",
     "training 2×512, batch 64 × 256": """
 import tempfile, nlp_lstm
-config = nlp_lstm.TrainConfig(dataset="shakespeare", tokenizer="char", seq_len=256, batch_size=64, max_steps={steps},
+config = nlp_lstm.TrainConfig(dataset="builtin:shakespeare", tokenizer="char", seq_len=256, batch_size=64, max_steps={steps},
                               eval_every=10**6, device="cpu", threads={threads})
 with tempfile.TemporaryDirectory() as out:
     nlp_lstm.train_language_model(config, out, {{"embedding_dim": 128, "hidden_size": 512, "num_layers": 2}}, overwrite=True)
@@ -43,7 +43,7 @@ nlp_lstm.generate(nlp_lstm.load_model(nlp_lstm.shipped_model("lm")), "ROMEO:", n
     "classification, shipped classifier, 256 reviews": """
 import torch, nlp_lstm
 torch.set_num_threads({threads})
-texts = nlp_lstm.load_labelled_splits("imdb").test.texts[:256]
+texts = nlp_lstm.load_labelled_splits("builtin:imdb").test.texts[:256]
 nlp_lstm.classify(nlp_lstm.load_model(nlp_lstm.shipped_model("classifier")), texts)
 """,
 }

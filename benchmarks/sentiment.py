@@ -5,8 +5,8 @@ stratified 80/10/10 split). The baseline's C is chosen on validation; the LSTMs 
 their best epoch on validation; every figure reported is on the test part of our
 split ("our held-out split of IMDB"), never the official IMDB test set.
 
-    python benchmarks/sentiment.py --dataset rotten_tomatoes --lm runs/reviews-lm/best
-    python benchmarks/sentiment.py --dataset imdb --lm runs/reviews-lm/best --epochs 2
+    python benchmarks/sentiment.py --dataset builtin:rotten_tomatoes --lm runs/reviews-lm/best
+    python benchmarks/sentiment.py --dataset builtin:imdb --lm runs/reviews-lm/best --epochs 2
 
 Without --lm the transfer row is skipped. Needs the bench extra (scikit-learn).
 """
@@ -83,7 +83,7 @@ def lstm(dataset: str, output: Path, args, init_from: str | None) -> tuple[float
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="rotten_tomatoes", choices=["imdb", "rotten_tomatoes"])
+    parser.add_argument("--dataset", default="builtin:rotten_tomatoes", choices=["builtin:imdb", "builtin:rotten_tomatoes"])
     parser.add_argument("--lm", help="language model directory for the transfer row (trained on review texts)")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--max-length", type=int, default=400)

@@ -32,11 +32,15 @@ import nlp_lstm  # noqa: E402
 UNSEEN = str(Path(__file__).resolve().parent.parent / "data" / "rotten_tomatoes_unseen.csv")
 # (column, dataset, split): what each column of the table scores
 HELD_OUT = (
-    ("our IMDB test split", "imdb", "test"),
-    ("our RT test split", "rotten_tomatoes", "test"),
+    ("our IMDB test split", "builtin:imdb", "test"),
+    ("our RT test split", "builtin:rotten_tomatoes", "test"),
     ("unseen RT sentences", UNSEEN, "all"),
 )
-SOURCE = {"imdb": "imdb", "rotten_tomatoes": "rotten_tomatoes", UNSEEN: "rotten_tomatoes"}  # whose training split is "own"
+SOURCE = {
+    "builtin:imdb": "builtin:imdb",
+    "builtin:rotten_tomatoes": "builtin:rotten_tomatoes",
+    UNSEEN: "builtin:rotten_tomatoes",
+}  # whose training split is "own"
 
 
 def main() -> None:
@@ -45,17 +49,19 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     where = machine.describe()
-    corpora = ("imdb", "rotten_tomatoes", "movie_reviews")
+    corpora = ("builtin:imdb", "builtin:rotten_tomatoes", "builtin:movie_reviews")
     splits = {name: nlp_lstm.load_labelled_splits(name) for name in (*corpora, UNSEEN)}
     parts = {column: splits[dataset].get(split) for column, dataset, split in HELD_OUT}
     # Label ids agree across the sets: each has the names negative and positive, in that order.
     assert splits[UNSEEN].label_names == ["negative", "positive"]
     baselines = {name: fit_tfidf_baseline(splits[name]) for name in corpora}
     rows = []
-    for trained_on in ("its own training split", "movie_reviews"):
+    for trained_on in ("its own training split", "builtin:movie_reviews"):
         scores = []
         for column, dataset, _ in HELD_OUT:
-            vectorizer, model, _, _ = baselines["movie_reviews" if trained_on == "movie_reviews" else SOURCE[dataset]]
+            vectorizer, model, _, _ = baselines[
+                "builtin:movie_reviews" if trained_on == "builtin:movie_reviews" else SOURCE[dataset]
+            ]
             scores.append(model.score(vectorizer.transform(parts[column].texts), parts[column].labels))
         rows.append((f"TF-IDF + logistic regression, trained on {trained_on}", scores))
         print(rows[-1], flush=True)

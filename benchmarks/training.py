@@ -95,7 +95,7 @@ class StepTimer(Callback):
 def ours(steps: int, threads: int, output: Path, device: torch.device, precision: str) -> float:
     """Tokens/s of the real training loop over ``steps`` steps after one warm-up step."""
     config = nlp_lstm.TrainConfig(
-        dataset="shakespeare",
+        dataset="builtin:shakespeare",
         tokenizer="char",
         seq_len=SEQ_LEN,
         batch_size=BATCH,
@@ -194,7 +194,7 @@ def main() -> None:
     except PrecisionUnavailable as error:
         parser.exit(2, f"error: {error}\n")
     where = machine.describe()
-    vocab = build_tokenizer("char", nlp_lstm.load_text_splits("shakespeare").train).vocab_size
+    vocab = build_tokenizer("char", nlp_lstm.load_text_splits("builtin:shakespeare").train).vocab_size
     dtype = torch.bfloat16 if args.precision == "bf16" else torch.float32
     peak = matmul_peak(device, dtype)
     print(f"{args.precision} matmul peak on {device}: {peak:.1f} GFLOP/s", flush=True)

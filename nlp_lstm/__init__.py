@@ -27,9 +27,9 @@ _EXPORTS = {
     "Classifier": "nlp_lstm.model",
     "ClassifierEnsemble": "nlp_lstm.model",
     "build_ensemble": "nlp_lstm.ensemble",
-    "load_text_splits": "nlp_lstm.data",
-    "load_labelled_splits": "nlp_lstm.data",
-    "read_texts": "nlp_lstm.data",
+    "load_text_splits": "nlp_lstm.data.sources",
+    "load_labelled_splits": "nlp_lstm.data.sources",
+    "read_texts": "nlp_lstm.data.sources",
     "SavedModel": "nlp_lstm.checkpoint",
     "load_model": "nlp_lstm.checkpoint:load",
     "shipped_model": "nlp_lstm.checkpoint",
@@ -75,7 +75,7 @@ if TYPE_CHECKING:
     from nlp_lstm.checkpoint import save as save_model
     from nlp_lstm.classifier_training import train_classifier
     from nlp_lstm.config import ClassifierTrainConfig, ModelConfig, SampleConfig, TrainConfig
-    from nlp_lstm.data import load_labelled_splits, load_text_splits, read_texts
+    from nlp_lstm.data.sources import load_labelled_splits, load_text_splits, read_texts
     from nlp_lstm.ensemble import build_ensemble
     from nlp_lstm.errors import Interrupted, NlpLstmError, UsageError
     from nlp_lstm.evaluate import evaluate_classifier, evaluate_language_model

@@ -23,13 +23,15 @@ import torch.nn.functional as F
 from nlp_lstm import checkpoint, loop
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.config import REGULARISATION_FIELDS, ClassifierTrainConfig, ModelConfig
-from nlp_lstm.data import ClassifierBatches, LabelledSplits, encode_texts, load_labelled_splits
+from nlp_lstm.data.batching import ClassifierBatches, encode_texts
+from nlp_lstm.data.sources import load_labelled_splits
+from nlp_lstm.data.splits import LabelledSplits
+from nlp_lstm.data.token_store import row_ids
 from nlp_lstm.distributed import Processes
-from nlp_lstm.evaluate import classification_metrics
+from nlp_lstm.metrics import classification_metrics
 from nlp_lstm.model import Classifier, layer_groups
 from nlp_lstm.precision import autocast
 from nlp_lstm.prediction import predict_probabilities
-from nlp_lstm.token_store import row_ids
 from nlp_lstm.train import (
     Callback,
     TrainingError,

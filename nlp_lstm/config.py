@@ -7,6 +7,7 @@ round-trip through JSON; unknown keys and wrong types are errors, never ignored.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import types
 import typing
@@ -102,6 +103,22 @@ def _jsonable(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
+def options_toml(options: dict[str, Any], header: str) -> str:
+    """Options as a TOML file (names as in Python; the command line reads them with - or _): one key per line, sorted."""
+    lines = [f"# {header}"]
+    for name, value in sorted(options.items()):
+        if value is None:
+            continue  # None means "not set", which TOML cannot say; leaving the key out says it
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, (int, float)):
+            text = repr(value)
+        else:
+            text = json.dumps(str(value))  # a JSON string is a valid TOML basic string
+        lines.append(f"{name} = {text}")
+    return "\n".join(lines) + "\n"
+
+
 # The ModelConfig fields a fine-tuned model may change; the others fix the shape of its weights.
 REGULARISATION_FIELDS = ("dropout", "embedding_dropout")
 
@@ -146,11 +163,31 @@ def check_model_options(options: dict[str, Any]) -> None:
         raise ConfigError(f"unknown model option: {error}") from None
 
 
+def _model_options(fields: tuple[str, ...], defaults: dict[str, Any], given: dict[str, Any] | None) -> dict[str, Any]:
+    """Every option of an encoder: ``given`` ones, else the task's ``defaults``, else ModelConfig's."""
+    own = {name: ModelConfig.__dataclass_fields__[name].default for name in fields}
+    return {**own, **defaults, **(given or {})}
+
+
 @dataclass(frozen=True)
 class TrainConfig(JsonConfig):
-    """How to train: data, optimisation, schedule, evaluation cadence."""
+    """How to train a language model: data, optimisation, schedule, evaluation cadence."""
 
-    dataset: str = "shakespeare"
+    MODEL_FIELDS: ClassVar[tuple[str, ...]] = (
+        "embedding_dim",
+        "hidden_size",
+        "num_layers",
+        "dropout",
+        "embedding_dropout",
+        "tie_weights",
+    )
+
+    @classmethod
+    def model_options(cls, given: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Every option of a language model's encoder: ``given`` ones, else ModelConfig's defaults."""
+        return _model_options(cls.MODEL_FIELDS, {}, given)
+
+    dataset: str = "builtin:shakespeare"
     dataset_config: str | None = None
     text_column: str = "text"
     tokenizer: Literal["char", "bpe"] = "char"
@@ -179,7 +216,7 @@ class TrainConfig(JsonConfig):
 
     def __post_init__(self) -> None:
         _check_types(self)
-        _require(bool(self.dataset), "--dataset must not be empty; try --dataset shakespeare or a path to a .txt file")
+        _require(bool(self.dataset), "--dataset must not be empty; try --dataset builtin:shakespeare or a path to a .txt file")
         for name in ("seq_len", "batch_size", "max_steps", "eval_every", "eval_batch_size"):
             _require(getattr(self, name) >= 1, f"{option(name)} must be a positive integer, got {getattr(self, name)}")
         _require(self.lr > 0 and math.isfinite(self.lr), f"--lr must be a positive number, got {self.lr}")
@@ -218,10 +255,9 @@ class ClassifierTrainConfig(JsonConfig):
     @classmethod
     def model_options(cls, given: dict[str, Any] | None = None) -> dict[str, Any]:
         """Every option of a classifier's encoder: ``given`` ones, else the classifier's defaults, else ModelConfig's."""
-        defaults = {name: ModelConfig.__dataclass_fields__[name].default for name in cls.MODEL_FIELDS}
-        return {**defaults, **cls.MODEL_DEFAULTS, **(given or {})}
+        return _model_options(cls.MODEL_FIELDS, cls.MODEL_DEFAULTS, given)
 
-    dataset: str = "rotten_tomatoes"
+    dataset: str = "builtin:rotten_tomatoes"
     dataset_config: str | None = None
     text_column: str = "text"
     label_column: str = "label"
@@ -247,7 +283,9 @@ class ClassifierTrainConfig(JsonConfig):
 
     def __post_init__(self) -> None:
         _check_types(self)
-        _require(bool(self.dataset), "--dataset must not be empty; try --dataset rotten_tomatoes or a path to a .csv file")
+        _require(
+            bool(self.dataset), "--dataset must not be empty; try --dataset builtin:rotten_tomatoes or a path to a .csv file"
+        )
         for name in ("max_length", "batch_size", "epochs"):
             _require(getattr(self, name) >= 1, f"{option(name)} must be a positive integer, got {getattr(self, name)}")
         _require(self.lr > 0 and math.isfinite(self.lr), f"--lr must be a positive number, got {self.lr}")

@@ -28,3 +28,11 @@ def select_device(name: str = "auto") -> torch.device:
     if name == "mps" and not (mps is not None and mps.is_available()):
         raise DeviceUnavailable("--device mps: Apple MPS is not available on this machine; use --device cpu or auto")
     return torch.device(name)
+
+
+def use_threads(threads: int) -> None:
+    """Compute on ``threads`` CPU threads; 0 keeps torch's default (one per core)."""
+    if threads < 0:
+        raise UsageError(f"--threads must be >= 0 (0 = one per core), got {threads}")
+    if threads:
+        torch.set_num_threads(threads)

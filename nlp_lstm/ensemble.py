@@ -16,7 +16,7 @@ from pathlib import Path
 
 from nlp_lstm import checkpoint
 from nlp_lstm.checkpoint import SavedModel
-from nlp_lstm.data import REVIEW_SOURCES
+from nlp_lstm.data.builtin import REVIEW_SOURCES
 from nlp_lstm.devices import select_device
 from nlp_lstm.errors import UsageError
 from nlp_lstm.files import check_model_replaceable

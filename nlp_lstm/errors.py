@@ -25,3 +25,7 @@ class TrainingError(NlpLstmError):
 
 class TrainingUsageError(TrainingError, UsageError):
     """Training cannot start with these options (conflicting, unavailable device, occupied output)."""
+
+
+class DataError(NlpLstmError):
+    """A dataset cannot be found, read, or does not have what the task needs."""

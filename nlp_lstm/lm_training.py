@@ -29,9 +29,10 @@ import torch.nn.functional as F
 from nlp_lstm import checkpoint, loop
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.config import REGULARISATION_FIELDS, ModelConfig, TrainConfig
-from nlp_lstm.data import LMBatches, encode_stream, load_text_splits
+from nlp_lstm.data.batching import LMBatches, encode_stream
+from nlp_lstm.data.sources import load_text_splits
 from nlp_lstm.distributed import Processes
-from nlp_lstm.evaluate import language_model_loss, lm_metrics, predicted_characters
+from nlp_lstm.metrics import language_model_loss, lm_metrics, predicted_characters
 from nlp_lstm.model import LanguageModel, detach_state
 from nlp_lstm.precision import autocast
 from nlp_lstm.tokenizer import with_newline

@@ -14,7 +14,7 @@ from torch import nn
 
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.config import ClassifierTrainConfig
-from nlp_lstm.data import ClassifierBatches, encode_texts
+from nlp_lstm.data.batching import ClassifierBatches, encode_texts
 from nlp_lstm.errors import UsageError
 
 # A model saved without its input policy gets the one classifiers train with.

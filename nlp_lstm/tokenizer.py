@@ -214,7 +214,7 @@ def with_newline(tokenizer: AnyTokenizer) -> AnyTokenizer:
     """``tokenizer`` able to encode a newline.
 
     A language model reads its texts as one stream with a newline between each two
-    (``data.encode_stream``), which is how the lines of a text file come back to what is on disk:
+    (``batching.encode_stream``), which is how the lines of a text file come back to what is on disk:
     its vocabulary needs the newline even where no single text holds one. Byte-level BPE has it.
     """
     if isinstance(tokenizer, CharTokenizer) and "\n" not in tokenizer.chars:

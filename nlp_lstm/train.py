@@ -25,15 +25,24 @@ import torch
 
 from nlp_lstm import checkpoint
 from nlp_lstm.checkpoint import SavedModel
-from nlp_lstm.config import ClassifierTrainConfig, TrainConfig, check_model_options, option
+from nlp_lstm.config import ClassifierTrainConfig, TrainConfig, check_model_options, option, options_toml
+from nlp_lstm.data.token_store import built_tokenizer
 from nlp_lstm.devices import select_device
 from nlp_lstm.distributed import Processes
 from nlp_lstm.errors import Interrupted, TrainingError, TrainingUsageError
-from nlp_lstm.files import BEST_DIR, CURVES_FILE, LAST_DIR, METRICS_FILE, RUN_CONFIG_FILE, atomic_directory, read_json_file
+from nlp_lstm.files import (
+    BEST_DIR,
+    CURVES_FILE,
+    LAST_DIR,
+    METRICS_FILE,
+    RUN_CONFIG_FILE,
+    RUN_TOML_FILE,
+    atomic_directory,
+    read_json_file,
+)
 from nlp_lstm.plots import PlotsUnavailable, plot_runs
 from nlp_lstm.precision import require_precision
 from nlp_lstm.run_directory import RunDirectory
-from nlp_lstm.token_store import built_tokenizer
 from nlp_lstm.tokenizer import AnyTokenizer, tokenizer_from_dict
 
 # Options that may differ when a stopped run is resumed; every other one must match.
@@ -71,6 +80,7 @@ class TrainResult:
     wall_time_s: float
     stopped_early: bool
     curves: Path | None = None  # curves.png, written when matplotlib is installed
+    reports: bool = True  # False in the processes of a torchrun group other than rank 0, which write nothing
 
 
 def learning_rate(step: int, total_steps: int, config: AnyTrainConfig) -> float:
@@ -165,6 +175,7 @@ class TrainingRun:
     ):
         self.processes = processes or Processes()
         self.output_dir = Path(output_dir)
+        self.model_options = type(config).model_options(model_options)
         self.command_name = command_name
         self.resume = resume
         self.run_directory = RunDirectory(self.output_dir, writes=self.processes.is_main)
@@ -220,6 +231,9 @@ class TrainingRun:
             return
         directory = self.run_directory.begin()
         (directory / RUN_CONFIG_FILE).write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
+        options = {"output": str(self.output_dir), **self.config.to_dict(), **self.model_options}
+        header = f"Every option of this run, resolved. Re-run it with: nlp-lstm train {self.command_name} --config run.toml"
+        (directory / RUN_TOML_FILE).write_text(options_toml(options, header), encoding="utf-8")
 
     def _check_model_options(self, model_options: dict[str, Any], given: set[str]) -> None:
         """A resumed run keeps its model's shape: options given that differ from it are an error, not ignored."""
@@ -335,6 +349,7 @@ class TrainingRun:
     def result(self, stopped_early: bool) -> TrainResult:
         best = self.best["validation"] if self.best else {}
         result = TrainResult(self.output_dir, self.best_dir, self.last_dir, self.step, best, self.elapsed(), stopped_early)
+        result.reports = self.processes.is_main
         if self.processes.is_main:
             result.curves = self.write_curves()
         return result

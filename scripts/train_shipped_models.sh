@@ -30,7 +30,7 @@ export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 PYTHONUNBUFFERED=1
 mkdir -p "$runs"
 
 if [ "$which" != sentiment ]; then
-  $cli train lm --dataset shakespeare --output "$runs/shakespeare-char" --overwrite \
+  $cli train lm --dataset builtin:shakespeare --output "$runs/shakespeare-char" --overwrite \
     --embedding-dim 128 --hidden-size 640 --num-layers 2 --dropout 0.3 --embedding-dropout 0.05 \
     --seq-len 256 --batch-size 128 --max-steps 4000 --warmup-steps 300 --lr 0.002 \
     --eval-every 500 --seed 0 --threads 4 --device "$device" \
@@ -42,7 +42,7 @@ if [ "$which" != shakespeare-char ]; then
   classifier() {  # one member of the shipped sentiment ensemble: $1 is its run directory, then its own options
     local out=$1
     shift
-    $cli train classifier --dataset movie_reviews --output "$out" --overwrite --keep end --batch-size 64 \
+    $cli train classifier --dataset builtin:movie_reviews --output "$out" --overwrite --keep end --batch-size 64 \
       --patience 2 --threads 3 --device "$device" "$@" >"$out.log" 2>&1
   }
   classifier "$runs/sentiment-1x256" --seed 0 --bidirectional --embedding-dim 128 --hidden-size 256 --num-layers 1 \
@@ -53,7 +53,7 @@ if [ "$which" != shakespeare-char ]; then
   deep=$!
   # The transfer member: a language model of the review texts (3,600 steps), then its encoder
   # fine-tuned as a classifier with no frozen epoch.
-  $cli train lm --dataset movie_reviews --tokenizer bpe --vocab-size 8000 --output "$runs/reviews-lm" --overwrite \
+  $cli train lm --dataset builtin:movie_reviews --tokenizer bpe --vocab-size 8000 --output "$runs/reviews-lm" --overwrite \
     --embedding-dim 256 --hidden-size 512 --num-layers 2 --dropout 0.2 --embedding-dropout 0.05 \
     --seq-len 128 --batch-size 128 --max-steps 3600 --warmup-steps 200 --lr 0.002 \
     --eval-every 400 --seed 0 --threads 3 --device "$device" >"$runs/reviews-lm.log" 2>&1
@@ -68,7 +68,7 @@ fi
 
 wait "$shakespeare"
 
-$cli train lm --dataset shakespeare --init-from "$runs/shakespeare-char/best" --dropout 0.15 \
+$cli train lm --dataset builtin:shakespeare --init-from "$runs/shakespeare-char/best" --dropout 0.15 \
   --output "$runs/shakespeare-char-tuned" --overwrite \
   --seq-len 256 --batch-size 64 --max-steps 500 --warmup-steps 50 --lr 0.0003 \
   --eval-every 100 --seed 0 --threads 1 --device "$device" \

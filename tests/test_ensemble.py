@@ -27,7 +27,7 @@ def members(tmp_path_factory):
     directories = []
     for seed in (0, 1):
         config = ClassifierTrainConfig(
-            dataset="rotten_tomatoes", tokenizer="char", max_length=64, epochs=1, device="cpu", seed=seed
+            dataset="builtin:rotten_tomatoes", tokenizer="char", max_length=64, epochs=1, device="cpu", seed=seed
         )
         result = train_classifier(config, tmp_path_factory.mktemp(f"seed{seed}") / "run", SMALL)
         directories.append(result.best_dir)
@@ -51,7 +51,7 @@ def test_the_ensemble_predicts_its_members_mean_probability_and_records_its_vali
     assert not torch.allclose(each[0], each[1], atol=1e-3)  # two seeds: two different models
     torch.testing.assert_close(together, (each[0] + each[1]) / 2, rtol=1e-5, atol=1e-6)
 
-    measured = evaluate_classifier(saved, "rotten_tomatoes", "validation")
+    measured = evaluate_classifier(saved, "builtin:rotten_tomatoes", "validation")
     assert saved.training["validation"]["accuracy"] == pytest.approx(measured["accuracy"])
     assert reported["validation"]["accuracy"] == pytest.approx(measured["accuracy"])
     assert [m["train_config"]["seed"] for m in saved.training["members"]] == [0, 1]
@@ -87,7 +87,7 @@ def test_half_precision_storage_halves_the_file_and_records_what_it_measured(tmp
     exact = checkpoint.load(full)
     for rounded, original in zip(loaded.model.parameters(), exact.model.parameters()):
         torch.testing.assert_close(rounded, original.half().float(), rtol=0, atol=0)
-    measured = evaluate_classifier(loaded, "rotten_tomatoes", "validation")
+    measured = evaluate_classifier(loaded, "builtin:rotten_tomatoes", "validation")
     assert loaded.training["validation"]["accuracy"] == pytest.approx(measured["accuracy"])
 
 

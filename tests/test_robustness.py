@@ -17,7 +17,7 @@ import nlp_lstm
 from nlp_lstm.catalog import shipped_model_dir
 from nlp_lstm.cli import app
 from nlp_lstm.config import SampleConfig
-from nlp_lstm.data import encode_texts
+from nlp_lstm.data.batching import encode_texts
 
 runner = CliRunner()
 AWKWARD = [

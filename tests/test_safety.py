@@ -277,7 +277,7 @@ def test_ten_random_kills_with_an_evaluation_every_step(tmp_path, text_file):
 def test_a_second_process_on_a_run_in_use_is_refused_and_the_lock_dies_with_the_first(lm_run):
     first = resumed_and_training(lm_run)
     try:
-        for flags in (["--resume"], ["--overwrite", "--dataset", "shakespeare"]):
+        for flags in (["--resume"], ["--overwrite", "--dataset", "builtin:shakespeare"]):
             second = subprocess.run(command("train", "lm", "--output", lm_run, *flags), env=env(), capture_output=True, text=True)
             assert second.returncode == 2 and "another nlp-lstm process is training in this run" in second.stderr
             assert len(second.stderr.strip().splitlines()) == 1

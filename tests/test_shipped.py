@@ -43,7 +43,7 @@ def test_model_card_agrees_with_training_and_evaluation_json(kind):
 def test_shipped_language_model_is_trained(shakespeare):
     """A slice of a test play (never trained on): far below the ~6.4 bits/char of an untrained model."""
     import nlp_lstm
-    from nlp_lstm.evaluate import language_model_loss, lm_metrics
+    from nlp_lstm.metrics import language_model_loss, lm_metrics
 
     saved = nlp_lstm.load_model(shipped_model_dir("lm"), kind="lm")
     macbeth = next(t for t in shakespeare.test if "MACBETH" in t[:2000])[:20_000]
@@ -87,6 +87,6 @@ def test_models_lists_shipped_and_local_runs(tmp_path):
     assert listed.exit_code == 0, listed.output
     entries = {e["name"]: e for e in json.loads(listed.output)}
     assert entries["mine"]["validation"] == {"bits_per_char": 3.5}
-    assert entries["sentiment"]["held_out"][0]["dataset"] == "imdb"
+    assert entries["sentiment"]["held_out"][0]["dataset"] == "builtin:imdb"
     table = runner.invoke(app, ["models", "--runs", str(tmp_path)])
     assert table.exit_code == 0 and "mine" in table.output

@@ -8,8 +8,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nlp_lstm import token_store
-from nlp_lstm.data import LMBatches, encode_stream, encode_texts, load_text_splits
+from nlp_lstm.data import token_store
+from nlp_lstm.data.batching import LMBatches, encode_stream, encode_texts
+from nlp_lstm.data.sources import load_text_splits
 from nlp_lstm.tokenizer import CharTokenizer, SubwordTokenizer
 
 

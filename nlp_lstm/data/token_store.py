@@ -199,7 +199,7 @@ def row_ids(
 def built_tokenizer(kind: str, texts: Iterable[str], vocab_size: int) -> AnyTokenizer:
     """``build_tokenizer(kind, texts, vocab_size)``, a BPE vocabulary kept in the store.
 
-    Training BPE takes seconds (8 s for ``movie_reviews``) and gives the same vocabulary
+    Training BPE takes seconds (8 s for ``builtin:movie_reviews``) and gives the same vocabulary
     for the same texts, so a second run reads it back. Characters are counted afresh: that
     is as quick as reading a stored vocabulary.
     """
