@@ -163,6 +163,10 @@ def check_model_options(options: dict[str, Any]) -> None:
         raise ConfigError(f"unknown model option: {error}") from None
 
 
+# The ModelConfig fields a training command takes for either kind of model (each adds one of its own).
+ENCODER_FIELDS = ("embedding_dim", "hidden_size", "num_layers", "dropout", "embedding_dropout")
+
+
 def _model_options(fields: tuple[str, ...], defaults: dict[str, Any], given: dict[str, Any] | None) -> dict[str, Any]:
     """Every option of an encoder: ``given`` ones, else the task's ``defaults``, else ModelConfig's."""
     own = {name: ModelConfig.__dataclass_fields__[name].default for name in fields}
@@ -173,14 +177,7 @@ def _model_options(fields: tuple[str, ...], defaults: dict[str, Any], given: dic
 class TrainConfig(JsonConfig):
     """How to train a language model: data, optimisation, schedule, evaluation cadence."""
 
-    MODEL_FIELDS: ClassVar[tuple[str, ...]] = (
-        "embedding_dim",
-        "hidden_size",
-        "num_layers",
-        "dropout",
-        "embedding_dropout",
-        "tie_weights",
-    )
+    MODEL_FIELDS: ClassVar[tuple[str, ...]] = (*ENCODER_FIELDS, "tie_weights")
 
     @classmethod
     def model_options(cls, given: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -243,14 +240,7 @@ class ClassifierTrainConfig(JsonConfig):
 
     # A classifier reads whole texts, not long streams: a smaller, more regularised encoder by default.
     MODEL_DEFAULTS: ClassVar[dict[str, Any]] = {"hidden_size": 256, "num_layers": 1, "dropout": 0.3}
-    MODEL_FIELDS: ClassVar[tuple[str, ...]] = (
-        "embedding_dim",
-        "hidden_size",
-        "num_layers",
-        "dropout",
-        "embedding_dropout",
-        "bidirectional",
-    )
+    MODEL_FIELDS: ClassVar[tuple[str, ...]] = (*ENCODER_FIELDS, "bidirectional")
 
     @classmethod
     def model_options(cls, given: dict[str, Any] | None = None) -> dict[str, Any]:

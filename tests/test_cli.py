@@ -229,3 +229,100 @@ def test_the_api_and_the_cli_train_the_same_model_from_the_same_options(tmp_path
     if kind == "classifier":  # the classifier's own defaults, not the language model's
         model = json.loads((tmp_path / "api" / "best" / "config.json").read_text())["model"]
         assert (model["hidden_size"], model["num_layers"], model["dropout"]) == (256, 1, 0.3)
+    tomllib = pytest.importorskip("tomllib")
+    api_options, cli_options = (tomllib.loads((tmp_path / d / "run.toml").read_text()) for d in ("api", "cli"))
+    assert api_options.pop("output") != cli_options.pop("output") and api_options == cli_options  # one layer writes it
+
+
+HELP_COMMANDS = [
+    ["train", "lm"],
+    ["train", "classifier"],
+    ["generate"],
+    ["classify"],
+    ["inspect"],
+    ["evaluate", "lm"],
+    ["evaluate", "classifier"],
+    ["info"],
+    ["models"],
+    ["plot"],
+    ["ensemble"],
+]
+
+
+def help_of(command):
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.mark.parametrize("command", HELP_COMMANDS, ids=" ".join)
+def test_help_reads_right(command):
+    """Choices listed, flags without a value, no placeholders; every computing command has --device and --threads."""
+    text = help_of(command)
+    usage = next(line for line in text.splitlines() if "Usage:" in line)
+    assert "{" not in usage and "}" not in usage, usage
+    assert all("--help" in line for line in text.splitlines() if "<bool>" in line)  # typer's own --help aside
+    if command not in (["info"], ["models"], ["plot"]):
+        assert "[auto|cpu|cuda|cuda:N|mps]" in text and "--threads" in text
+
+
+def test_help_lists_the_choices_and_groups_the_training_options():
+    lm = help_of(["train", "lm"])
+    assert "<char|bpe>" in lm and "<fp32|bf16>" in lm
+    assert [title for title in ("Data", "Model", "Optimisation", "Run") if f"─ {title} " in lm] == [
+        "Data",
+        "Model",
+        "Optimisation",
+        "Run",
+    ]
+    classifier = help_of(["train", "classifier"])
+    assert "<start|end>" in classifier and "builtin:shakespeare" not in classifier  # it has no labels
+    assert "<f|i|o|c|h>" in help_of(["inspect"])
+    assert "[train|validation|test|all]" in help_of(["evaluate", "lm"])
+    assert "Hub datasets" not in help_of(["classify"])  # --input reads local files only
+
+
+def test_a_plain_hub_name_offline_fails_naming_the_built_in(tmp_path):
+    result = run("train", "classifier", "--dataset", "imdb", "--output", tmp_path / "run", "--device", "cpu")
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: 'imdb' is a Hub dataset that is not in the local cache, and the Hub cannot be reached (offline); "
+        "for the built-in copy of its training part use --dataset builtin:imdb"
+    ]
+    assert not (tmp_path / "run").exists()
+
+
+def test_texts_come_the_same_way_to_classify_and_inspect(tmp_path):
+    mixed = runner.invoke(app, ["classify", "-", "another"], input="hi\n")
+    assert mixed.exit_code == 2 and "give it alone" in mixed.stderr
+    piped = runner.invoke(app, ["classify", "-", "--json", "--device", "cpu"], input="a fine film\n")
+    assert piped.exit_code == 0 and json.loads(piped.stdout)["index"] == 0
+    quote = "But, soft! what light through yonder window breaks?"
+    as_argument = runner.invoke(app, ["inspect", quote, "--json", "--threads", "1"])
+    from_stdin = runner.invoke(app, ["inspect", "-", "--json", "--threads", "1"], input=quote)
+    assert as_argument.exit_code == 0 and from_stdin.exit_code == 0, as_argument.output + from_stdin.output
+    assert json.loads(as_argument.stdout) == json.loads(from_stdin.stdout)
+    assert json.loads(as_argument.stdout)["tokens"] == len(quote)
+    both = runner.invoke(app, ["inspect", quote, "--input", str(tmp_path / "x.txt")])
+    assert both.exit_code == 2 and "give one text" in both.stderr
+
+
+def test_info_takes_the_model_as_every_command_does():
+    import nlp_lstm
+
+    shipped = str(nlp_lstm.shipped_model("lm"))
+    by_option = runner.invoke(app, ["info", "--model", shipped, "--json"])
+    by_argument = runner.invoke(app, ["info", shipped, "--json"])
+    assert by_option.exit_code == 0 and json.loads(by_option.stdout) == json.loads(by_argument.stdout)
+    assert runner.invoke(app, ["info", shipped, "--model", shipped]).exit_code == 2
+    assert runner.invoke(app, ["info"]).exit_code == 2
+
+
+def test_the_model_list_keeps_every_path_whole_at_80_columns(tmp_path):
+    import nlp_lstm
+
+    result = runner.invoke(app, ["models", "--runs", str(tmp_path)], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    paths = [line.split()[-1] for line in result.stdout.splitlines() if line.strip().startswith("path")]
+    shipped = [nlp_lstm.shipped_model(kind).resolve() for kind in ("lm", "classifier")]
+    assert [(tmp_path.cwd() / p).resolve() for p in paths] == shipped

@@ -96,7 +96,14 @@ ALLOWED = {
         "inspection",
         "ensemble",
     },
-    "cli": {"__init__", "catalog", "devices", "files", "plots"},
+    "cli": {"cli.app", "cli.evaluation", "cli.inference", "cli.model_files", "cli.training"},
+    "cli.app": {"__init__", "errors"},
+    "cli.options": {"config"},
+    "cli.render": {"__init__"},
+    "cli.training": {"__init__", "cli.app", "cli.options", "cli.render", "config"},
+    "cli.inference": {"__init__", "cli.app", "cli.options", "cli.render", "config", "devices", "errors"},
+    "cli.evaluation": {"__init__", "cli.app", "cli.inference", "cli.options", "cli.render", "config", "plots"},
+    "cli.model_files": {"__init__", "catalog", "cli.app", "cli.options", "cli.render", "devices", "errors", "plots"},
     "__main__": {"cli"},
 }
 

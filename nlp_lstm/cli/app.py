@@ -1,0 +1,126 @@
+"""The Typer application, its exit codes, and how a failure becomes one line instead of a traceback.
+
+Exit codes (documented in the README): 0 ok, 1 runtime failure, 2 usage error, 74 a disk refused a
+read or a write, 130 interrupted, 141 stdout closed by its reader.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+import nlp_lstm
+from nlp_lstm.errors import Interrupted, NlpLstmError
+
+app = typer.Typer(
+    name="nlp-lstm",
+    help="Train LSTM language models and text classifiers on any dataset; generate, classify and evaluate.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+train_app = typer.Typer(help="Train a model.", no_args_is_help=True)
+evaluate_app = typer.Typer(help="Evaluate a model on a held-out split.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+app.add_typer(evaluate_app, name="evaluate")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool that a closed pipe stopped
+EXIT_DISK = 74  # EX_IOERR of sysexits.h: the file system refused a read or a write
+DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO, errno.EISDIR, errno.ENOTDIR}
+
+
+def disk_error_message(error: OSError) -> str:
+    """One line for a refused read or write: the path, the reason, and what to do about it."""
+    advice = {
+        errno.ENOSPC: "free some space or write elsewhere",
+        errno.EDQUOT: "free some space or write elsewhere",
+        errno.EROFS: "write elsewhere (another --output, say)",
+        errno.EACCES: "check the permissions, or write elsewhere",
+        errno.EPERM: "check the permissions, or write elsewhere",
+    }.get(error.errno, "check the path and the disk")
+    where = f"{error.filename}: " if error.filename else ""
+    return f"{where}{error.strerror or error}; {advice}"
+
+
+def debug_from_environment() -> bool:
+    return os.environ.get("NLP_LSTM_DEBUG", "") not in ("", "0")
+
+
+DEBUG = {"on": debug_from_environment()}
+
+
+def user_errors(command: F) -> F:
+    """Show any failure as one line on stderr with its exit code; ``--debug`` shows the traceback instead."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except Interrupted as error:  # a stop the user asked for is not an error
+            typer.echo(str(error), err=True)
+            raise typer.Exit(error.exit_code) from None
+        except NlpLstmError as error:
+            if DEBUG["on"]:
+                raise
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(error.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except BrokenPipeError:  # `nlp-lstm generate | head`: the reader has all it wanted; stop as Unix tools do
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's own flush cannot fail again
+            raise typer.Exit(EXIT_BROKEN_PIPE) from None
+        except OSError as error:
+            if DEBUG["on"] or error.errno not in DISK_ERRORS:
+                raise
+            typer.echo(f"error: {disk_error_message(error)}", err=True)
+            raise typer.Exit(EXIT_DISK) from None
+        except Exception as error:  # a bug of ours, or a failure we did not foresee: still no traceback
+            if DEBUG["on"]:
+                raise
+            typer.echo(
+                f"error: unexpected {type(error).__name__}: {error}; rerun with --debug for the traceback and please report it",
+                err=True,
+            )
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"nlp-lstm {nlp_lstm.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=version_callback, is_eager=True, help="Show the version and exit.", metavar=""),
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show Python tracebacks instead of one-line errors.", metavar="")
+    ] = False,
+) -> None:
+    """Train LSTM language models and text classifiers on any dataset; generate, classify and evaluate.
+
+    Example: nlp-lstm train lm --dataset builtin:shakespeare --output runs/shakespeare --max-steps 300
+    """
+    DEBUG["on"] = debug or debug_from_environment()  # per invocation: one --debug must not stick to the next command
+
+
+def main() -> None:
+    # Quiet the thread oversubscription warning and tokenizers' fork warning for CLI users.
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    app()

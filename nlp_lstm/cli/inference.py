@@ -1,0 +1,235 @@
+"""The commands that use a model on texts: ``generate``, ``classify`` and ``inspect``.
+
+Texts come the same way to ``classify`` and ``inspect``: as arguments, ``-`` for stdin, or
+``--input FILE``; generation continues a ``--prompt``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+import nlp_lstm
+from nlp_lstm.cli.app import app, user_errors
+from nlp_lstm.cli.options import (
+    INFERENCE_THREADS,
+    DeviceOption,
+    FileTextColumnOption,
+    ModelOption,
+    Quantity,
+    ThreadsOption,
+    default,
+    flag,
+)
+from nlp_lstm.cli.render import print_inspection, print_predictions
+from nlp_lstm.config import SampleConfig
+from nlp_lstm.errors import NlpLstmError, UsageError
+
+STDIN = "-"
+STDIN_CHUNK = 2**20
+
+
+def load_for(model: Path | None, kind: str | None, device: str, threads: int) -> Any:
+    """The model at ``model`` (default: the shipped one of ``kind``), on ``device``, computing on ``threads`` threads."""
+    from nlp_lstm.devices import select_device, use_threads  # noqa: I001 - lazy: keeps torch out of --help
+
+    use_threads(threads)
+    path = model if model is not None else nlp_lstm.shipped_model(kind or "lm")
+    return nlp_lstm.load_model(path, device=select_device(device), kind=kind)
+
+
+def read_stdin() -> str:
+    """All of stdin, read in chunks so that binary input (``< /dev/zero``) fails at its first chunk."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    pieces = []
+    while chunk := sys.stdin.buffer.read(STDIN_CHUNK):
+        if b"\0" in chunk:
+            raise NlpLstmError("stdin holds NUL bytes, so it is not text; pipe in one text per line")
+        try:
+            pieces.append(decoder.decode(chunk))
+        except UnicodeDecodeError:
+            raise NlpLstmError("stdin is not UTF-8 text; convert it with iconv -t utf-8") from None
+    return "".join(pieces)
+
+
+def read_stdin_lines() -> list[str]:
+    lines = read_stdin().split("\n")
+    return lines[:-1] if lines[-1] == "" else lines  # a final newline ends the last line, it starts none
+
+
+@app.command()
+@user_errors
+def generate(
+    model: ModelOption = None,
+    prompt: Annotated[
+        str,
+        typer.Option(
+            "--prompt", "-p", help="Text to continue (empty: start from a newline); its last 2,000 characters prime the model."
+        ),
+    ] = "",
+    length: Annotated[int, typer.Option("--length", "-n", help="Tokens (characters) to generate per sample.")] = default(
+        SampleConfig, "length"
+    ),
+    temperature: Annotated[float, typer.Option("--temperature", "-t", help="Softmax temperature; 0 = greedy.")] = default(
+        SampleConfig, "temperature"
+    ),
+    top_k: Annotated[int, typer.Option(help="Sample among the k likeliest tokens (0 = off).")] = default(SampleConfig, "top_k"),
+    top_p: Annotated[float, typer.Option(help="Nucleus sampling: smallest set with this probability (1 = off).")] = default(
+        SampleConfig, "top_p"
+    ),
+    seed: Annotated[Optional[int], typer.Option(help="Seed for reproducible samples.")] = None,
+    num_samples: Annotated[int, typer.Option(help="How many samples to draw.")] = default(SampleConfig, "num_samples"),
+    device: DeviceOption = "auto",
+    threads: ThreadsOption = INFERENCE_THREADS,
+    json_output: Annotated[
+        bool, flag("--json", "Print one JSON object per sample (index, prompt, continuation) when done.")
+    ] = False,
+) -> None:
+    """Generate text from a language model, streamed as it is produced.
+
+    Example: nlp-lstm generate --model runs/shakespeare/best --prompt "ROMEO:" --length 300 --temperature 0.7
+    """
+    config = SampleConfig(length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, num_samples=num_samples)
+    saved = load_for(model, "lm", device, threads)
+    if json_output:
+        for index, text in enumerate(nlp_lstm.generate_samples(saved, prompt, config)):
+            typer.echo(json.dumps({"index": index, "prompt": prompt, "continuation": text}))
+        return
+    current = -1
+    for index, piece in nlp_lstm.generate_stream(saved, prompt, config):
+        if index != current:
+            if current >= 0:
+                sys.stdout.write("\n\n" if num_samples > 1 else "\n")
+            current = index
+            sys.stdout.write(prompt)
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+
+
+InputFileOption = Annotated[
+    Optional[Path],
+    typer.Option("--input", "-i", help="File of texts: .txt (one per line), .csv, .tsv, .jsonl, .json or .parquet."),
+]
+
+
+def texts_to_classify(texts: list[str], input_file: Path | None, text_column: str) -> list[str]:
+    """The texts of the arguments, of stdin (``-``) or of ``--input``: one source only."""
+    if STDIN in texts and len(texts) > 1:
+        raise UsageError("'-' reads the texts from stdin; give it alone, not with other texts")
+    if input_file is not None and texts:
+        raise UsageError("give texts as arguments or with --input, not both")
+    if texts == [STDIN]:
+        texts = read_stdin_lines()
+    elif input_file is not None:
+        texts = nlp_lstm.read_texts(str(input_file), text_column)
+    if not texts:
+        raise UsageError("no texts to classify; pass them as arguments, '-' for stdin, or --input FILE")
+    return texts
+
+
+@app.command()
+@user_errors
+def classify(
+    texts: Annotated[
+        Optional[list[str]],
+        typer.Argument(help="Texts to classify; '-' reads one text per line from stdin.", metavar="TEXT"),
+    ] = None,
+    model: ModelOption = None,
+    input_file: InputFileOption = None,
+    text_column: FileTextColumnOption = "text",
+    json_output: Annotated[bool, flag("--json", "Print JSON Lines: index, label, probabilities.")] = False,
+    batch_size: Annotated[int, typer.Option(help="Texts per batch.")] = 64,
+    device: DeviceOption = "auto",
+    threads: ThreadsOption = INFERENCE_THREADS,
+) -> None:
+    """Classify texts (sentiment by default): a label and the probability of each class.
+
+    Example: nlp-lstm classify "a gorgeous, heartfelt film" "a tedious mess" --json
+    """
+    texts = texts_to_classify(list(texts or []), input_file, text_column)
+    saved = load_for(model, "classifier", device, threads)
+    predictions = nlp_lstm.classify(saved, texts, batch_size)
+    if json_output:
+        for prediction in predictions:
+            row = {"index": prediction.index, "label": prediction.label, "probabilities": prediction.probabilities}
+            typer.echo(json.dumps(row, allow_nan=False))  # NaN is not JSON: fail loudly rather than print it
+        return
+    print_predictions(predictions, texts, saved.labels)
+
+
+def text_to_inspect(text: str | None, text_option: str | None, input_file: Path | None) -> str | None:
+    """The one text given as the argument, ``-`` (stdin), ``--input`` or the older ``--text``; None for the default."""
+    given = [source for source in (text, text_option, input_file) if source is not None]
+    if len(given) > 1:
+        raise UsageError("give one text: as the argument, '-' for stdin, or --input FILE")
+    if text_option is not None:
+        return text_option
+    if text == STDIN:
+        return read_stdin()
+    if input_file is not None:
+        try:
+            return input_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise NlpLstmError(f"cannot read {input_file} as UTF-8 text ({error}); pass a text file") from None
+    return text
+
+
+@app.command()
+@user_errors
+def inspect(
+    text: Annotated[
+        Optional[str],
+        typer.Argument(
+            help="Text to read (default: a Shakespeare passage); '-' reads stdin; first 1,000 tokens.", metavar="TEXT"
+        ),
+    ] = None,
+    model: Annotated[
+        Optional[Path], typer.Option("--model", "-m", help="Any model directory; default: the shipped language model.")
+    ] = None,
+    input_file: Annotated[Optional[Path], typer.Option("--input", "-i", help="Read the text from this UTF-8 file.")] = None,
+    text_option: Annotated[Optional[str], typer.Option("--text", hidden=True)] = None,  # before texts were arguments
+    layer: Annotated[Optional[int], typer.Option(help="LSTM layer to show, from 0 (default: the top layer).")] = None,
+    quantity: Annotated[
+        Quantity, typer.Option(help="f, i, o: forget, input, output gate; c: cell state; h: hidden state.")
+    ] = Quantity.c,
+    unit: Annotated[Optional[int], typer.Option(help="Unit to show (default: the one that follows a text feature best).")] = None,
+    html: Annotated[Optional[Path], typer.Option("--html", help="Write an interactive, self-contained HTML page here.")] = None,
+    png: Annotated[
+        Optional[Path], typer.Option("--png", help="Write a heatmap of the layer's most variable units here (needs matplotlib).")
+    ] = None,
+    device: DeviceOption = "auto",
+    threads: ThreadsOption = INFERENCE_THREADS,
+    json_output: Annotated[bool, flag("--json", "Print the units that best follow text features, as JSON.")] = False,
+) -> None:
+    """See what the LSTM gates do on a text: forget, input and output gates, cell and hidden state per character.
+
+    Example: nlp-lstm inspect "But, soft! what light through yonder window breaks?" --html gates.html
+    """
+    text = text_to_inspect(text, text_option, input_file)
+    saved = load_for(model, None if model is not None else "lm", device, threads)  # a classifier's encoder has gates too
+    inspection = nlp_lstm.inspect_gates(saved, text)
+    layer = inspection.layers - 1 if layer is None else layer
+    inspection.check_view(layer, quantity.value, unit)
+    unit = inspection.unit_to_show(layer, quantity.value, unit)
+    if html is not None:
+        html.parent.mkdir(parents=True, exist_ok=True)
+        name = model if model is not None else f"the shipped {saved.path.name} model"
+        page = nlp_lstm.render_gates_html(inspection, layer, quantity.value, unit, title=f"LSTM gates of {name}")
+        html.write_text(page, encoding="utf-8")
+        typer.echo(f"wrote {html}", err=True)
+    if png is not None:
+        typer.echo(f"wrote {nlp_lstm.render_gates_png(inspection, png, layer, quantity.value)}", err=True)
+    top_units = {feature: [s.as_dict() for s in ranked] for feature, ranked in inspection.top_units().items()}
+    if json_output:
+        summary = {"model": str(saved.path), "tokens": inspection.steps, "truncated": inspection.truncated}
+        summary |= {"max_difference": inspection.max_difference, "top_units": top_units}
+        typer.echo(json.dumps(summary))
+        return
+    print_inspection(inspection, saved.path, layer, quantity.value, unit, top_units)

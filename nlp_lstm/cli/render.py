@@ -1,0 +1,192 @@
+"""How results look: the training bar on stderr, tables and blocks on stdout. Libraries report; this prints.
+
+A training run shows a rich progress bar on a terminal and one plain line per evaluation
+otherwise; tables never cut what a user needs to copy (the model list prints one model per block).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+import nlp_lstm
+
+STOPPING = (
+    "stopping: the run is saved after this step or evaluation (Ctrl-C again stops at once, "
+    "and the run then resumes from its last checkpoint)"
+)
+
+
+def training_progress(console: Any) -> Any:
+    """The started rich bar of a training run: steps, status, elapsed time and what remains."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    columns = (TextColumn("step {task.completed}/{task.total}"), BarColumn(), TextColumn("{task.fields[status]}"))
+    progress = Progress(*columns, TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=console)
+    progress.start()
+    return progress
+
+
+def evaluation_line(metrics: dict[str, Any]) -> str:
+    mark = " (best)" if metrics["best"] else ""
+    if "bits_per_char" in metrics:
+        return (
+            f"step {metrics['step']}: validation {metrics['bits_per_char']:.4f} bits/char, "
+            f"{metrics['nats_per_char']:.4f} nats/char, perplexity {metrics['perplexity']:.3f} per token{mark}"
+        )
+    return (
+        f"epoch {metrics['epoch'] + 1} (step {metrics['step']}): validation accuracy {metrics['accuracy']:.4f}, "
+        f"macro-F1 {metrics['macro_f1']:.4f}, loss {metrics['loss']:.4f}{mark}"
+    )
+
+
+class TrainingProgress:
+    """A training callback: a rich progress bar on a terminal, one plain line per evaluation otherwise.
+
+    It has every method of ``nlp_lstm.Callback`` without deriving from it, which would import torch for ``--help``.
+    """
+
+    def __init__(self) -> None:
+        from rich.console import Console
+
+        self.console = Console(stderr=True)
+        self.progress: Any = None
+        self.task: Any = None
+
+    def print(self, line: str) -> None:
+        (self.progress.console if self.progress else self.console).print(line)
+
+    def on_start(self, info: dict[str, Any]) -> None:
+        self.console.print(
+            f"training on {info['device']}: {info['parameters']:,} parameters, vocabulary {info['vocab_size']}, "
+            f"{info['train_tokens']:,} training tokens ({info['steps_per_epoch']} steps per epoch)"
+        )
+        self.console.print(f"data: {info['splits']}")
+        if self.console.is_terminal:
+            self.progress = training_progress(self.console)
+            self.task = self.progress.add_task("train", total=info["max_steps"], completed=info["step"], status="")
+
+    def on_step(self, metrics: dict[str, Any]) -> None:
+        if self.progress is not None:
+            speed = (
+                f"{metrics['tokens_per_s']:,.0f} tok/s" if "tokens_per_s" in metrics else f"{metrics['texts_per_s']:,.0f} texts/s"
+            )
+            status = f"loss {metrics['train_loss']:.3f}  {speed}  lr {metrics['lr']:.2e}"
+            self.progress.update(self.task, completed=metrics["step"], status=status)
+
+    def on_eval(self, metrics: dict[str, Any]) -> None:
+        self.print(evaluation_line(metrics))
+
+    def on_stop_requested(self) -> None:
+        self.print(STOPPING)
+
+    def close(self) -> None:
+        """Finish the bar, so that what is printed next stands on a line of its own."""
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+    def on_end(self, result: Any) -> None:
+        self.close()
+        best = result.best_validation
+        score = (
+            f"{best['bits_per_char']:.4f} bits/char"
+            if "bits_per_char" in best
+            else f"accuracy {best.get('accuracy', float('nan')):.4f}"
+        )
+        self.console.print(
+            f"done: {result.step} steps in {result.wall_time_s:.0f} s; best validation {score} -> {result.best_dir}"
+        )
+
+
+def print_metrics_table(title: str, rows: list[tuple[str, str]], header: tuple[str, str] = ("metric", "value")) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column(header[0])
+    table.add_column(header[1], justify="right" if header[0] == "metric" else "left")
+    for name, value in rows:
+        table.add_row(name, value)
+    Console().print(table)
+
+
+def print_predictions(predictions: list[Any], texts: list[str], labels: list[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table()
+    table.add_column("#", justify="right")
+    table.add_column("text")
+    table.add_column("label")
+    for name in labels:
+        table.add_column(f"p({name})", justify="right")
+    for prediction, text in zip(predictions, texts):
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        table.add_row(str(prediction.index), shown, prediction.label, *(f"{prediction.probabilities[n]:.3f}" for n in labels))
+    Console().print(table)
+
+
+def print_classifier_metrics(metrics: dict[str, Any], title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    rows = [("accuracy", f"{metrics['accuracy']:.4f}"), ("macro-F1", f"{metrics['macro_f1']:.4f}")]
+    print_metrics_table(title, [*rows, ("examples", f"{metrics['examples']:,}")])
+    per_class = Table(title="per class")
+    for column in ("label", "precision", "recall", "F1", "support"):
+        per_class.add_column(column, justify="left" if column == "label" else "right")
+    for name, m in metrics["per_class"].items():
+        per_class.add_row(name, f"{m['precision']:.4f}", f"{m['recall']:.4f}", f"{m['f1']:.4f}", str(m["support"]))
+    confusion = Table(title="confusion matrix (rows: true, columns: predicted)")
+    confusion.add_column("")
+    for name in metrics["labels"]:
+        confusion.add_column(name, justify="right")
+    for name, row in zip(metrics["labels"], metrics["confusion_matrix"]):
+        confusion.add_row(name, *(str(v) for v in row))
+    Console().print(per_class)
+    Console().print(confusion)
+
+
+def short_path(path: Path) -> str:
+    """A path relative to the working directory when it lies under it: what a user would type."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def print_model_blocks(entries: list[Any]) -> None:
+    """One block per model, a field per line: nothing is cut at any width, and each path can be copied whole."""
+    lines = ["models (shipped first; held-out figures from each model's evaluation.json)", ""]
+    for entry in entries:
+        size = f", {entry.parameters:,} parameters" if entry.parameters else ""
+        lines.append(f"{entry.name}{' (shipped)' if entry.shipped else ''}: {entry.kind}{size}")
+        lines.append(f"  path        {short_path(entry.path)}")
+        lines.append(f"  trained on  {entry.dataset or '-'}")
+        lines.append(f"  validation  {entry.headline(entry.validation)}")
+        for index, held in enumerate(entry.held_out):
+            label = "held-out" if index == 0 else ""
+            lines.append(f"  {label:<10}  {held.get('dataset')} {held.get('split')}: {entry.headline(held)}")
+        lines.append("")
+    typer.echo("\n".join(lines).rstrip())
+
+
+def print_inspection(inspection: Any, path: Path, layer: int, quantity: str, unit: int, top_units: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    cut = ", cut to the first tokens" if inspection.truncated else ""
+    console.print(f"{path}: layer {layer}, quantity {quantity}, unit {unit} ({inspection.steps} tokens{cut})")
+    console.print(nlp_lstm.render_gates_terminal(inspection, layer, quantity, unit))
+    console.print("background: blue low, white middle, red high")
+    table = Table(title="units most correlated with text features (Pearson r)")
+    for column in ("feature", "r", "layer", "quantity", "unit"):
+        table.add_column(column, justify="left" if column == "feature" else "right")
+    for feature, ranked in top_units.items():
+        for s in ranked[:1]:
+            table.add_row(feature, f"{s['r']:+.3f}", str(s["layer"]), s["quantity"], str(s["unit"]))
+    console.print(table)

@@ -1,0 +1,227 @@
+"""``nlp-lstm train lm`` and ``nlp-lstm train classifier``: options in, one call of the training API.
+
+Defaults come from the config classes; the run directory and its files (run.toml included) are
+the library's, so the API and the command line write the same run from the same options.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+import nlp_lstm
+from nlp_lstm.cli.app import train_app, user_errors
+from nlp_lstm.cli.options import (
+    CLASSIFIER_MODEL,
+    DATA,
+    LM_MODEL,
+    MODEL,
+    OPTIMISATION,
+    BatchSizeOption,
+    ConfigFileOption,
+    DatasetConfigOption,
+    DeviceOption,
+    DropoutOption,
+    EmbeddingDimOption,
+    EmbeddingDropoutOption,
+    GradClipOption,
+    HiddenSizeOption,
+    Keep,
+    LabelColumnOption,
+    LabelledDatasetOption,
+    LrOption,
+    MinLrRatioOption,
+    NumLayersOption,
+    OutputOption,
+    OverwriteOption,
+    PrecisionOption,
+    ResumeOption,
+    SeedOption,
+    TextColumnOption,
+    TextDatasetOption,
+    ThreadsOption,
+    TokenizerOption,
+    TrainJsonOption,
+    VocabSizeOption,
+    WarmupOption,
+    WeightDecayOption,
+    command_line,
+    default,
+    flag,
+    given_options,
+    plain,
+)
+from nlp_lstm.cli.render import TrainingProgress
+from nlp_lstm.config import ClassifierTrainConfig, TrainConfig
+
+InitFromLmOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        help="Fine-tune this language model directory on the new text: its shape and tokenizer are kept; "
+        "--dropout and --embedding-dropout, when given, replace its own.",
+        rich_help_panel=MODEL,
+    ),
+]
+TieWeightsOption = Annotated[
+    bool, flag("--tie-weights", "Share embedding and output weights (needs --embedding-dim = --hidden-size).", MODEL)
+]
+SeqLenOption = Annotated[int, typer.Option(help="Truncated-BPTT window in tokens.", rich_help_panel=DATA)]
+StateResetOption = Annotated[
+    float,
+    typer.Option(
+        help="Chance per window that a row's carried state restarts from zero (teaches zero starts).",
+        rich_help_panel=OPTIMISATION,
+    ),
+]
+MaxStepsOption = Annotated[int, typer.Option(help="Optimiser steps in all.", rich_help_panel=OPTIMISATION)]
+EvalEveryOption = Annotated[
+    int, typer.Option(help="Evaluate on the whole validation split every N steps.", rich_help_panel=OPTIMISATION)
+]
+EvalBatchSizeOption = Annotated[int, typer.Option(help="Rows read in parallel when evaluating.", rich_help_panel=OPTIMISATION)]
+PatienceLmOption = Annotated[
+    int, typer.Option(help="Stop after N evaluations without improvement (0 = never).", rich_help_panel=OPTIMISATION)
+]
+MaxLengthOption = Annotated[int, typer.Option(help="Tokens kept per text; longer texts are cut.", rich_help_panel=DATA)]
+KeepOption = Annotated[Keep, typer.Option(help="Which part of a long text to keep.", rich_help_panel=DATA)]
+InitFromClassifierOption = Annotated[
+    Optional[Path],
+    typer.Option(help="Start from this language model's encoder and tokenizer (ULMFiT-style transfer).", rich_help_panel=MODEL),
+]
+FreezeEpochsOption = Annotated[
+    int, typer.Option(help="With --init-from: epochs training only the head before unfreezing.", rich_help_panel=MODEL)
+]
+LayerLrDecayOption = Annotated[
+    float, typer.Option(help="With --init-from: learning-rate divisor per lower layer.", rich_help_panel=MODEL)
+]
+BidirectionalOption = Annotated[bool, flag("--bidirectional", "Read each text in both directions (from scratch only).", MODEL)]
+EpochsOption = Annotated[int, typer.Option(help="Passes over the training split.", rich_help_panel=OPTIMISATION)]
+PatienceClassifierOption = Annotated[
+    int,
+    typer.Option(help="Stop after N epochs without a better validation accuracy (0 = never).", rich_help_panel=OPTIMISATION),
+]
+
+
+def run_training(ctx: typer.Context, options: dict[str, Any], config_class: type, train: Callable[..., Any]) -> None:
+    """Build the configs from a training command's options and run it."""
+    options = {name: plain(value) for name, value in options.items()}  # Enums and paths as the library takes them
+    names = [n for n in config_class.__dataclass_fields__ if n in options]
+    model_options = {n: options[n] for n in config_class.MODEL_FIELDS}
+    progress = TrainingProgress()
+    try:
+        result = train(
+            config_class(**{n: options[n] for n in names}),
+            options["output"],
+            model_options,
+            resume=options["resume"],
+            overwrite=options["overwrite"],
+            callback=progress,
+            command=command_line(),
+            given_options=given_options(ctx, [*names, *model_options]),
+        )
+    finally:
+        progress.close()
+    if not result.reports:  # another process of a torchrun group: rank 0 reports
+        return
+    summary = {"run": str(result.output_dir), "best": str(result.best_dir), "steps": result.step}
+    summary |= {"wall_time_s": round(result.wall_time_s, 1), "best_validation": result.best_validation}
+    if result.curves is None:  # matplotlib is an optional extra: the run itself succeeded
+        typer.echo("note: no curves.png: install the plot extra (pip install 'nlp-lstm[plot]') for it", err=True)
+    else:
+        summary["curves"] = str(result.curves)
+    if options["json_output"]:
+        typer.echo(json.dumps(summary))
+
+
+@train_app.command("lm")
+@user_errors
+def train_lm(
+    ctx: typer.Context,
+    dataset: TextDatasetOption = default(TrainConfig, "dataset"),
+    dataset_config: DatasetConfigOption = None,
+    text_column: TextColumnOption = default(TrainConfig, "text_column"),
+    tokenizer: TokenizerOption = default(TrainConfig, "tokenizer"),
+    vocab_size: VocabSizeOption = default(TrainConfig, "vocab_size"),
+    init_from: InitFromLmOption = None,
+    embedding_dim: EmbeddingDimOption = LM_MODEL["embedding_dim"],
+    hidden_size: HiddenSizeOption = LM_MODEL["hidden_size"],
+    num_layers: NumLayersOption = LM_MODEL["num_layers"],
+    dropout: DropoutOption = LM_MODEL["dropout"],
+    embedding_dropout: EmbeddingDropoutOption = LM_MODEL["embedding_dropout"],
+    tie_weights: TieWeightsOption = LM_MODEL["tie_weights"],
+    seq_len: SeqLenOption = default(TrainConfig, "seq_len"),
+    state_reset: StateResetOption = default(TrainConfig, "state_reset"),
+    batch_size: BatchSizeOption = default(TrainConfig, "batch_size"),
+    max_steps: MaxStepsOption = default(TrainConfig, "max_steps"),
+    lr: LrOption = default(TrainConfig, "lr"),
+    min_lr_ratio: MinLrRatioOption = default(TrainConfig, "min_lr_ratio"),
+    warmup_steps: WarmupOption = default(TrainConfig, "warmup_steps"),
+    weight_decay: WeightDecayOption = default(TrainConfig, "weight_decay"),
+    grad_clip: GradClipOption = default(TrainConfig, "grad_clip"),
+    eval_every: EvalEveryOption = default(TrainConfig, "eval_every"),
+    eval_batch_size: EvalBatchSizeOption = default(TrainConfig, "eval_batch_size"),
+    patience: PatienceLmOption = default(TrainConfig, "patience"),
+    seed: SeedOption = default(TrainConfig, "seed"),
+    device: DeviceOption = default(TrainConfig, "device"),
+    threads: ThreadsOption = default(TrainConfig, "threads"),
+    output: OutputOption = Path("runs/lm"),
+    precision: PrecisionOption = default(TrainConfig, "precision"),
+    resume: ResumeOption = False,
+    overwrite: OverwriteOption = False,
+    config_file: ConfigFileOption = None,
+    json_output: TrainJsonOption = False,
+) -> None:
+    """Train a language model (character-level by default).
+
+    Example: nlp-lstm train lm --dataset builtin:shakespeare --output runs/shakespeare --hidden-size 256 --max-steps 300
+    """
+    run_training(ctx, locals(), TrainConfig, nlp_lstm.train_language_model)
+
+
+@train_app.command("classifier")
+@user_errors
+def train_classifier(
+    ctx: typer.Context,
+    dataset: LabelledDatasetOption = default(ClassifierTrainConfig, "dataset"),
+    dataset_config: DatasetConfigOption = None,
+    text_column: TextColumnOption = default(ClassifierTrainConfig, "text_column"),
+    label_column: LabelColumnOption = default(ClassifierTrainConfig, "label_column"),
+    tokenizer: TokenizerOption = default(ClassifierTrainConfig, "tokenizer"),
+    vocab_size: VocabSizeOption = default(ClassifierTrainConfig, "vocab_size"),
+    max_length: MaxLengthOption = default(ClassifierTrainConfig, "max_length"),
+    keep: KeepOption = default(ClassifierTrainConfig, "keep"),
+    init_from: InitFromClassifierOption = None,
+    freeze_epochs: FreezeEpochsOption = default(ClassifierTrainConfig, "freeze_epochs"),
+    layer_lr_decay: LayerLrDecayOption = default(ClassifierTrainConfig, "layer_lr_decay"),
+    embedding_dim: EmbeddingDimOption = CLASSIFIER_MODEL["embedding_dim"],
+    hidden_size: HiddenSizeOption = CLASSIFIER_MODEL["hidden_size"],
+    num_layers: NumLayersOption = CLASSIFIER_MODEL["num_layers"],
+    bidirectional: BidirectionalOption = CLASSIFIER_MODEL["bidirectional"],
+    dropout: DropoutOption = CLASSIFIER_MODEL["dropout"],
+    embedding_dropout: EmbeddingDropoutOption = CLASSIFIER_MODEL["embedding_dropout"],
+    batch_size: BatchSizeOption = default(ClassifierTrainConfig, "batch_size"),
+    epochs: EpochsOption = default(ClassifierTrainConfig, "epochs"),
+    lr: LrOption = default(ClassifierTrainConfig, "lr"),
+    min_lr_ratio: MinLrRatioOption = default(ClassifierTrainConfig, "min_lr_ratio"),
+    warmup_steps: WarmupOption = default(ClassifierTrainConfig, "warmup_steps"),
+    weight_decay: WeightDecayOption = default(ClassifierTrainConfig, "weight_decay"),
+    grad_clip: GradClipOption = default(ClassifierTrainConfig, "grad_clip"),
+    patience: PatienceClassifierOption = default(ClassifierTrainConfig, "patience"),
+    seed: SeedOption = default(ClassifierTrainConfig, "seed"),
+    device: DeviceOption = default(ClassifierTrainConfig, "device"),
+    threads: ThreadsOption = default(ClassifierTrainConfig, "threads"),
+    output: OutputOption = Path("runs/classifier"),
+    precision: PrecisionOption = default(ClassifierTrainConfig, "precision"),
+    resume: ResumeOption = False,
+    overwrite: OverwriteOption = False,
+    config_file: ConfigFileOption = None,
+    json_output: TrainJsonOption = False,
+) -> None:
+    """Train a text classifier (sentiment by default), from scratch or from a language model.
+
+    Example: nlp-lstm train classifier --dataset builtin:rotten_tomatoes --output runs/rt --epochs 4
+    """
+    run_training(ctx, locals(), ClassifierTrainConfig, nlp_lstm.train_classifier)
