@@ -39,6 +39,15 @@ def env():
     return {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 
 
+def as_in_a_terminal() -> None:
+    """Give the child Ctrl-C's default action, as a terminal's foreground process has it.
+
+    A suite started in the background by a non-interactive shell inherits SIGINT ignored (POSIX), and
+    Python then keeps it ignored: a SIGINT sent before training installs its own handler would do nothing.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def traced(syscalls: str, *faults: str) -> list[str]:
     """strace reporting ``syscalls`` and injecting ``faults`` (not with --seccomp-bpf: strace 6.1 then injects nothing)."""
     return [STRACE, "-f", "-qq", "-o", os.devnull, "-e", f"trace={syscalls}"] + [
@@ -102,6 +111,7 @@ def test_ctrl_c_while_the_new_run_reads_its_data_keeps_the_old_run(lm_run, text_
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=as_in_a_terminal,
     )
     wait_for(lambda: log.exists() and str(text_file) in log.read_text())
     trainer = int(log.read_text().split()[0])  # the traced python process
