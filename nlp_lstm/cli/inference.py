@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -24,12 +25,13 @@ from nlp_lstm.cli.options import (
     ThreadsOption,
     default,
     flag,
+    plain,
 )
 from nlp_lstm.cli.render import print_inspection, print_predictions
 from nlp_lstm.config import SampleConfig
 from nlp_lstm.errors import NlpLstmError, UsageError
 
-STDIN = "-"
+STDIN = STDOUT = "-"
 STDIN_CHUNK = 2**20
 
 
@@ -115,23 +117,102 @@ def generate(
 
 InputFileOption = Annotated[
     Optional[Path],
-    typer.Option("--input", "-i", help="File of texts: .txt (one per line), .csv, .tsv, .jsonl, .json or .parquet."),
+    typer.Option(
+        "--input", "-i", help="File of texts, read in chunks: .txt (one per line), .csv, .tsv, .jsonl, .json or .parquet."
+    ),
+]
+OutputFileOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--output",
+        "-o",
+        help="With --input: write every input column plus label and p_CLASS columns here, as rows are classified "
+        "(.csv .tsv .jsonl .json .parquet; - for stdout with --format).",
+    ),
 ]
 
 
-def texts_to_classify(texts: list[str], input_file: Path | None, text_column: str) -> list[str]:
-    """The texts of the arguments, of stdin (``-``) or of ``--input``: one source only."""
+class TableFormat(str, Enum):
+    csv = "csv"
+    tsv = "tsv"
+    jsonl = "jsonl"
+    json = "json"
+    parquet = "parquet"
+
+
+def report_skipped(skipped: int) -> None:
+    if skipped:
+        typer.echo(f"skipped {skipped:,} blank text{'s' * (skipped > 1)} (their indexes are left out)", err=True)
+
+
+def given_texts(texts: list[str]) -> list[str]:
+    """The texts of the arguments, or of stdin's lines for ``-`` alone."""
     if STDIN in texts and len(texts) > 1:
         raise UsageError("'-' reads the texts from stdin; give it alone, not with other texts")
-    if input_file is not None and texts:
+    return read_stdin_lines() if texts == [STDIN] else texts
+
+
+def prediction_row(prediction: Any, ids: list[Any] | None = None, start: int = 0) -> str:
+    row: dict[str, Any] = {"index": prediction.index}
+    if ids is not None:
+        row["id"] = ids[prediction.index - start]
+    row |= {"label": prediction.label, "probabilities": prediction.probabilities}
+    return json.dumps(row, allow_nan=False, default=str)  # NaN is not JSON: fail loudly rather than print it
+
+
+def classify_input_file(saved: Any, options: dict[str, Any]) -> None:
+    """``classify --input``: chunk by chunk to ``--output``, or as JSON Lines (or a table) on stdout."""
+    from nlp_lstm.cli.render import RowProgress
+    from nlp_lstm.file_classification import classified_chunks, classify_file
+
+    path, output = Path(options["input_file"]), options["output"]
+    progress = RowProgress(f"classifying {path}")
+    try:
+        if output is not None:
+            summary = classify_file(
+                saved, path, output, options["text_column"], options["batch_size"], options["output_format"], progress.update
+            )
+            progress.close()
+            report_skipped(summary.skipped)
+            typer.echo(f"classified {summary.classified:,} rows into {output}", err=True)
+            return
+        shown, skipped = [], 0
+        for chunk in classified_chunks(saved, path, options["text_column"], options["batch_size"], progress.update):
+            ids = chunk.table.column(options["id_column"]).to_pylist() if options["id_column"] else None
+            skipped += chunk.table.num_rows - len(chunk.predictions)
+            texts = chunk.table.column(options["text_column"]).to_pylist()
+            for prediction in chunk.predictions:
+                if options["json_output"]:
+                    typer.echo(prediction_row(prediction, ids, chunk.start))
+                else:
+                    shown.append((prediction, texts[prediction.index - chunk.start]))
+    finally:
+        progress.close()
+    report_skipped(skipped)
+    if shown:
+        print_predictions([p for p, _ in shown], [t for _, t in shown], saved.labels)
+
+
+def check_classify_options(texts: list[str], options: dict[str, Any]) -> None:
+    if options["input_file"] is not None and texts:
         raise UsageError("give texts as arguments or with --input, not both")
-    if texts == [STDIN]:
-        texts = read_stdin_lines()
-    elif input_file is not None:
-        texts = nlp_lstm.read_texts(str(input_file), text_column)
-    if not texts:
-        raise UsageError("no texts to classify; pass them as arguments, '-' for stdin, or --input FILE")
-    return texts
+    if options["output"] is not None and options["input_file"] is None:
+        raise UsageError("--output writes the rows of an --input file; give one, or leave --output out")
+    if options["output_format"] is not None and options["output"] != STDOUT:
+        raise UsageError("--format is for --output - (stdout); a file's extension says its format")
+    if options["id_column"] is not None and options["input_file"] is None:
+        raise UsageError("--id-column names a column of the --input file")
+    if options["input_file"] is not None:
+        from nlp_lstm.data.tables import check_input_file, table_format
+
+        check_input_file(Path(options["input_file"]))
+        table_format(options["input_file"])
+    if options["output"] not in (None, STDOUT):
+        if Path(options["output"]).exists():
+            raise UsageError(f"{options['output']}: already exists; choose another --output (nothing is overwritten)")
+        from nlp_lstm.data.tables import table_format
+
+        table_format(options["output"])  # an unknown extension is refused before the model loads
 
 
 @app.command()
@@ -143,7 +224,10 @@ def classify(
     ] = None,
     model: ModelOption = None,
     input_file: InputFileOption = None,
+    output: OutputFileOption = None,
+    output_format: Annotated[Optional[TableFormat], typer.Option("--format", help="The format of --output -.")] = None,
     text_column: FileTextColumnOption = "text",
+    id_column: Annotated[Optional[str], typer.Option(help="With --input and --json: add this column's value as id.")] = None,
     json_output: Annotated[bool, flag("--json", "Print JSON Lines: index, label, probabilities.")] = False,
     batch_size: Annotated[int, typer.Option(help="Texts per batch.")] = 64,
     device: DeviceOption = "auto",
@@ -151,17 +235,33 @@ def classify(
 ) -> None:
     """Classify texts (sentiment by default): a label and the probability of each class.
 
+    Blank texts are skipped and counted; every result keeps its text's position as its index.
+
     Example: nlp-lstm classify "a gorgeous, heartfelt film" "a tedious mess" --json
     """
-    texts = texts_to_classify(list(texts or []), input_file, text_column)
+    options = {name: plain(value) for name, value in locals().items()}
+    texts = list(texts or [])
+    check_classify_options(texts, options)
+    if input_file is None:
+        texts = given_texts(texts)
+        if not texts:
+            raise UsageError("no texts to classify; pass them as arguments, '-' for stdin, or --input FILE")
+    if batch_size < 1:
+        raise UsageError(f"--batch-size must be a positive integer, got {batch_size}")
     saved = load_for(model, "classifier", device, threads)
-    predictions = nlp_lstm.classify(saved, texts, batch_size)
+    if input_file is not None:
+        classify_input_file(saved, options)
+        return
+    from nlp_lstm.file_classification import kept_positions, placed
+
+    positions = kept_positions(texts)
+    predictions = placed(nlp_lstm.classify(saved, [texts[i] for i in positions], batch_size), positions)
+    report_skipped(len(texts) - len(predictions))
     if json_output:
         for prediction in predictions:
-            row = {"index": prediction.index, "label": prediction.label, "probabilities": prediction.probabilities}
-            typer.echo(json.dumps(row, allow_nan=False))  # NaN is not JSON: fail loudly rather than print it
+            typer.echo(prediction_row(prediction))
         return
-    print_predictions(predictions, texts, saved.labels)
+    print_predictions(predictions, [texts[p.index] for p in predictions], saved.labels)
 
 
 def text_to_inspect(text: str | None, text_option: str | None, input_file: Path | None) -> str | None:

@@ -190,3 +190,51 @@ def print_inspection(inspection: Any, path: Path, layer: int, quantity: str, uni
         for s in ranked[:1]:
             table.add_row(feature, f"{s['r']:+.3f}", str(s["layer"]), s["quantity"], str(s["unit"]))
     console.print(table)
+
+
+class RowProgress:
+    """Progress of a long command on stderr: a bar on a terminal, otherwise a plain line every few seconds.
+
+    ``update(done, fraction)`` takes the items done and the fraction of the work done (None: unknown).
+    Nothing goes to stdout, which holds only results.
+    """
+
+    PLAIN_EVERY_S = 5.0
+
+    def __init__(self, what: str, unit: str = "rows"):
+        import time
+
+        from rich.console import Console
+
+        self.console = Console(stderr=True)
+        self.what, self.unit = what, unit
+        self.clock = time.perf_counter
+        self.started = self.last_line = self.clock()
+        self.progress: Any = None
+        self.task: Any = None
+        if self.console.is_terminal:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            columns = (TextColumn(what), BarColumn(), TextColumn("{task.fields[status]}"), TimeElapsedColumn())
+            self.progress = Progress(*columns, TextColumn("eta"), TimeRemainingColumn(), console=self.console)
+            self.progress.start()
+            self.task = self.progress.add_task(what, total=1.0, status="")
+
+    def status(self, done: int) -> str:
+        rate = done / max(1e-9, self.clock() - self.started)
+        return f"{done:,} {self.unit}, {rate:,.0f} {self.unit}/s"
+
+    def update(self, done: int, fraction: float | None) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, completed=fraction or 0.0, status=self.status(done))
+        elif self.clock() - self.last_line >= self.PLAIN_EVERY_S:
+            self.last_line = self.clock()
+            elapsed = self.clock() - self.started
+            eta = f", eta {elapsed * (1 - fraction) / fraction:.0f} s" if fraction else ""
+            share = f" ({fraction:.0%})" if fraction is not None else ""
+            self.console.print(f"{self.what}: {self.status(done)}{share}{eta}", highlight=False)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None

@@ -1,0 +1,130 @@
+"""Classify a file of any size: read a chunk of rows, classify its texts in length buckets, write the chunk, repeat.
+
+Memory is bounded by a chunk, not by the file, and the first rows are written as soon as the
+first chunk is classified. The output keeps every input column, in order, and adds the predicted
+label and one probability column per class (``label``, ``p_NAME``; prefixed with ``predicted_``
+where the input already has a column of that name).
+
+One input policy for every source (arguments, stdin, ``.txt`` and tables): a blank or missing
+text is skipped and counted, and every row keeps its position in the input as its ``index``,
+so indexes match line and row numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from nlp_lstm.checkpoint import SavedModel
+from nlp_lstm.data.tables import CHUNK_ROWS, TableReader, TableWriter, table_format
+from nlp_lstm.errors import DataError
+from nlp_lstm.prediction import Prediction, classify
+
+Progress = Callable[[int, float], None]  # rows read so far, fraction of the file read
+
+
+def is_blank(text: Any) -> bool:
+    return not isinstance(text, str) or not text.strip()
+
+
+def kept_positions(texts: list[Any]) -> list[int]:
+    """Where the texts that are not blank stand: the ones to classify."""
+    return [i for i, text in enumerate(texts) if not is_blank(text)]
+
+
+def placed(predictions: list[Prediction], positions: list[int], first_index: int = 0) -> list[Prediction]:
+    """The predictions of the kept texts, each given its text's position in the input as its index."""
+    for prediction, position in zip(predictions, positions):
+        prediction.index = first_index + position
+    return predictions
+
+
+def classify_kept(saved: SavedModel, texts: list[Any], batch_size: int = 64, first_index: int = 0) -> list[Prediction]:
+    """Predictions of the texts that are not blank, each with its position among ``texts`` (plus ``first_index``)."""
+    positions = kept_positions(texts)
+    return placed(classify(saved, [texts[i] for i in positions], batch_size), positions, first_index)
+
+
+@dataclass
+class ClassifiedChunk:
+    table: pa.Table  # the chunk's rows
+    start: int  # the position of its first row in the file
+    predictions: list[Prediction]  # of its rows with a text; index = the row's position in the file
+
+
+def classified_chunks(
+    saved: SavedModel, path: Path, text_column: str = "text", batch_size: int = 64, progress: Progress | None = None
+) -> Iterator[ClassifiedChunk]:
+    """The chunks of ``path`` with the predictions of their rows."""
+    reader = TableReader(path, table_format(str(path)), CHUNK_ROWS)
+    start = 0
+    for table in reader:
+        if text_column not in table.column_names:
+            reader.close()
+            raise DataError(f"column {text_column!r} not found; choose --text-column from: {', '.join(table.column_names)}")
+        yield ClassifiedChunk(table, start, classify_kept(saved, table.column(text_column).to_pylist(), batch_size, start))
+        start += table.num_rows
+        if progress is not None:
+            progress(start, reader.progress)
+
+
+def added_names(columns: list[str], labels: list[str]) -> list[str]:
+    """The names of the label and probability columns, none of them one the input has."""
+    names: list[str] = []
+    for name in ["label", *(f"p_{label}" for label in labels)]:
+        while name in columns or name in names:
+            name = f"predicted_{name}"
+        names.append(name)
+    return names
+
+
+def with_predictions(chunk: ClassifiedChunk, labels: list[str]) -> pa.Table:
+    """The chunk's rows that have a text, each with its label and class probabilities."""
+    table = chunk.table.take(pa.array([p.index - chunk.start for p in chunk.predictions], pa.int64()))
+    names = added_names(chunk.table.column_names, labels)
+    table = table.append_column(names[0], pa.array([p.label for p in chunk.predictions], pa.string()))
+    for name, label in zip(names[1:], labels):
+        table = table.append_column(name, pa.array([p.probabilities[label] for p in chunk.predictions], pa.float64()))
+    return table
+
+
+@dataclass
+class FileSummary:
+    rows: int
+    classified: int
+    skipped: int
+
+
+def classify_file(
+    saved: SavedModel,
+    path: Path,
+    output: str,
+    text_column: str = "text",
+    batch_size: int = 64,
+    output_format: str | None = None,
+    progress: Progress | None = None,
+) -> FileSummary:
+    """Classify every row of ``path`` into ``output`` (``-``: stdout, in ``output_format``), chunk by chunk.
+
+    ``output`` is made only once the first chunk is classified, so a wrong column or an unreadable
+    file leaves nothing behind; a failure later leaves the rows written so far.
+    """
+    labels = saved.labels or [str(i) for i in range(saved.config.num_classes)]
+    fmt = table_format(output, output_format)
+    writer: TableWriter | None = None
+    rows = classified = 0
+    try:
+        for chunk in classified_chunks(saved, Path(path), text_column, batch_size, progress):
+            writer = writer or TableWriter(output, fmt)
+            writer.write(with_predictions(chunk, labels))
+            rows += chunk.table.num_rows
+            classified += len(chunk.predictions)
+        writer = writer or TableWriter(output, fmt)  # an empty input still gives a well-formed output
+    finally:
+        if writer is not None:
+            writer.close()
+    return FileSummary(rows, classified, rows - classified)

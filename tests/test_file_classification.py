@@ -1,0 +1,111 @@
+"""classify --input/--output: every format, chunk by chunk, every input column kept, one input policy."""
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+import nlp_lstm
+from nlp_lstm.cli import app
+from nlp_lstm.data import tables
+from nlp_lstm.data.tables import TableReader
+from nlp_lstm.file_classification import classify_file
+
+runner = CliRunner()
+ROWS = [
+    {"id": 7, "review": "a gorgeous, heartfelt film", "stars": 5},
+    {"id": 8, "review": "", "stars": 3},  # a blank text: skipped and counted
+    {"id": 9, "review": "a tedious, joyless mess", "stars": 1},
+    {"id": 10, "review": "funny, warm and wise", "stars": 4},
+]
+
+
+@pytest.fixture(scope="module")
+def sentiment():
+    return nlp_lstm.load_model(nlp_lstm.shipped_model("classifier"), kind="classifier")
+
+
+def write(path, rows):
+    table = pa.Table.from_pylist(rows)
+    if path.suffix == ".parquet":
+        pq.write_table(table, path)
+    elif path.suffix in (".csv", ".tsv"):
+        import pyarrow.csv as pacsv
+
+        pacsv.write_csv(table, path, write_options=pacsv.WriteOptions(delimiter="\t" if path.suffix == ".tsv" else ","))
+    elif path.suffix == ".jsonl":
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    else:
+        path.write_text(json.dumps(rows))
+    return path
+
+
+def read(path):
+    return pa.concat_tables(TableReader(path, tables.table_format(str(path)))).to_pylist()
+
+
+@pytest.mark.parametrize("source", ["csv", "tsv", "jsonl", "json", "parquet"])
+@pytest.mark.parametrize("target", ["csv", "tsv", "jsonl", "json", "parquet"])
+def test_every_format_keeps_every_column_and_adds_the_predictions(sentiment, tmp_path, source, target):
+    given = write(tmp_path / f"in.{source}", ROWS)
+    summary = classify_file(sentiment, given, str(tmp_path / f"out.{target}"), "review")
+    assert (summary.rows, summary.classified, summary.skipped) == (4, 3, 1)
+    out = read(tmp_path / f"out.{target}")
+    assert [list(row)[:3] for row in out] == [["id", "review", "stars"]] * 3  # input columns first, in order
+    assert [list(row)[3:] for row in out] == [["label", "p_negative", "p_positive"]] * 3
+    assert [str(row["id"]) for row in out] == ["7", "9", "10"]
+    expected = nlp_lstm.classify(sentiment, [r["review"] for r in ROWS if r["review"]])
+    assert [row["label"] for row in out] == [p.label for p in expected]
+    assert [float(row["p_positive"]) for row in out] == pytest.approx([p.probabilities["positive"] for p in expected])
+
+
+def test_chunks_give_the_same_rows_as_one_pass(sentiment, tmp_path, monkeypatch, reviews):
+    texts = reviews.validation.texts[:50]
+    given = write(tmp_path / "in.csv", [{"n": i, "text": t if i % 9 else " "} for i, t in enumerate(texts)])
+    whole = classify_file(sentiment, given, str(tmp_path / "whole.jsonl"))
+    monkeypatch.setattr("nlp_lstm.file_classification.CHUNK_ROWS", 7)
+    chunked = classify_file(sentiment, given, str(tmp_path / "chunked.jsonl"))
+    assert whole == chunked and chunked.skipped == 6
+    one, many = read(tmp_path / "whole.jsonl"), read(tmp_path / "chunked.jsonl")
+    assert [(r["n"], r["label"]) for r in one] == [(r["n"], r["label"]) for r in many]
+    # Other batch companions pad differently: the same probabilities up to float rounding.
+    assert [r["p_positive"] for r in one] == pytest.approx([r["p_positive"] for r in many], abs=1e-6)
+
+
+def test_a_taken_column_name_gets_a_prefix_instead_of_replacing_it(sentiment, tmp_path):
+    given = write(tmp_path / "in.jsonl", [{"text": "great", "label": "mine", "p_positive": "also mine"}])
+    classify_file(sentiment, given, str(tmp_path / "out.jsonl"))
+    (row,) = read(tmp_path / "out.jsonl")
+    assert list(row) == ["text", "label", "p_positive", "predicted_label", "p_negative", "predicted_p_positive"]
+    assert (row["label"], row["p_positive"]) == ("mine", "also mine")
+
+
+def test_the_command_line_streams_files_and_protects_what_exists(tmp_path):
+    given = write(tmp_path / "in.csv", ROWS)
+    out = tmp_path / "out.parquet"
+    done = runner.invoke(app, ["classify", "--input", str(given), "--text-column", "review", "--output", str(out)])
+    assert done.exit_code == 0, done.output
+    assert "skipped 1 blank text" in done.stderr and done.stdout == ""  # stdout holds results only
+    assert pq.read_table(out).num_rows == 3
+    again = runner.invoke(app, ["classify", "--input", str(given), "--text-column", "review", "--output", str(out)])
+    assert again.exit_code == 2 and "already exists" in again.stderr and pq.read_table(out).num_rows == 3
+    wrong = runner.invoke(app, ["classify", "--input", str(given), "--output", str(tmp_path / "none.csv")])
+    assert wrong.exit_code == 1 and "choose --text-column from: id, review, stars" in wrong.stderr
+    assert not (tmp_path / "none.csv").exists()  # nothing is made before the first chunk is classified
+    rows = runner.invoke(app, ["classify", "-i", str(given), "--text-column", "review", "--json", "--id-column", "id"])
+    assert [(r["index"], r["id"]) for r in map(json.loads, rows.stdout.splitlines())] == [(0, "7"), (2, "9"), (3, "10")]
+    piped = runner.invoke(app, ["classify", "-i", str(given), "--text-column", "review", "-o", "-", "--format", "csv"])
+    assert piped.stdout.splitlines()[0] == '"id","review","stars","label","p_negative","p_positive"'
+
+
+def test_stdin_and_text_files_skip_blank_lines_and_keep_line_numbers(tmp_path):
+    lines = "a gorgeous film\n\n   \na tedious mess\n"
+    piped = runner.invoke(app, ["classify", "-", "--json"], input=lines)
+    (tmp_path / "in.txt").write_text(lines)
+    from_file = runner.invoke(app, ["classify", "--input", str(tmp_path / "in.txt"), "--json"])
+    assert piped.exit_code == 0 and from_file.exit_code == 0, piped.output + from_file.output
+    assert [json.loads(r)["index"] for r in piped.stdout.splitlines()] == [0, 3]
+    assert piped.stdout == from_file.stdout
+    assert "skipped 2 blank texts" in piped.stderr and "skipped 2 blank texts" in from_file.stderr
