@@ -224,7 +224,9 @@ class ClassifierRecipe(loop.Recipe):
     def validate(self, run: TrainingRun, epoch: int) -> tuple[dict[str, Any], float]:
         # Rank 0 evaluates and tells the others, so every process takes the same decisions.
         group, splits = self.group, self.splits
-        figures = _validate(self.model, self.validation_ids, splits, self.tokenizer.pad_id) if group.is_main else [0.0] * 3
+        figures = [0.0] * 3
+        if group.is_main:
+            figures = _validate(self.model, self.validation_ids, splits, self.tokenizer.pad_id, run.validation_progress)
         val_loss, accuracy, macro_f1 = group.from_main(figures)
         return {"step": run.step, "epoch": epoch, "loss": val_loss, "accuracy": accuracy, "macro_f1": macro_f1}, accuracy
 
@@ -233,9 +235,9 @@ class ClassifierRecipe(loop.Recipe):
         return SavedModel(self.model, self.tokenizer, "classifier", self.splits.label_names, record, inputs=self.inputs)
 
 
-def _validate(model: Classifier, ids: list[Any], splits: LabelledSplits, pad_id: int) -> list[float]:
+def _validate(model: Classifier, ids: list[Any], splits: LabelledSplits, pad_id: int, progress: Any = None) -> list[float]:
     """Loss, accuracy and macro-F1 on the validation split."""
-    probabilities = predict_probabilities(model, ids, 64, pad_id)
+    probabilities = predict_probabilities(model, ids, 64, pad_id, progress)
     loss = float(F.nll_loss(probabilities.clamp_min(1e-12).log(), torch.tensor(splits.validation.labels)))
     metrics = classification_metrics(splits.validation.labels, probabilities.argmax(dim=1).tolist(), splits.label_names)
     return [loss, metrics["accuracy"], metrics["macro_f1"]]

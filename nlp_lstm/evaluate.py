@@ -13,6 +13,7 @@ from nlp_lstm.config import ClassifierTrainConfig, TrainConfig
 from nlp_lstm.data.sources import load_labelled_splits, load_text_splits
 from nlp_lstm.data.splits import check_split
 from nlp_lstm.metrics import classifier_metrics, language_model_metrics
+from nlp_lstm.prediction import Progress
 
 
 def evaluate_language_model(
@@ -24,6 +25,7 @@ def evaluate_language_model(
     seed: int = 0,
     batch_size: int = 64,
     seq_len: int = 256,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Nats/char, bits/char and perplexity of ``saved`` on ``split`` of ``dataset``.
 
@@ -32,7 +34,7 @@ def evaluate_language_model(
     """
     check_split(split)  # before reading the data
     texts = load_text_splits(dataset, text_column, dataset_config, seed).get(split)
-    return {"dataset": dataset, "split": split, **language_model_metrics(saved, texts, batch_size, seq_len)}
+    return {"dataset": dataset, "split": split, **language_model_metrics(saved, texts, batch_size, seq_len, progress)}
 
 
 def evaluate_classifier(
@@ -44,10 +46,11 @@ def evaluate_classifier(
     dataset_config: str | None = None,
     seed: int = 0,
     batch_size: int = 64,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Classification metrics of ``saved`` on ``split`` of ``dataset``; labels are matched by name."""
     check_split(split)  # before reading the data
     splits = load_labelled_splits(dataset, text_column, label_column, dataset_config, seed)
     part = splits.get(split)
-    metrics = classifier_metrics(saved, part.texts, [splits.label_names[y] for y in part.labels], batch_size)
+    metrics = classifier_metrics(saved, part.texts, [splits.label_names[y] for y in part.labels], batch_size, progress)
     return {"dataset": dataset, "split": split, "splits": splits.source, "skipped_rows": splits.skipped, **metrics}

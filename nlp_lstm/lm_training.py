@@ -213,7 +213,9 @@ class LanguageModelRecipe(loop.Recipe):
         # Rank 0 evaluates and tells the others, so every process takes the same decisions.
         config, group = self.config, self.group
         nats, count = (
-            language_model_loss(self.model, self.validation, config.eval_batch_size, config.seq_len)
+            language_model_loss(
+                self.model, self.validation, config.eval_batch_size, config.seq_len, progress=run.validation_progress
+            )
             if group.is_main
             else (0.0, 0)
         )

@@ -132,6 +132,7 @@ def train(recipe: Recipe, run: TrainingRun, callback: Callback | None, group: Pr
     callback = (callback if group.is_main else None) or Callback()
     info = recipe.setup(run)
     run.begin()
+    run.validation_progress = callback.on_validation_progress
     callback.on_start(info)
     window = Window(run.device)
     stopped_early = False

@@ -22,7 +22,7 @@ from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.data.batching import encode_stream, eval_batches
 from nlp_lstm.errors import DataError
 from nlp_lstm.model import LanguageModel
-from nlp_lstm.prediction import encode_for, predict_probabilities
+from nlp_lstm.prediction import Progress, encode_for, predict_probabilities
 
 # Tokens of preceding text each evaluation row reads before it is scored: an LSTM's state carries
 # little from further back, and this makes the loss independent of the evaluation batch size (tested).
@@ -31,7 +31,12 @@ EVAL_WARMUP = 512
 
 @torch.no_grad()
 def language_model_loss(
-    model: LanguageModel, stream: torch.Tensor, batch_size: int = 64, seq_len: int = 256, warmup: int = EVAL_WARMUP
+    model: LanguageModel,
+    stream: torch.Tensor,
+    batch_size: int = 64,
+    seq_len: int = 256,
+    warmup: int = EVAL_WARMUP,
+    progress: Progress | None = None,
 ) -> tuple[float, int]:
     """Summed cross-entropy (nats) over every target in ``stream``, and the number of targets.
 
@@ -55,6 +60,8 @@ def language_model_loss(
         logits, state = model(inputs, state)
         total += F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), reduction="sum", ignore_index=-100).double()
         count += int((targets != -100).sum())
+        if progress is not None:
+            progress(count, len(stream) - 1)
     model.train(was_training)
     return float(total), count
 
@@ -107,22 +114,27 @@ def classification_metrics(labels: list[int], predicted: list[int], names: list[
     }
 
 
-def language_model_metrics(saved: SavedModel, texts: Iterable[str], batch_size: int = 64, seq_len: int = 256) -> dict[str, Any]:
+def language_model_metrics(
+    saved: SavedModel, texts: Iterable[str], batch_size: int = 64, seq_len: int = 256, progress: Progress | None = None
+) -> dict[str, Any]:
     """Nats/char, bits/char, perplexity and unknown characters of ``saved`` on ``texts`` read as one stream."""
     stream = encode_stream(texts, saved.tokenizer)
-    nats, count = language_model_loss(saved.model, stream, batch_size, seq_len)  # type: ignore[arg-type]
+    nats, count = language_model_loss(saved.model, stream, batch_size, seq_len, progress=progress)  # type: ignore[arg-type]
     characters = predicted_characters(texts, saved.tokenizer, stream)
     metrics: dict[str, Any] = lm_metrics(nats, count, characters)
     metrics["unknown_characters"] = int((stream[1:] == saved.tokenizer.unk_id).sum())
     return metrics
 
 
-def classifier_metrics(saved: SavedModel, texts: list[str], labels: list[str], batch_size: int = 64) -> dict[str, Any]:
+def classifier_metrics(
+    saved: SavedModel, texts: list[str], labels: list[str], batch_size: int = 64, progress: Progress | None = None
+) -> dict[str, Any]:
     """Classification metrics of ``saved`` on ``texts`` whose true labels are named ``labels``; matched by name."""
     names = saved.labels or []
     index = {name: i for i, name in enumerate(names)}
     unknown = sorted(set(labels) - set(index))
     if unknown:
         raise DataError(f"labels {unknown} of the data are unknown to this model (it knows {', '.join(names)})")
-    probabilities = predict_probabilities(saved.model, encode_for(saved, texts), batch_size, saved.tokenizer.pad_id)
+    ids = encode_for(saved, texts)
+    probabilities = predict_probabilities(saved.model, ids, batch_size, saved.tokenizer.pad_id, progress)
     return classification_metrics([index[name] for name in labels], probabilities.argmax(dim=1).tolist(), names)

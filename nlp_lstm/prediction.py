@@ -6,6 +6,7 @@ length buckets so padding costs little, and returned in input order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,18 +29,27 @@ class Prediction:
     probabilities: dict[str, float]
 
 
+Progress = Callable[[int, int], None]  # items done so far, items in all: for a progress bar
+
+
 @torch.no_grad()
-def predict_probabilities(model: nn.Module, ids: list[np.ndarray], batch_size: int = 64, pad_id: int = 0) -> torch.Tensor:
+def predict_probabilities(
+    model: nn.Module, ids: list[np.ndarray], batch_size: int = 64, pad_id: int = 0, progress: Progress | None = None
+) -> torch.Tensor:
     """Class probabilities (N, C) for token-id sequences, in input order."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     batches = ClassifierBatches(ids, None, batch_size, pad_id)
     result = torch.empty(len(ids), model.config.num_classes)
+    done = 0
     for rows in batches.ordered():
         padded, lengths, _ = batches.collate(rows)
         logits = model(padded.to(device), lengths.to(device))
         result[torch.from_numpy(rows)] = logits.float().softmax(dim=-1).cpu()
+        done += len(rows)
+        if progress is not None:
+            progress(done, len(ids))
     model.train(was_training)
     return result
 

@@ -64,6 +64,9 @@ class Callback:
 
     def on_eval(self, metrics: dict[str, Any]) -> None: ...
 
+    def on_validation_progress(self, done: int, total: int) -> None:
+        """Part of an evaluation is done (tokens or texts): an evaluation can take minutes."""
+
     def on_stop_requested(self) -> None:
         """Ctrl-C or SIGTERM arrived: the run stops and saves after the current step or evaluation."""
 
@@ -205,6 +208,7 @@ class TrainingRun:
         self.elapsed_before = 0.0
         self.started = time.perf_counter()
         self.record: dict[str, Any] = {}
+        self.validation_progress: Callable[[int, int], None] | None = None  # the loop sets the callback's
 
     def __enter__(self) -> TrainingRun:
         return self

@@ -109,3 +109,20 @@ def test_stdin_and_text_files_skip_blank_lines_and_keep_line_numbers(tmp_path):
     assert [json.loads(r)["index"] for r in piped.stdout.splitlines()] == [0, 3]
     assert piped.stdout == from_file.stdout
     assert "skipped 2 blank texts" in piped.stderr and "skipped 2 blank texts" in from_file.stderr
+
+
+def test_long_commands_report_progress_on_stderr_and_results_alone_on_stdout(monkeypatch, tmp_path, reviews_csv):
+    monkeypatch.setattr("nlp_lstm.cli.render.PLAIN_EVERY_S", 0.0)  # a line at every update, not every 5 s
+    columns = ["--text-column", "review", "--label-column", "sentiment"]
+    evaluated = runner.invoke(
+        app, ["evaluate", "classifier", "--dataset", str(reviews_csv), *columns, "--split", "all", "--json"]
+    )
+    assert evaluated.exit_code == 0, evaluated.output
+    assert json.loads(evaluated.stdout)["examples"] == len(read(reviews_csv))  # stdout is the result alone
+    lines = [line for line in evaluated.stderr.splitlines() if line.startswith("evaluating on")]
+    assert lines and lines[-1].endswith("(100%), eta 0 s") and " texts/s" in lines[-1]
+    table = runner.invoke(app, ["evaluate", "classifier", "--dataset", str(reviews_csv), *columns])
+    assert "scored: the test split of" in table.stdout and "our stratified 80/10/10 split with seed 0" in table.stdout
+    rows = write(tmp_path / "in.jsonl", ROWS)
+    classified = runner.invoke(app, ["classify", "-i", str(rows), "--text-column", "review", "-o", str(tmp_path / "o.csv")])
+    assert classified.exit_code == 0 and "classifying" in classified.stderr and "rows/s" in classified.stderr

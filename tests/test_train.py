@@ -177,3 +177,28 @@ def test_fine_tuning_starts_from_the_saved_weights_and_takes_only_the_dropout_gi
         assert tuned.training["started_from"] == parent and tuned.training["train_config"]["init_from"] == str(base.best_dir)
         for key, value in tuned.model.state_dict().items():  # two small steps away from the saved weights
             assert (value - start[key]).norm() <= 0.05 * start[key].norm() + 1e-3, key
+
+
+def test_validation_reports_its_progress_while_it_runs(tmp_path, text_file):
+    """An evaluation can take minutes: the callback hears how far it is, up to every target of the split."""
+
+    class Recorder(Callback):
+        def __init__(self):
+            self.calls, self.evaluations = [], 0
+
+        def on_validation_progress(self, done, total):
+            self.calls.append((self.evaluations, done, total))
+
+        def on_eval(self, metrics):
+            self.evaluations += 1
+
+    recorder = Recorder()
+    config = TrainConfig(
+        dataset=str(text_file), max_steps=4, eval_every=2, seq_len=16, batch_size=4, eval_batch_size=2, device="cpu"
+    )
+    train_language_model(config, tmp_path / "run", MODEL, callback=recorder)
+    assert recorder.evaluations == 2 and {e for e, _, _ in recorder.calls} == {0, 1}
+    for evaluation in (0, 1):
+        done = [d for e, d, _ in recorder.calls if e == evaluation]
+        total = {t for e, _, t in recorder.calls if e == evaluation}.pop()
+        assert len(done) > 1 and done == sorted(done) and done[-1] == total  # every target scored once

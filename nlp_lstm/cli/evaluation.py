@@ -26,7 +26,7 @@ from nlp_lstm.cli.options import (
     ThreadsOption,
     default,
 )
-from nlp_lstm.cli.render import print_classifier_metrics, print_metrics_table
+from nlp_lstm.cli.render import RowProgress, print_classifier_metrics, print_metrics_table
 from nlp_lstm.config import ClassifierTrainConfig, TrainConfig
 
 
@@ -48,7 +48,13 @@ def evaluate_lm(
     Example: nlp-lstm evaluate lm --model runs/shakespeare/best --dataset builtin:shakespeare --split test
     """
     saved = load_for(model, "lm", device, threads)
-    metrics = nlp_lstm.evaluate_language_model(saved, dataset, split, text_column, dataset_config, seed)
+    progress = RowProgress(f"evaluating on {dataset} ({split})", "tokens")
+    try:
+        metrics = nlp_lstm.evaluate_language_model(
+            saved, dataset, split, text_column, dataset_config, seed, progress=progress.count
+        )
+    finally:
+        progress.close()
     metrics["model"] = str(saved.path)
     if json_output:
         typer.echo(json.dumps(metrics))
@@ -80,7 +86,13 @@ def evaluate_classifier(
     Example: nlp-lstm evaluate classifier --model runs/rt/best --dataset builtin:rotten_tomatoes --split test
     """
     saved = load_for(model, "classifier", device, threads)
-    metrics = nlp_lstm.evaluate_classifier(saved, dataset, split, text_column, label_column, dataset_config, seed)
+    progress = RowProgress(f"evaluating on {dataset} ({split})", "texts")
+    try:
+        metrics = nlp_lstm.evaluate_classifier(
+            saved, dataset, split, text_column, label_column, dataset_config, seed, progress=progress.count
+        )
+    finally:
+        progress.close()
     metrics["model"] = str(saved.path)
     if plot is not None:
         from nlp_lstm.plots import plot_confusion

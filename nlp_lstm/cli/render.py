@@ -13,6 +13,8 @@ import typer
 
 import nlp_lstm
 
+PLAIN_EVERY_S = 5.0  # without a terminal, a progress line at most this often
+
 STOPPING = (
     "stopping: the run is saved after this step or evaluation (Ctrl-C again stops at once, "
     "and the run then resumes from its last checkpoint)"
@@ -54,6 +56,8 @@ class TrainingProgress:
         self.console = Console(stderr=True)
         self.progress: Any = None
         self.task: Any = None
+        self.validating_since: float | None = None
+        self.last_line = 0.0
 
     def print(self, line: str) -> None:
         (self.progress.console if self.progress else self.console).print(line)
@@ -77,7 +81,23 @@ class TrainingProgress:
             self.progress.update(self.task, completed=metrics["step"], status=status)
 
     def on_eval(self, metrics: dict[str, Any]) -> None:
+        self.validating_since = None
         self.print(evaluation_line(metrics))
+
+    def on_validation_progress(self, done: int, total: int) -> None:
+        """The bar says how far validation is; without a terminal, a plain line every few seconds."""
+        import time
+
+        share = f"validating: {done / max(1, total):.0%} of {total:,}"
+        if self.progress is not None:
+            self.progress.update(self.task, status=share)
+            return
+        now = time.perf_counter()
+        if self.validating_since is None:
+            self.validating_since = self.last_line = now
+        elif now - self.last_line >= PLAIN_EVERY_S:
+            self.last_line = now
+            self.console.print(share, highlight=False, soft_wrap=True)
 
     def on_stop_requested(self) -> None:
         self.print(STOPPING)
@@ -148,6 +168,8 @@ def print_classifier_metrics(metrics: dict[str, Any], title: str) -> None:
         confusion.add_row(name, *(str(v) for v in row))
     Console().print(per_class)
     Console().print(confusion)
+    scored = "every row" if metrics["split"] == "all" else f"the {metrics['split']} split"
+    Console(highlight=False, soft_wrap=True).print(f"scored: {scored} of {metrics['splits']} ({metrics['examples']:,} texts)")
 
 
 def short_path(path: Path) -> str:
@@ -199,8 +221,6 @@ class RowProgress:
     Nothing goes to stdout, which holds only results.
     """
 
-    PLAIN_EVERY_S = 5.0
-
     def __init__(self, what: str, unit: str = "rows"):
         import time
 
@@ -224,15 +244,19 @@ class RowProgress:
         rate = done / max(1e-9, self.clock() - self.started)
         return f"{done:,} {self.unit}, {rate:,.0f} {self.unit}/s"
 
+    def count(self, done: int, total: int) -> None:
+        """``update`` for work whose total is known: the library's ``progress(done, total)``."""
+        self.update(done, done / max(1, total))
+
     def update(self, done: int, fraction: float | None) -> None:
         if self.progress is not None:
             self.progress.update(self.task, completed=fraction or 0.0, status=self.status(done))
-        elif self.clock() - self.last_line >= self.PLAIN_EVERY_S:
+        elif self.clock() - self.last_line >= PLAIN_EVERY_S:
             self.last_line = self.clock()
             elapsed = self.clock() - self.started
             eta = f", eta {elapsed * (1 - fraction) / fraction:.0f} s" if fraction else ""
             share = f" ({fraction:.0%})" if fraction is not None else ""
-            self.console.print(f"{self.what}: {self.status(done)}{share}{eta}", highlight=False)
+            self.console.print(f"{self.what}: {self.status(done)}{share}{eta}", highlight=False, soft_wrap=True)
 
     def close(self) -> None:
         if self.progress is not None:
