@@ -27,7 +27,7 @@ ALLOWED = {
     "data.tables": {"errors", "files"},
     "checkpoint": {"catalog", "config", "errors", "files", "hub", "model", "tokenizer"},
     "metrics": {"checkpoint", "data.batching", "errors", "model", "prediction"},
-    "evaluate": {"checkpoint", "config", "data.sources", "data.splits", "metrics"},
+    "evaluate": {"checkpoint", "config", "data.sources", "data.splits", "metrics", "prediction"},
     "sampling": {"checkpoint", "config", "stepping"},
     "stepping": {"model"},
     "distributed": {"errors"},
@@ -98,7 +98,12 @@ ALLOWED = {
         "inspection",
         "ensemble",
     },
-    "cli": {"cli.app", "cli.evaluation", "cli.inference", "cli.model_files", "cli.training"},
+    "serve": set(),
+    "serve.settings": {"errors"},
+    "serve.batcher": set(),
+    "serve.app": {"__init__", "catalog", "devices", "serve.batcher", "serve.settings"},
+    "cli": {"cli.app", "cli.evaluation", "cli.inference", "cli.model_files", "cli.serve", "cli.training"},
+    "cli.serve": {"cli.app", "cli.options", "errors", "serve.app", "serve.settings"},
     "cli.app": {"__init__", "errors"},
     "cli.options": {"config"},
     "cli.render": {"__init__"},
@@ -182,6 +187,16 @@ def test_only_data_sources_imports_datasets_and_nothing_unpickles():
         assert "torch.load" not in calls, path.name
 
 
+def test_only_serve_imports_the_web_stack():
+    web = {"fastapi", "uvicorn", "starlette", "pydantic"}
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        modules = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        modules |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        if not module_name(path).startswith("serve") and module_name(path) != "cli.serve":
+            assert not modules & web, path.name
+
+
 def test_public_functions_are_not_shadowed_by_submodules():
     code = (
         "import nlp_lstm, nlp_lstm.evaluate, nlp_lstm.classifier_training, nlp_lstm.cli; "
@@ -191,6 +206,6 @@ def test_public_functions_are_not_shadowed_by_submodules():
 
 
 def test_help_does_not_import_torch_or_datasets():
-    code = "import sys; from nlp_lstm.cli import app; print('torch' in sys.modules, 'datasets' in sys.modules)"
+    code = "import sys; from nlp_lstm.cli import app; print(*(m in sys.modules for m in ('torch', 'datasets', 'fastapi', 'pyarrow')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["False", "False"]
+    assert out.split() == ["False", "False", "False", "False"]

@@ -1,0 +1,85 @@
+"""``nlp-lstm serve``: the HTTP API and the web playground, on uvicorn."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from nlp_lstm.cli.app import app, user_errors
+from nlp_lstm.cli.options import DeviceOption, ThreadsOption
+from nlp_lstm.errors import NlpLstmError, UsageError
+
+LIMITS = "Limits"
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+@app.command()
+@user_errors
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; 0.0.0.0 for every interface (then set --api-key).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    classifier: Annotated[Optional[Path], typer.Option(help="Classifier directory; default: the shipped one.")] = None,
+    generator: Annotated[Optional[Path], typer.Option(help="Language model directory; default: the shipped one.")] = None,
+    api_key: Annotated[
+        Optional[str], typer.Option(envvar="NLP_LSTM_API_KEY", help="Require 'Authorization: Bearer KEY' on /v1/*.")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Server processes behind the one port (each loads the models).", min=1)] = 1,
+    device: DeviceOption = "auto",
+    threads: ThreadsOption = 1,
+    max_texts: Annotated[int, typer.Option(help="Texts per classify request.", rich_help_panel=LIMITS)] = 256,
+    max_chars: Annotated[int, typer.Option(help="Characters per text or prompt.", rich_help_panel=LIMITS)] = 20_000,
+    max_length: Annotated[int, typer.Option(help="Characters generated per request.", rich_help_panel=LIMITS)] = 2_000,
+    max_body_bytes: Annotated[int, typer.Option(help="Bytes per request body.", rich_help_panel=LIMITS)] = 1 << 20,
+    timeout_s: Annotated[float, typer.Option(help="Seconds a request may take (then 504).", rich_help_panel=LIMITS)] = 60.0,
+    queue_limit: Annotated[
+        int, typer.Option(help="Requests in progress at once; more are answered 503.", rich_help_panel=LIMITS)
+    ] = 64,
+    batch_wait_ms: Annotated[
+        float,
+        typer.Option(help="How long a classify request waits to share a batch (0: no micro-batching).", rich_help_panel=LIMITS),
+    ] = 5.0,
+    max_batch: Annotated[int, typer.Option(help="Texts per shared batch.", rich_help_panel=LIMITS)] = 256,
+) -> None:
+    """Serve the models over HTTP with a web playground: /health, /v1/models, /v1/classify, /v1/generate, /.
+
+    Example: nlp-lstm serve --port 8000, then open http://127.0.0.1:8000/
+    """
+    try:
+        import uvicorn
+
+        from nlp_lstm.serve.app import create_app
+        from nlp_lstm.serve.settings import ServeSettings
+    except ImportError as error:
+        raise NlpLstmError(
+            f"nlp-lstm serve needs the serve extra ({error.name} is missing): pip install 'nlp-lstm[serve]'"
+        ) from None
+    options = {
+        k: v for k, v in locals().items() if k not in ("host", "port", "workers", "uvicorn", "create_app", "ServeSettings")
+    }
+    settings = ServeSettings(**{k: str(v) if isinstance(v, Path) else v for k, v in options.items()})
+    if not is_loopback(host) and api_key is None:
+        typer.echo(f"warning: serving on {host} without --api-key: anyone who can reach this port can use it", err=True)
+    typer.echo(f"serving on http://{host}:{port}/ (the playground; the API under /v1/). Ctrl-C stops.", err=True)
+    shutdown = {"timeout_graceful_shutdown": int(timeout_s) + 1}
+    if workers == 1:
+        application = create_app(settings)  # the models load here: a bad directory fails before the port opens
+        uvicorn.run(application, host=host, port=port, log_level="warning", **shutdown)
+        return
+    if os.name == "nt":
+        raise UsageError("--workers needs a POSIX system; run one process per port instead")
+    settings.to_environment()  # each worker process reads the settings from there
+    uvicorn.run(
+        "nlp_lstm.serve.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning", **shutdown
+    )

@@ -1,0 +1,43 @@
+"""What the server serves and the limits it keeps, as one frozen dataclass that survives JSON (for worker processes)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+
+from nlp_lstm.errors import UsageError
+
+SETTINGS_ENV = "NLP_LSTM_SERVE_SETTINGS"  # how `--workers N` hands the settings to each worker process
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    classifier: str | None = None  # model directories; None: the shipped one
+    generator: str | None = None
+    device: str = "auto"
+    threads: int = 1
+    api_key: str | None = None  # when set, /v1/* needs "Authorization: Bearer KEY"
+    max_texts: int = 256  # texts per classify request
+    max_chars: int = 20_000  # characters per text, and per prompt
+    max_length: int = 2_000  # characters generated per request
+    max_body_bytes: int = 1 << 20
+    timeout_s: float = 60.0  # a request that takes longer is answered 504
+    queue_limit: int = 64  # requests waiting or running at once; more are answered 503
+    batch_wait_ms: float = 5.0  # how long a classify request waits for others to share its batch; 0: no micro-batching
+    max_batch: int = 256  # texts per merged batch
+
+    def __post_init__(self) -> None:
+        for name in ("max_texts", "max_chars", "max_length", "max_body_bytes", "queue_limit", "max_batch"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(self, name)}")
+        if self.timeout_s <= 0 or self.batch_wait_ms < 0:
+            raise UsageError("--timeout-s must be > 0 and --batch-wait-ms >= 0")
+
+    def to_environment(self) -> None:
+        os.environ[SETTINGS_ENV] = json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_environment(cls) -> ServeSettings:
+        return cls(**json.loads(os.environ.get(SETTINGS_ENV, "{}")))
