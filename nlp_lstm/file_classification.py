@@ -1,7 +1,7 @@
 """Classify a file of any size: read a chunk of rows, classify its texts in length buckets, write the chunk, repeat.
 
 Memory is bounded by a chunk, not by the file, and the first rows are written as soon as the
-first chunk is classified. The output keeps every input column, in order, and adds the predicted
+first (small) chunk is classified. The output keeps every input column, in order, and adds the predicted
 label and one probability column per class (``label``, ``p_NAME``; prefixed with ``predicted_``
 where the input already has a column of that name).
 
@@ -12,7 +12,7 @@ so indexes match line and row numbers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,23 @@ def classify_kept(saved: SavedModel, texts: list[Any], batch_size: int = 64, fir
     return placed(classify(saved, [texts[i] for i in positions], batch_size), positions, first_index)
 
 
+# The first chunks are small, so the first rows are written within seconds; later ones are large,
+# so length buckets are full and padding costs little.
+FIRST_CHUNK_ROWS = 256
+
+
+def growing(tables: Iterable[pa.Table], first: int, largest: int) -> Iterator[pa.Table]:
+    """The rows of ``tables`` again, in pieces of ``first`` rows, then twice as many each time, up to ``largest``."""
+    size = first
+    for table in tables:
+        start = 0
+        while start < table.num_rows:
+            piece = table.slice(start, size)
+            start += piece.num_rows
+            yield piece
+            size = min(largest, size * 2)
+
+
 @dataclass
 class ClassifiedChunk:
     table: pa.Table  # the chunk's rows
@@ -62,7 +79,7 @@ def classified_chunks(
     """The chunks of ``path`` with the predictions of their rows."""
     reader = TableReader(path, table_format(str(path)), CHUNK_ROWS)
     start = 0
-    for table in reader:
+    for table in growing(reader, min(FIRST_CHUNK_ROWS, CHUNK_ROWS), CHUNK_ROWS):
         if text_column not in table.column_names:
             reader.close()
             raise DataError(f"column {text_column!r} not found; choose --text-column from: {', '.join(table.column_names)}")
