@@ -185,16 +185,13 @@ class TableWriter:
             self.handle.write(b"[")
 
     def _write_json(self, table: pa.Table) -> None:
-        for row in table.to_pylist():
+        for number, row in enumerate(table.to_pylist(), self.rows):
             line = json.dumps(row, ensure_ascii=False, allow_nan=False, default=str)
-            if self.format == "json":
-                line = ("\n" if self.rows == 0 else ",\n") + line
-                self.rows += 1
+            if self.format == "json":  # one array: a comma before every row but the first
+                line = ("\n" if number == 0 else ",\n") + line
             else:
                 line += "\n"
             self.handle.write(line.encode("utf-8"))
-        if self.format == "json":
-            self.rows -= table.num_rows  # write() counts them
 
     def close(self) -> None:
         """Finish the file (a Parquet footer, the JSON array's end); a file of no rows still gets its columns."""
