@@ -12,6 +12,7 @@ so indexes match line and row numbers.
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 
 from nlp_lstm.checkpoint import SavedModel
-from nlp_lstm.data.tables import CHUNK_ROWS, TableReader, TableWriter, table_format
+from nlp_lstm.data.tables import TableReader, TableWriter, table_format
 from nlp_lstm.errors import DataError
 from nlp_lstm.prediction import Prediction, classify
 
@@ -49,9 +50,31 @@ def classify_kept(saved: SavedModel, texts: list[Any], batch_size: int = 64, fir
     return placed(classify(saved, [texts[i] for i in positions], batch_size), positions, first_index)
 
 
-# The first chunks are small, so the first rows are written within seconds; later ones are large,
-# so length buckets are full and padding costs little.
+# The first chunks are small, so the first rows are written within seconds; later ones hold 32
+# batches of 64, enough for length buckets to keep padding low, and few enough that a chunk's
+# memory is small beside the model's (measured: benchmarks/file_classification.py).
 FIRST_CHUNK_ROWS = 256
+CHUNK_ROWS = 2_048
+
+
+def release_free_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc only).
+
+    Each chunk frees what it allocated, but glibc keeps the freed, fragmented pages of tensors and
+    strings of varying sizes, so without this the resident memory creeps up over millions of rows.
+    """
+    if LIBC is not None:
+        LIBC.malloc_trim(0)
+
+
+def _libc() -> Any:
+    try:
+        return ctypes.CDLL("libc.so.6")  # glibc; elsewhere there is nothing to trim
+    except OSError:
+        return None
+
+
+LIBC = _libc()
 
 
 def growing(tables: Iterable[pa.Table], first: int, largest: int) -> Iterator[pa.Table]:
@@ -84,6 +107,7 @@ def classified_chunks(
             reader.close()
             raise DataError(f"column {text_column!r} not found; choose --text-column from: {', '.join(table.column_names)}")
         yield ClassifiedChunk(table, start, classify_kept(saved, table.column(text_column).to_pylist(), batch_size, start))
+        release_free_memory()
         start += table.num_rows
         if progress is not None:
             progress(start, reader.progress)
