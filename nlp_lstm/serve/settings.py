@@ -25,8 +25,8 @@ class ServeSettings:
     max_body_bytes: int = 1 << 20
     timeout_s: float = 60.0  # a request that takes longer is answered 504
     queue_limit: int = 64  # requests waiting or running at once; more are answered 503
-    batch_wait_ms: float = 5.0  # how long a classify request waits for others to share its batch; 0: no micro-batching
-    max_batch: int = 256  # texts per merged batch
+    batch_wait_ms: float = 0.0  # how long a batch's first request waits for more; 0: only those already waiting join
+    max_batch: int = 256  # texts per merged batch; 1: every request alone
 
     def __post_init__(self) -> None:
         for name in ("max_texts", "max_chars", "max_length", "max_body_bytes", "queue_limit", "max_batch"):
