@@ -5,15 +5,21 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from nlp_lstm.cli.app import app, user_errors
-from nlp_lstm.cli.options import DeviceOption, ThreadsOption
+from nlp_lstm.cli.options import DeviceOption, ThreadsOption, default
 from nlp_lstm.errors import NlpLstmError, UsageError
+from nlp_lstm.serve.settings import ServeSettings
 
 LIMITS = "Limits"
+
+
+def limit(name: str) -> Any:
+    """A limit's default, read from the settings class where it lives."""
+    return default(ServeSettings, name)
 
 
 def is_loopback(host: str) -> bool:
@@ -36,21 +42,32 @@ def serve(
         Optional[str], typer.Option(envvar="NLP_LSTM_API_KEY", help="Require 'Authorization: Bearer KEY' on /v1/*.")
     ] = None,
     workers: Annotated[int, typer.Option(help="Server processes behind the one port (each loads the models).", min=1)] = 1,
-    device: DeviceOption = "auto",
-    threads: ThreadsOption = 1,
-    max_texts: Annotated[int, typer.Option(help="Texts per classify request.", rich_help_panel=LIMITS)] = 256,
-    max_chars: Annotated[int, typer.Option(help="Characters per text or prompt.", rich_help_panel=LIMITS)] = 20_000,
-    max_length: Annotated[int, typer.Option(help="Characters generated per request.", rich_help_panel=LIMITS)] = 2_000,
-    max_body_bytes: Annotated[int, typer.Option(help="Bytes per request body.", rich_help_panel=LIMITS)] = 1 << 20,
-    timeout_s: Annotated[float, typer.Option(help="Seconds a request may take (then 504).", rich_help_panel=LIMITS)] = 60.0,
+    device: DeviceOption = limit("device"),
+    threads: ThreadsOption = limit("threads"),
+    max_texts: Annotated[int, typer.Option(help="Texts per classify request.", rich_help_panel=LIMITS)] = limit("max_texts"),
+    max_chars: Annotated[int, typer.Option(help="Characters per text or prompt.", rich_help_panel=LIMITS)] = limit("max_chars"),
+    max_length: Annotated[int, typer.Option(help="Characters generated per request.", rich_help_panel=LIMITS)] = limit(
+        "max_length"
+    ),
+    max_body_bytes: Annotated[int, typer.Option(help="Bytes per request body.", rich_help_panel=LIMITS)] = limit(
+        "max_body_bytes"
+    ),
+    timeout_s: Annotated[float, typer.Option(help="Seconds a request may take (then 504).", rich_help_panel=LIMITS)] = limit(
+        "timeout_s"
+    ),
     queue_limit: Annotated[
         int, typer.Option(help="Requests in progress at once; more are answered 503.", rich_help_panel=LIMITS)
-    ] = 64,
+    ] = limit("queue_limit"),
     batch_wait_ms: Annotated[
         float,
-        typer.Option(help="How long a classify request waits to share a batch (0: no micro-batching).", rich_help_panel=LIMITS),
-    ] = 5.0,
-    max_batch: Annotated[int, typer.Option(help="Texts per shared batch.", rich_help_panel=LIMITS)] = 256,
+        typer.Option(
+            help="How long the first classify request of a batch waits for others (0: only those already waiting join).",
+            rich_help_panel=LIMITS,
+        ),
+    ] = limit("batch_wait_ms"),
+    max_batch: Annotated[
+        int, typer.Option(help="Texts per merged batch (1: every request alone, no micro-batching).", rich_help_panel=LIMITS)
+    ] = limit("max_batch"),
 ) -> None:
     """Serve the models over HTTP with a web playground: /health, /v1/models, /v1/classify, /v1/generate, /.
 
@@ -60,7 +77,6 @@ def serve(
         import uvicorn
 
         from nlp_lstm.serve.app import create_app
-        from nlp_lstm.serve.settings import ServeSettings
     except ImportError as error:
         raise NlpLstmError(
             f"nlp-lstm serve needs the serve extra ({error.name} is missing): pip install 'nlp-lstm[serve]'"
