@@ -103,7 +103,7 @@ ALLOWED = {
     "serve.batcher": set(),
     "serve.app": {"__init__", "catalog", "devices", "serve.batcher", "serve.settings"},
     "cli": {"cli.app", "cli.evaluation", "cli.inference", "cli.model_files", "cli.serve", "cli.training"},
-    "cli.serve": {"cli.app", "cli.options", "errors", "serve.app", "serve.settings"},
+    "cli.serve": {"cli.app", "cli.inference", "cli.options", "errors", "serve.app", "serve.settings"},
     "cli.app": {"__init__", "errors"},
     "cli.options": {"config"},
     "cli.render": {"__init__"},

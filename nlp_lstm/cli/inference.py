@@ -7,6 +7,7 @@ Texts come the same way to ``classify`` and ``inspect``: as arguments, ``-`` for
 from __future__ import annotations
 
 import json
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -33,6 +34,17 @@ from nlp_lstm.errors import NlpLstmError, UsageError
 
 STDIN = STDOUT = "-"
 STDIN_CHUNK = 2**20
+
+
+# oneDNN keeps up to 1,024 LSTM kernels, one per input shape; classifying millions of texts of every
+# length fills that cache, and memory creeps up by tens of MiB (benchmarks/file_classification.py).
+# A few suffice: a kernel is made again in well under the time a batch takes.
+KERNEL_CACHE_ENV, KERNEL_CACHE_CAPACITY = "ONEDNN_PRIMITIVE_CACHE_CAPACITY", "16"
+
+
+def bound_kernel_cache() -> None:
+    """Keep few oneDNN kernels (the user's own setting wins); read by oneDNN once, so set before torch runs."""
+    os.environ.setdefault(KERNEL_CACHE_ENV, KERNEL_CACHE_CAPACITY)
 
 
 def load_for(model: Path | None, kind: str | None, device: str, threads: int) -> Any:
@@ -248,6 +260,7 @@ def classify(
             raise UsageError("no texts to classify; pass them as arguments, '-' for stdin, or --input FILE")
     if batch_size < 1:
         raise UsageError(f"--batch-size must be a positive integer, got {batch_size}")
+    bound_kernel_cache()  # before torch is imported: texts of every length make kernels of every shape
     saved = load_for(model, "classifier", device, threads)
     if input_file is not None:
         classify_input_file(saved, options)

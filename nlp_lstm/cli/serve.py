@@ -73,6 +73,9 @@ def serve(
 
     Example: nlp-lstm serve --port 8000, then open http://127.0.0.1:8000/
     """
+    from nlp_lstm.cli.inference import bound_kernel_cache
+
+    bound_kernel_cache()  # a server classifies texts of every length for days
     try:
         import uvicorn
 
