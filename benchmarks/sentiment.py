@@ -31,19 +31,26 @@ import nlp_lstm  # noqa: E402
 def fit_tfidf_baseline(splits) -> tuple[object, object, float, float]:
     """Word 1-2-gram TF-IDF + logistic regression, C chosen on validation. Returns vectorizer, model, C, seconds."""
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
 
     started = time.perf_counter()
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_df=0.9, sublinear_tf=True)
-    train = vectorizer.fit_transform(splits.train.texts)
-    validation = vectorizer.transform(splits.validation.texts)
+    model, c = best_logistic_regression(
+        vectorizer.fit_transform(splits.train.texts), vectorizer.transform(splits.validation.texts), splits, (0.5, 1, 2, 4, 8, 16)
+    )
+    return vectorizer, model, c, time.perf_counter() - started
+
+
+def best_logistic_regression(train, validation, splits, choices: tuple[float, ...]) -> tuple[object, float]:
+    """The logistic regression on these features whose C (of ``choices``) scores best on validation, and that C."""
+    from sklearn.linear_model import LogisticRegression
+
     best = None
-    for c in (0.5, 1, 2, 4, 8, 16):
-        model = LogisticRegression(C=c, max_iter=2000).fit(train, splits.train.labels)
+    for c in choices:
+        model = LogisticRegression(C=c, max_iter=3000).fit(train, splits.train.labels)
         score = model.score(validation, splits.validation.labels)
         if best is None or score > best[0]:
             best = (score, c, model)
-    return vectorizer, best[2], best[1], time.perf_counter() - started
+    return best[2], best[1]
 
 
 class NaiveBayesFeatures:
@@ -70,20 +77,13 @@ class NaiveBayesFeatures:
 
 def fit_nb_lr_baseline(splits) -> tuple[object, object, float, float]:
     """NB-weighted logistic regression on binary word 1-2-grams, C chosen on validation; as fit_tfidf_baseline."""
-    from sklearn.linear_model import LogisticRegression
-
     if set(splits.train.labels) != {0, 1}:
         raise SystemExit("the NB-weighted baseline is for two classes")
     started = time.perf_counter()
     features = NaiveBayesFeatures(splits.train.texts, splits.train.labels)
     train, validation = features.transform(splits.train.texts), features.transform(splits.validation.texts)
-    best = None
-    for c in (0.1, 0.25, 0.5, 1, 2, 4):
-        model = LogisticRegression(C=c, max_iter=3000).fit(train, splits.train.labels)
-        score = model.score(validation, splits.validation.labels)
-        if best is None or score > best[0]:
-            best = (score, c, model)
-    return features, best[2], best[1], time.perf_counter() - started
+    model, c = best_logistic_regression(train, validation, splits, (0.1, 0.25, 0.5, 1, 2, 4))
+    return features, model, c, time.perf_counter() - started
 
 
 def tfidf_baseline(splits) -> tuple[float, float, float]:

@@ -39,7 +39,7 @@ STDIN_CHUNK = 2**20
 # oneDNN keeps up to 1,024 LSTM kernels, one per input shape; classifying millions of texts of every
 # length fills that cache, and memory creeps up by tens of MiB (benchmarks/file_classification.py).
 # A few suffice: a kernel is made again in well under the time a batch takes.
-KERNEL_CACHE_ENV, KERNEL_CACHE_CAPACITY = "ONEDNN_PRIMITIVE_CACHE_CAPACITY", "16"
+KERNEL_CACHE_ENV, KERNEL_CACHE_CAPACITY = "ONEDNN_PRIMITIVE_CACHE_CAPACITY", "8"
 
 
 def bound_kernel_cache() -> None:
