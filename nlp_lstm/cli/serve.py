@@ -73,6 +73,8 @@ def serve(
 
     Example: nlp-lstm serve --port 8000, then open http://127.0.0.1:8000/
     """
+    options = {k: v for k, v in locals().items() if k not in ("host", "port", "workers")}  # the settings' fields
+    settings = ServeSettings(**{k: str(v) if isinstance(v, Path) else v for k, v in options.items()})
     from nlp_lstm.cli.inference import bound_kernel_cache
 
     bound_kernel_cache()  # a server classifies texts of every length for days
@@ -84,10 +86,6 @@ def serve(
         raise NlpLstmError(
             f"nlp-lstm serve needs the serve extra ({error.name} is missing): pip install 'nlp-lstm[serve]'"
         ) from None
-    options = {
-        k: v for k, v in locals().items() if k not in ("host", "port", "workers", "uvicorn", "create_app", "ServeSettings")
-    }
-    settings = ServeSettings(**{k: str(v) if isinstance(v, Path) else v for k, v in options.items()})
     if not is_loopback(host) and api_key is None:
         typer.echo(f"warning: serving on {host} without --api-key: anyone who can reach this port can use it", err=True)
     typer.echo(f"serving on http://{host}:{port}/ (the playground; the API under /v1/). Ctrl-C stops.", err=True)
