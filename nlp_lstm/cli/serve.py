@@ -17,6 +17,14 @@ from nlp_lstm.serve.settings import ServeSettings
 LIMITS = "Limits"
 
 
+BATCH_WAIT_HELP = "How long the first classify request of a batch waits for others (0: only those already waiting join)."
+
+
+def LimitOption(kind: type, help: str) -> Any:  # noqa: N802 - used where a type goes, as Annotated is
+    """An option of the Limits group."""
+    return Annotated[kind, typer.Option(help=help, rich_help_panel=LIMITS)]
+
+
 def limit(name: str) -> Any:
     """A limit's default, read from the settings class where it lives."""
     return default(ServeSettings, name)
@@ -44,30 +52,14 @@ def serve(
     workers: Annotated[int, typer.Option(help="Server processes behind the one port (each loads the models).", min=1)] = 1,
     device: DeviceOption = limit("device"),
     threads: ThreadsOption = limit("threads"),
-    max_texts: Annotated[int, typer.Option(help="Texts per classify request.", rich_help_panel=LIMITS)] = limit("max_texts"),
-    max_chars: Annotated[int, typer.Option(help="Characters per text or prompt.", rich_help_panel=LIMITS)] = limit("max_chars"),
-    max_length: Annotated[int, typer.Option(help="Characters generated per request.", rich_help_panel=LIMITS)] = limit(
-        "max_length"
-    ),
-    max_body_bytes: Annotated[int, typer.Option(help="Bytes per request body.", rich_help_panel=LIMITS)] = limit(
-        "max_body_bytes"
-    ),
-    timeout_s: Annotated[float, typer.Option(help="Seconds a request may take (then 504).", rich_help_panel=LIMITS)] = limit(
-        "timeout_s"
-    ),
-    queue_limit: Annotated[
-        int, typer.Option(help="Requests in progress at once; more are answered 503.", rich_help_panel=LIMITS)
-    ] = limit("queue_limit"),
-    batch_wait_ms: Annotated[
-        float,
-        typer.Option(
-            help="How long the first classify request of a batch waits for others (0: only those already waiting join).",
-            rich_help_panel=LIMITS,
-        ),
-    ] = limit("batch_wait_ms"),
-    max_batch: Annotated[
-        int, typer.Option(help="Texts per merged batch (1: every request alone, no micro-batching).", rich_help_panel=LIMITS)
-    ] = limit("max_batch"),
+    max_texts: LimitOption(int, "Texts per classify request.") = limit("max_texts"),
+    max_chars: LimitOption(int, "Characters per text or prompt.") = limit("max_chars"),
+    max_length: LimitOption(int, "Characters generated per request.") = limit("max_length"),
+    max_body_bytes: LimitOption(int, "Bytes per request body.") = limit("max_body_bytes"),
+    timeout_s: LimitOption(float, "Seconds a request may take (then 504).") = limit("timeout_s"),
+    queue_limit: LimitOption(int, "Requests in progress at once; more are answered 503.") = limit("queue_limit"),
+    batch_wait_ms: LimitOption(float, BATCH_WAIT_HELP) = limit("batch_wait_ms"),
+    max_batch: LimitOption(int, "Texts per merged batch (1: every request alone, no micro-batching).") = limit("max_batch"),
 ) -> None:
     """Serve the models over HTTP with a web playground: /health, /v1/models, /v1/classify, /v1/generate, /.
 
