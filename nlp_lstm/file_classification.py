@@ -25,7 +25,7 @@ from nlp_lstm.data.tables import TableReader, TableWriter, table_format
 from nlp_lstm.errors import DataError
 from nlp_lstm.prediction import Prediction, classify
 
-Progress = Callable[[int, float], None]  # rows read so far, fraction of the file read
+FileProgress = Callable[[int, float], None]  # rows read so far, fraction of the file read
 
 
 def is_blank(text: Any) -> bool:
@@ -97,7 +97,7 @@ class ClassifiedChunk:
 
 
 def classified_chunks(
-    saved: SavedModel, path: Path, text_column: str = "text", batch_size: int = 64, progress: Progress | None = None
+    saved: SavedModel, path: Path, text_column: str = "text", batch_size: int = 64, progress: FileProgress | None = None
 ) -> Iterator[ClassifiedChunk]:
     """The chunks of ``path`` with the predictions of their rows."""
     reader = TableReader(path, table_format(str(path)), CHUNK_ROWS)
@@ -147,7 +147,7 @@ def classify_file(
     text_column: str = "text",
     batch_size: int = 64,
     output_format: str | None = None,
-    progress: Progress | None = None,
+    progress: FileProgress | None = None,
 ) -> FileSummary:
     """Classify every row of ``path`` into ``output`` (``-``: stdout, in ``output_format``), chunk by chunk.
 

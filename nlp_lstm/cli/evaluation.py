@@ -48,13 +48,10 @@ def evaluate_lm(
     Example: nlp-lstm evaluate lm --model runs/shakespeare/best --dataset builtin:shakespeare --split test
     """
     saved = load_for(model, "lm", device, threads)
-    progress = RowProgress(f"evaluating on {dataset} ({split})", "tokens")
-    try:
+    with RowProgress(f"evaluating on {dataset} ({split})", "tokens") as progress:
         metrics = nlp_lstm.evaluate_language_model(
             saved, dataset, split, text_column, dataset_config, seed, progress=progress.count
         )
-    finally:
-        progress.close()
     metrics["model"] = str(saved.path)
     if json_output:
         typer.echo(json.dumps(metrics))
@@ -86,13 +83,10 @@ def evaluate_classifier(
     Example: nlp-lstm evaluate classifier --model runs/rt/best --dataset builtin:rotten_tomatoes --split test
     """
     saved = load_for(model, "classifier", device, threads)
-    progress = RowProgress(f"evaluating on {dataset} ({split})", "texts")
-    try:
+    with RowProgress(f"evaluating on {dataset} ({split})", "texts") as progress:
         metrics = nlp_lstm.evaluate_classifier(
             saved, dataset, split, text_column, label_column, dataset_config, seed, progress=progress.count
         )
-    finally:
-        progress.close()
     metrics["model"] = str(saved.path)
     if plot is not None:
         from nlp_lstm.plots import plot_confusion

@@ -178,8 +178,7 @@ def classify_input_file(saved: Any, options: dict[str, Any]) -> None:
     from nlp_lstm.file_classification import classified_chunks, classify_file
 
     path, output = Path(options["input_file"]), options["output"]
-    progress = RowProgress(f"classifying {path}")
-    try:
+    with RowProgress(f"classifying {path}") as progress:
         if output is not None:
             summary = classify_file(
                 saved, path, output, options["text_column"], options["batch_size"], options["output_format"], progress.update
@@ -198,8 +197,6 @@ def classify_input_file(saved: Any, options: dict[str, Any]) -> None:
                     typer.echo(prediction_row(prediction, ids, chunk.start))
                 else:
                     shown.append((prediction, texts[prediction.index - chunk.start]))
-    finally:
-        progress.close()
     report_skipped(skipped)
     if shown:
         print_predictions([p for p, _ in shown], [t for _, t in shown], saved.labels)
@@ -214,16 +211,14 @@ def check_classify_options(texts: list[str], options: dict[str, Any]) -> None:
         raise UsageError("--format is for --output - (stdout); a file's extension says its format")
     if options["id_column"] is not None and options["input_file"] is None:
         raise UsageError("--id-column names a column of the --input file")
-    if options["input_file"] is not None:
-        from nlp_lstm.data.tables import check_input_file, table_format
+    from nlp_lstm.data.tables import check_input_file, table_format  # noqa: I001 - lazy: pyarrow stays out of --help
 
+    if options["input_file"] is not None:
         check_input_file(Path(options["input_file"]))
         table_format(options["input_file"])
     if options["output"] not in (None, STDOUT):
         if Path(options["output"]).exists():
             raise UsageError(f"{options['output']}: already exists; choose another --output (nothing is overwritten)")
-        from nlp_lstm.data.tables import table_format
-
         table_format(options["output"])  # an unknown extension is refused before the model loads
 
 

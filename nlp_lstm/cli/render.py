@@ -262,3 +262,9 @@ class RowProgress:
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
+
+    def __enter__(self) -> RowProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()  # the bar ends before an error or a result is printed

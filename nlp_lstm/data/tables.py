@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -205,7 +204,3 @@ class TableWriter:
         self.handle.flush()
         if self.handle is not sys.stdout.buffer:
             self.handle.close()
-
-
-def same_file(a: Path, b: str) -> bool:
-    return b != STDOUT and os.path.exists(b) and os.path.samefile(a, b)

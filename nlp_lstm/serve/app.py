@@ -73,11 +73,15 @@ class Server:
     def classify_now(self, texts: list[str]) -> list[Any]:
         return nlp_lstm.classify(self.models["classifier"], texts, batch_size=64)
 
-    @contextlib.contextmanager
-    def slot(self) -> Any:
-        """A place in the bounded queue, or 503 at once when it is full."""
+    def admit(self) -> None:
+        """Refuse a request at once, with 503, when the bounded queue is full."""
         if self.active >= self.settings.queue_limit:
             raise ApiError(503, f"busy: {self.active} requests in progress (the limit is {self.settings.queue_limit}); retry")
+
+    @contextlib.contextmanager
+    def slot(self) -> Any:
+        """A place in the bounded queue for the request's whole time, or 503 at once when it is full."""
+        self.admit()
         self.active += 1
         try:
             yield
@@ -200,8 +204,7 @@ def _add_generate_route(app: FastAPI, server: Server) -> None:
             with server.slot():
                 text = await asyncio.to_thread(nlp_lstm.generate, server.models["lm"], body.prompt, config)
             return {"prompt": body.prompt, "continuation": text}
-        if server.active >= server.settings.queue_limit:
-            raise ApiError(503, "busy; retry")
+        server.admit()  # before the stream starts, while a 503 can still be its status
         return StreamingResponse(_events(server, body.prompt, config, request), media_type="text/event-stream")
 
 
