@@ -31,7 +31,7 @@ _EXPORTS = {
     "load_labelled_splits": "nlp_lstm.data.sources",
     "read_texts": "nlp_lstm.data.sources",
     "SavedModel": "nlp_lstm.checkpoint",
-    "load_model": "nlp_lstm.checkpoint:load",
+    "load_model": "nlp_lstm.models",
     "shipped_model": "nlp_lstm.checkpoint",
     "from_pretrained": "nlp_lstm.checkpoint",
     "save_model": "nlp_lstm.checkpoint:save",
@@ -44,6 +44,8 @@ _EXPORTS = {
     "generate_stream": "nlp_lstm.sampling",
     "train_language_model": "nlp_lstm.lm_training",
     "train_classifier": "nlp_lstm.classifier_training",
+    "train_teacher": "nlp_lstm.teacher.fine_tune",
+    "TeacherTrainConfig": "nlp_lstm.config",
     "Callback": "nlp_lstm.train",
     "TrainResult": "nlp_lstm.train",
     "inspect_gates": "nlp_lstm.inspection",
@@ -71,10 +73,9 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from nlp_lstm.checkpoint import SavedModel, from_pretrained, shipped_model
-    from nlp_lstm.checkpoint import load as load_model
     from nlp_lstm.checkpoint import save as save_model
     from nlp_lstm.classifier_training import train_classifier
-    from nlp_lstm.config import ClassifierTrainConfig, ModelConfig, SampleConfig, TrainConfig
+    from nlp_lstm.config import ClassifierTrainConfig, ModelConfig, SampleConfig, TeacherTrainConfig, TrainConfig
     from nlp_lstm.data.sources import load_labelled_splits, load_text_splits, read_texts
     from nlp_lstm.ensemble import build_ensemble
     from nlp_lstm.errors import Interrupted, NlpLstmError, UsageError
@@ -86,7 +87,9 @@ if TYPE_CHECKING:
     from nlp_lstm.lm_training import train_language_model
     from nlp_lstm.lstm import ReferenceLSTM
     from nlp_lstm.model import Classifier, ClassifierEnsemble, Encoder, LanguageModel
+    from nlp_lstm.models import load_model
     from nlp_lstm.prediction import Prediction, classify
     from nlp_lstm.sampling import generate, generate_samples, generate_stream
+    from nlp_lstm.teacher.fine_tune import train_teacher
     from nlp_lstm.tokenizer import CharTokenizer, SubwordTokenizer
     from nlp_lstm.train import Callback, TrainResult

@@ -124,7 +124,13 @@ def _write_json(path: Path, data: Any) -> None:
 
 
 def write_model_files(directory: Path, saved: SavedModel) -> None:
-    """Write the files of a model directory into an existing (staging) directory."""
+    """Write the files of a model directory into an existing (staging) directory.
+
+    A model that is not an LSTM (a transformer teacher) brings its own ``write``.
+    """
+    if hasattr(saved, "write"):
+        saved.write(directory)
+        return
     config = {
         "format_version": FORMAT_VERSION,
         "kind": saved.kind,

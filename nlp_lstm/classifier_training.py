@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nlp_lstm import checkpoint, loop
+from nlp_lstm import checkpoint, distillation, loop
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.config import REGULARISATION_FIELDS, ClassifierTrainConfig, ModelConfig
 from nlp_lstm.data.batching import ClassifierBatches, encode_texts
@@ -60,13 +60,42 @@ def _new_model(
     group: Processes,
 ):
     num_classes = len(splits.label_names)
-    if not config.init_from:
+    if config.init_from:
+        return _transferred_model(config, model_options, given, num_classes, device)
+    if config.tokenizer == "teacher":
+        tokenizer = distillation.teacher_tokenizer(distillation.teacher_directory(config.teacher))
+    else:
         tokenizer = shared_tokenizer(group, config.tokenizer, splits.train.texts, config.vocab_size)
-        try:
-            model_config = ModelConfig(vocab_size=tokenizer.vocab_size, num_classes=num_classes, **model_options)
-        except TypeError as error:
-            raise TrainingUsageError(f"unknown model option: {error}") from None
-        return Classifier(model_config).to(device), tokenizer
+    try:
+        model_config = ModelConfig(
+            vocab_size=tokenizer.vocab_size, num_classes=num_classes, pad_id=tokenizer.pad_id, **model_options
+        )
+    except TypeError as error:
+        raise TrainingUsageError(f"unknown model option: {error}") from None
+    model = Classifier(model_config)
+    if config.embeddings:
+        _start_embeddings(model, config, tokenizer)
+    return model.to(device), tokenizer
+
+
+def _start_embeddings(model: Classifier, config: ClassifierTrainConfig, tokenizer: Any) -> None:
+    """The embedding table from the teacher's (projected) or from a GloVe/word2vec file; padding stays zero."""
+    table = model.encoder.embedding.weight
+    if config.embeddings == "teacher":
+        start = distillation.teacher_embeddings(distillation.teacher_directory(config.teacher), table.shape[1])
+        if start.shape[0] != table.shape[0]:
+            raise TrainingUsageError("--embeddings teacher: the teacher's table does not match its vocabulary")
+    else:
+        start, _ = distillation.glove_embeddings(config.embeddings, tokenizer, table.detach())
+    with torch.no_grad():
+        table.copy_(start)
+        table[tokenizer.pad_id].zero_()
+
+
+def _transferred_model(
+    config: ClassifierTrainConfig, model_options: dict[str, Any], given: set[str], num_classes: int, device: torch.device
+):
+    """A classifier whose encoder and tokenizer are a language model's (ULMFiT)."""
     lm = checkpoint.load(config.init_from, device=device, kind="lm")
     if "tokenizer" in given and lm.tokenizer.kind != config.tokenizer:
         raise TrainingUsageError(
@@ -136,10 +165,14 @@ class ClassifierRecipe(loop.Recipe):
             self.model, self.tokenizer = _new_model(config, splits, self.model_options, self.given, run.device, group)
         group.same_weights(self.model)
         self.splits, self.inputs = splits, {"max_length": config.max_length, "keep": config.keep}
-        train_ids, self.validation_ids = self._encode(splits.train.texts), self._encode(splits.validation.texts)
+        self.transfer = distillation.transfer_set(config, splits, run.device) if config.teacher else None
+        texts, labels = (
+            (self.transfer.texts, self.transfer.labels) if self.transfer else (splits.train.texts, splits.train.labels)
+        )
+        train_ids, self.validation_ids = self._encode(texts), self._encode(splits.validation.texts)
         if not self.validation_ids:
             raise TrainingError(f"{config.dataset}: the validation split is empty; give a dataset with more rows")
-        self.batches = ClassifierBatches(train_ids, splits.train.labels, config.batch_size, self.tokenizer.pad_id)
+        self.batches = ClassifierBatches(train_ids, labels, config.batch_size, self.tokenizer.pad_id)
         self.steps_per_epoch = len(self.batches)
         self.total_steps = config.epochs * self.steps_per_epoch
         mark_embeddings_undecayed(self.model)
@@ -171,6 +204,10 @@ class ClassifierRecipe(loop.Recipe):
             "command": self.command,
             "parameters": parameters,
         }
+        if self.transfer:
+            unlabelled = self.transfer.labels.count(distillation.UNLABELLED)
+            run.record["distillation"] = {"transfer_texts": len(self.transfer.texts), "unlabelled_texts": unlabelled}
+            run.record["distillation"]["teacher_outputs_cached"] = self.transfer.from_cache
         self.model.train()
         return {
             "step": run.step,
@@ -206,14 +243,28 @@ class ClassifierRecipe(loop.Recipe):
             ids, lengths, labels = (t.to(device) for t in self.batches.collate(mine))
             with autocast(device, self.config.precision):
                 logits = self.model(ids, lengths)
-                loss = F.cross_entropy(logits.float(), labels, reduction="sum") / len(batch)  # this share's part of the mean
+                loss = self._loss(logits.float(), labels, mine) / len(batch)  # this share's part of the mean
             loss.backward()
-            correct = (logits.argmax(dim=1) == labels).sum()
+            correct = (logits.argmax(dim=1) == self._targets(labels, mine)).sum()
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.group.sum_gradients(trainable)
         torch.nn.utils.clip_grad_norm_(trainable, self.config.grad_clip)
         self.optimizer.step()
         return loop.StepResult(loss.detach(), len(batch), correct)
+
+    def _loss(self, logits: torch.Tensor, labels: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
+        """Summed over the rows: cross-entropy, or with a teacher the distillation loss."""
+        if self.transfer is None:
+            return F.cross_entropy(logits, labels, reduction="sum")
+        teacher = self.transfer.soft[torch.from_numpy(rows)].to(logits.device)
+        return distillation.distillation_loss(logits, labels, teacher, self.config.soft_weight, self.config.temperature)
+
+    def _targets(self, labels: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
+        """What training accuracy compares with: the gold label, else (unlabelled text) the teacher's."""
+        if self.transfer is None:
+            return labels
+        teacher = self.transfer.soft[torch.from_numpy(rows)].argmax(dim=1).to(labels.device)
+        return torch.where(labels == distillation.UNLABELLED, teacher, labels)
 
     def evaluates_after(self, step: int, index: int) -> bool:
         return index == self.steps_per_epoch - 1  # the end of an epoch
@@ -226,7 +277,7 @@ class ClassifierRecipe(loop.Recipe):
         group, splits = self.group, self.splits
         figures = [0.0] * 3
         if group.is_main:
-            figures = _validate(self.model, self.validation_ids, splits, self.tokenizer.pad_id, run.validation_progress)
+            figures = validation_figures(self.model, self.validation_ids, splits, self.tokenizer.pad_id, run.validation_progress)
         val_loss, accuracy, macro_f1 = group.from_main(figures)
         return {"step": run.step, "epoch": epoch, "loss": val_loss, "accuracy": accuracy, "macro_f1": macro_f1}, accuracy
 
@@ -235,7 +286,9 @@ class ClassifierRecipe(loop.Recipe):
         return SavedModel(self.model, self.tokenizer, "classifier", self.splits.label_names, record, inputs=self.inputs)
 
 
-def _validate(model: Classifier, ids: list[Any], splits: LabelledSplits, pad_id: int, progress: Any = None) -> list[float]:
+def validation_figures(
+    model: Classifier, ids: list[Any], splits: LabelledSplits, pad_id: int, progress: Any = None
+) -> list[float]:
     """Loss, accuracy and macro-F1 on the validation split."""
     probabilities = predict_probabilities(model, ids, 64, pad_id, progress)
     loss = float(F.nll_loss(probabilities.clamp_min(1e-12).log(), torch.tensor(splits.validation.labels)))

@@ -251,10 +251,10 @@ class ClassifierTrainConfig(JsonConfig):
     dataset_config: str | None = None
     text_column: str = "text"
     label_column: str = "label"
-    tokenizer: Literal["char", "bpe"] = "bpe"
+    tokenizer: Literal["char", "bpe", "teacher"] = "bpe"  # teacher: the --teacher's own WordPiece vocabulary
     vocab_size: int = 8000
     max_length: int = 400  # tokens per text; longer texts are cut
-    keep: Literal["start", "end"] = "end"  # which part of a long text to keep; reviews conclude at the end
+    keep: Literal["start", "end", "both"] = "end"  # which part of a long text to keep; reviews conclude at the end
     batch_size: int = 32
     epochs: int = 5
     lr: float = 2e-3
@@ -270,6 +270,13 @@ class ClassifierTrainConfig(JsonConfig):
     init_from: str | None = None  # language model directory whose encoder and tokenizer to start from
     freeze_epochs: int = 1  # with init_from: epochs with only the head trained, then one more layer per epoch
     layer_lr_decay: float = 2.6  # with init_from: each lower layer learns this much more slowly (ULMFiT)
+    # Distillation (Tang et al. 2019): learn the soft targets of a teacher (``nlp-lstm train teacher``) as well.
+    teacher: str | None = None  # teacher directory; its outputs on the transfer set are computed once and cached
+    unlabelled: str | None = None  # more transfer text: "sentences" (of the training split) or a dataset
+    transfer_size: int = 0  # at most this many unlabelled texts, a seeded sample; 0 = all
+    soft_weight: float = 0.5  # the teacher's share of the loss on labelled texts (unlabelled ones have only it)
+    temperature: float = 2.0  # of the softmax whose KL divergence to the teacher's the student learns
+    embeddings: str | None = None  # start the embedding table from "teacher" (its WordPiece table, projected) or a GloVe file
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -284,7 +291,68 @@ class ClassifierTrainConfig(JsonConfig):
             _require(getattr(self, name) >= 0, f"{option(name)} must be >= 0, got {getattr(self, name)}")
         _require(self.weight_decay >= 0, f"--weight-decay must be >= 0, got {self.weight_decay}")
         _require(self.layer_lr_decay >= 1.0, f"--layer-lr-decay must be >= 1, got {self.layer_lr_decay}")
+        _check_distillation(self)
         _check_common_training(self)
+
+
+def _check_distillation(config: ClassifierTrainConfig) -> None:
+    _require(0.0 <= config.soft_weight <= 1.0, f"--soft-weight must be in [0, 1], got {config.soft_weight}")
+    _require(config.temperature > 0, f"--temperature must be > 0, got {config.temperature}")
+    _require(config.transfer_size >= 0, f"--transfer-size must be >= 0 (0 = all), got {config.transfer_size}")
+    if not config.teacher:
+        needs = ["unlabelled"] if config.unlabelled else []
+        needs += [name for name in ("tokenizer", "embeddings") if getattr(config, name) == "teacher"]
+        _require(not needs, f"{', '.join(map(option, needs))} need --teacher DIR (a model from nlp-lstm train teacher)")
+    _require(
+        config.embeddings != "teacher" or config.tokenizer == "teacher",
+        "--embeddings teacher needs --tokenizer teacher: the teacher's table is indexed by its own vocabulary",
+    )
+    _require(not (config.teacher and config.init_from), "--teacher and --init-from are two ways to start; pass one of them")
+
+
+@dataclass(frozen=True)
+class TeacherTrainConfig(JsonConfig):
+    """How to fine-tune a pretrained transformer encoder as a teacher (``nlp-lstm train teacher``)."""
+
+    MODEL_FIELDS: ClassVar[tuple[str, ...]] = ()  # a teacher's shape is its base encoder's
+
+    @classmethod
+    def model_options(cls, given: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {}
+
+    dataset: str = "builtin:movie_reviews"
+    dataset_config: str | None = None
+    text_column: str = "text"
+    label_column: str = "label"
+    base: str = "builtin:minilm"  # a pretrained encoder: builtin:minilm (all-MiniLM-L6-v2), a directory or a Hub id
+    max_length: int = 128  # tokens a text keeps, [CLS] and [SEP] included: its head and its tail, as Sun et al. 2019
+    batch_size: int = 32
+    epochs: int = 1
+    max_steps: int = 0  # stop after this many optimiser steps; 0 = the epochs decide (bounds the teacher's cost)
+    eval_every: int = 0  # optimiser steps between validations; 0 = after every epoch
+    lr: float = 5e-5
+    min_lr_ratio: float = 0.0
+    warmup_steps: int = 50
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    patience: int = 2
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 0
+    precision: Literal["fp32", "bf16"] = "fp32"
+
+    def __post_init__(self) -> None:
+        _check_types(self)
+        _require(bool(self.dataset), "--dataset must not be empty; try --dataset builtin:movie_reviews")
+        _require(self.max_length >= 8, f"--max-length must be at least 8, got {self.max_length}")
+        for name in ("batch_size", "epochs"):
+            _require(getattr(self, name) >= 1, f"{option(name)} must be a positive integer, got {getattr(self, name)}")
+        for name in ("max_steps", "eval_every", "warmup_steps", "patience", "threads"):
+            _require(getattr(self, name) >= 0, f"{option(name)} must be >= 0, got {getattr(self, name)}")
+        _require(self.lr > 0 and math.isfinite(self.lr), f"--lr must be a positive number, got {self.lr}")
+        _require(0.0 <= self.min_lr_ratio <= 1.0, f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
+        _require(self.weight_decay >= 0, f"--weight-decay must be >= 0, got {self.weight_decay}")
+        _require(self.grad_clip > 0, f"--grad-clip must be > 0, got {self.grad_clip}")
 
 
 @dataclass(frozen=True)

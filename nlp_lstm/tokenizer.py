@@ -158,6 +158,9 @@ class SubwordTokenizer:
     def special_ids(self) -> list[int]:
         return [self.pad_id, self.unk_id]
 
+    def id_to_token(self, index: int) -> str | None:
+        return self._tokenizer.id_to_token(index)
+
     def encode(self, text: str) -> list[int]:
         return self._tokenizer.encode(text).ids
 
@@ -180,8 +183,80 @@ class SubwordTokenizer:
         return isinstance(other, SubwordTokenizer) and other.to_dict() == self.to_dict()
 
 
-AnyTokenizer = Union[CharTokenizer, SubwordTokenizer]
-TOKENIZER_KINDS = ("char", "bpe")
+class PretrainedTokenizer:
+    """A pretrained model's own subword vocabulary (a teacher's WordPiece), read from its ``tokenizer.json``.
+
+    The ids are the pretrained model's, so a student can start from the teacher's embedding table;
+    padding and unknown are wherever that vocabulary has them. Texts encode without the special
+    tokens ([CLS], [SEP]) that only a transformer reads.
+    """
+
+    kind = "wordpiece"
+
+    def __init__(self, tokenizer: Any, pad_id: int):
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
+        self._tokenizer, self.pad_id = tokenizer, pad_id
+        unk = getattr(tokenizer.model, "unk_token", None)
+        self.unk_id = tokenizer.token_to_id(unk) if unk is not None else pad_id
+        if self.unk_id is None or not 0 <= pad_id < tokenizer.get_vocab_size():
+            raise TokenizerError("a pretrained tokenizer needs its padding and unknown tokens in its vocabulary")
+
+    @classmethod
+    def from_file(cls, path: str | Path, pad_id: int) -> PretrainedTokenizer:
+        from tokenizers import Tokenizer
+
+        try:
+            return cls(Tokenizer.from_file(str(path)), pad_id)
+        except Exception as error:  # tokenizers raises its own exception type for malformed JSON
+            raise TokenizerError(f"{path}: not a tokenizer.json ({error})") from None
+
+    @property
+    def vocab_size(self) -> int:
+        return self._tokenizer.get_vocab_size()
+
+    @property
+    def special_ids(self) -> list[int]:
+        return sorted({self.pad_id, self.unk_id})
+
+    def token_to_id(self, token: str) -> int | None:
+        return self._tokenizer.token_to_id(token)
+
+    def id_to_token(self, index: int) -> str | None:
+        return self._tokenizer.id_to_token(index)
+
+    def encode(self, text: str) -> list[int]:
+        return self._tokenizer.encode(text, add_special_tokens=False).ids
+
+    def encode_array(self, text: str) -> np.ndarray:
+        return np.asarray(self.encode(text), dtype=np.int64)
+
+    def encode_batch(self, texts: list[str]) -> list[np.ndarray]:
+        return [np.asarray(e.ids, dtype=np.int64) for e in self._tokenizer.encode_batch(texts, add_special_tokens=False)]
+
+    def encode_with_specials(self, text: str) -> list[int]:
+        """Ids as the pretrained model reads them, its special tokens included."""
+        return self._tokenizer.encode(text, add_special_tokens=True).ids
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return self._tokenizer.decode([int(i) for i in ids], skip_special_tokens=True)
+
+    def save_raw(self, path: str | Path) -> None:
+        """The ``tokenizer.json`` of the tokenizers library, as a transformers model directory holds it."""
+        self._tokenizer.save(str(path))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "wordpiece", "pad_id": self.pad_id, "tokenizer": json.loads(self._tokenizer.to_str())}
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PretrainedTokenizer) and other.to_dict() == self.to_dict()
+
+
+AnyTokenizer = Union[CharTokenizer, SubwordTokenizer, PretrainedTokenizer]
+TOKENIZER_KINDS = ("char", "bpe", "wordpiece")
 
 
 def build_tokenizer(kind: str, texts: list[str], vocab_size: int = 8000) -> AnyTokenizer:
@@ -206,6 +281,13 @@ def tokenizer_from_dict(data: Any) -> AnyTokenizer:
             return SubwordTokenizer(Tokenizer.from_str(json.dumps(data["tokenizer"])))
         except Exception as error:  # tokenizers raises its own exception type for malformed JSON
             raise TokenizerError(f"malformed subword tokenizer ({error})") from None
+    if kind == "wordpiece" and isinstance(data.get("pad_id"), int):
+        from tokenizers import Tokenizer
+
+        try:
+            return PretrainedTokenizer(Tokenizer.from_str(json.dumps(data["tokenizer"])), data["pad_id"])
+        except Exception as error:  # tokenizers raises its own exception type for malformed JSON
+            raise TokenizerError(f"malformed pretrained tokenizer ({error})") from None
     found = kind if kind is not None else type(data).__name__
     raise TokenizerError(f"unknown tokenizer type {found!r}; this version reads {', '.join(TOKENIZER_KINDS)}")
 

@@ -25,7 +25,7 @@ import torch
 
 from nlp_lstm import checkpoint
 from nlp_lstm.checkpoint import SavedModel
-from nlp_lstm.config import ClassifierTrainConfig, TrainConfig, check_model_options, option, options_toml
+from nlp_lstm.config import ClassifierTrainConfig, TeacherTrainConfig, TrainConfig, check_model_options, option, options_toml
 from nlp_lstm.data.token_store import built_tokenizer
 from nlp_lstm.devices import select_device
 from nlp_lstm.distributed import Processes
@@ -48,7 +48,7 @@ from nlp_lstm.tokenizer import AnyTokenizer, tokenizer_from_dict
 # Options that may differ when a stopped run is resumed; every other one must match.
 RESUMABLE_CHANGES = ("max_steps", "epochs", "eval_every", "patience", "device", "threads", "precision")
 
-AnyTrainConfig = TrainConfig | ClassifierTrainConfig
+AnyTrainConfig = TrainConfig | ClassifierTrainConfig | TeacherTrainConfig
 
 
 class TrainingInterrupted(TrainingError, Interrupted):
@@ -241,6 +241,8 @@ class TrainingRun:
 
     def _check_model_options(self, model_options: dict[str, Any], given: set[str]) -> None:
         """A resumed run keeps its model's shape: options given that differ from it are an error, not ignored."""
+        if not self.model_options:  # a teacher's shape is its base encoder's
+            return
         saved = checkpoint.read_model_config(self.last_dir)
         changed = sorted(k for k in given if k in model_options and getattr(saved, k, model_options[k]) != model_options[k])
         if changed:

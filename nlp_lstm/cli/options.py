@@ -21,6 +21,7 @@ DATA, MODEL, OPTIMISATION, RUN = "Data", "Model", "Optimisation", "Run"  # optio
 class Tokenizer(str, Enum):
     char = "char"
     bpe = "bpe"
+    teacher = "teacher"
 
 
 class Precision(str, Enum):
@@ -31,6 +32,7 @@ class Precision(str, Enum):
 class Keep(str, Enum):
     start = "start"
     end = "end"
+    both = "both"
 
 
 class Quantity(str, Enum):

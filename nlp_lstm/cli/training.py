@@ -56,7 +56,7 @@ from nlp_lstm.cli.options import (
     plain,
 )
 from nlp_lstm.cli.render import TrainingProgress
-from nlp_lstm.config import ClassifierTrainConfig, TrainConfig
+from nlp_lstm.config import ClassifierTrainConfig, TeacherTrainConfig, TrainConfig
 
 InitFromLmOption = Annotated[
     Optional[Path],
@@ -102,6 +102,52 @@ EpochsOption = Annotated[int, typer.Option(help="Passes over the training split.
 PatienceClassifierOption = Annotated[
     int,
     typer.Option(help="Stop after N epochs without a better validation accuracy (0 = never).", rich_help_panel=OPTIMISATION),
+]
+
+DISTILLATION = "Distillation"
+TeacherOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        help="Also learn this teacher's soft targets (a run or model directory of nlp-lstm train teacher).",
+        rich_help_panel=DISTILLATION,
+    ),
+]
+UnlabelledOption = Annotated[
+    Optional[str],
+    typer.Option(
+        help="More text for the teacher to label: 'sentences' (those of the training texts) or a dataset.",
+        rich_help_panel=DISTILLATION,
+    ),
+]
+TransferSizeOption = Annotated[
+    int, typer.Option(help="At most this many unlabelled texts, a seeded sample (0 = all).", rich_help_panel=DISTILLATION)
+]
+SoftWeightOption = Annotated[
+    float, typer.Option(help="The teacher's share of the loss on labelled texts (0-1).", rich_help_panel=DISTILLATION)
+]
+TemperatureOption = Annotated[
+    float, typer.Option(help="Softmax temperature of the KL divergence to the teacher.", rich_help_panel=DISTILLATION)
+]
+EmbeddingsOption = Annotated[
+    Optional[str],
+    typer.Option(
+        help="Start the embeddings from 'teacher' (with --tokenizer teacher) or a GloVe/word2vec text file.",
+        rich_help_panel=MODEL,
+    ),
+]
+BaseOption = Annotated[
+    str,
+    typer.Option(help="Pretrained encoder: builtin:minilm (all-MiniLM-L6-v2), a directory or a Hub id.", rich_help_panel=MODEL),
+]
+TeacherMaxStepsOption = Annotated[
+    int,
+    typer.Option(help="Stop after this many steps (0 = the epochs decide); bounds a CPU's cost.", rich_help_panel=OPTIMISATION),
+]
+TeacherEvalEveryOption = Annotated[
+    int, typer.Option(help="Validate every N steps (0 = after every epoch).", rich_help_panel=OPTIMISATION)
+]
+TeacherMaxLengthOption = Annotated[
+    int, typer.Option(help="Tokens read per text, [CLS] and [SEP] included: its head and its tail.", rich_help_panel=DATA)
 ]
 
 
@@ -196,6 +242,12 @@ def train_classifier(
     init_from: InitFromClassifierOption = None,
     freeze_epochs: FreezeEpochsOption = default(ClassifierTrainConfig, "freeze_epochs"),
     layer_lr_decay: LayerLrDecayOption = default(ClassifierTrainConfig, "layer_lr_decay"),
+    teacher: TeacherOption = None,
+    unlabelled: UnlabelledOption = None,
+    transfer_size: TransferSizeOption = default(ClassifierTrainConfig, "transfer_size"),
+    soft_weight: SoftWeightOption = default(ClassifierTrainConfig, "soft_weight"),
+    temperature: TemperatureOption = default(ClassifierTrainConfig, "temperature"),
+    embeddings: EmbeddingsOption = None,
     embedding_dim: EmbeddingDimOption = CLASSIFIER_MODEL["embedding_dim"],
     hidden_size: HiddenSizeOption = CLASSIFIER_MODEL["hidden_size"],
     num_layers: NumLayersOption = CLASSIFIER_MODEL["num_layers"],
@@ -225,3 +277,40 @@ def train_classifier(
     Example: nlp-lstm train classifier --dataset builtin:rotten_tomatoes --output runs/rt --epochs 4
     """
     run_training(ctx, locals(), ClassifierTrainConfig, nlp_lstm.train_classifier)
+
+
+@train_app.command("teacher")
+@user_errors
+def train_teacher(
+    ctx: typer.Context,
+    dataset: LabelledDatasetOption = default(TeacherTrainConfig, "dataset"),
+    dataset_config: DatasetConfigOption = None,
+    text_column: TextColumnOption = default(TeacherTrainConfig, "text_column"),
+    label_column: LabelColumnOption = default(TeacherTrainConfig, "label_column"),
+    base: BaseOption = default(TeacherTrainConfig, "base"),
+    max_length: TeacherMaxLengthOption = default(TeacherTrainConfig, "max_length"),
+    batch_size: BatchSizeOption = default(TeacherTrainConfig, "batch_size"),
+    epochs: EpochsOption = default(TeacherTrainConfig, "epochs"),
+    max_steps: TeacherMaxStepsOption = default(TeacherTrainConfig, "max_steps"),
+    eval_every: TeacherEvalEveryOption = default(TeacherTrainConfig, "eval_every"),
+    lr: LrOption = default(TeacherTrainConfig, "lr"),
+    min_lr_ratio: MinLrRatioOption = default(TeacherTrainConfig, "min_lr_ratio"),
+    warmup_steps: WarmupOption = default(TeacherTrainConfig, "warmup_steps"),
+    weight_decay: WeightDecayOption = default(TeacherTrainConfig, "weight_decay"),
+    grad_clip: GradClipOption = default(TeacherTrainConfig, "grad_clip"),
+    patience: PatienceLmOption = default(TeacherTrainConfig, "patience"),
+    seed: SeedOption = default(TeacherTrainConfig, "seed"),
+    device: DeviceOption = default(TeacherTrainConfig, "device"),
+    threads: ThreadsOption = default(TeacherTrainConfig, "threads"),
+    output: OutputOption = Path("runs/teacher"),
+    precision: PrecisionOption = default(TeacherTrainConfig, "precision"),
+    resume: ResumeOption = False,
+    overwrite: OverwriteOption = False,
+    config_file: ConfigFileOption = None,
+    json_output: TrainJsonOption = False,
+) -> None:
+    """Fine-tune a pretrained transformer as a classifier, to teach an LSTM (needs the teacher extra).
+
+    Example: nlp-lstm train teacher --dataset builtin:rotten_tomatoes --output runs/teacher --max-steps 200
+    """
+    run_training(ctx, locals(), TeacherTrainConfig, nlp_lstm.train_teacher)

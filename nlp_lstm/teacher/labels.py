@@ -1,0 +1,89 @@
+"""A teacher's outputs on a transfer set: computed once per teacher and texts, then read from the cache.
+
+Labelling is the teacher's dearest cost on a CPU (minutes per ten thousand reviews), and every
+student trained from the same teacher on the same texts needs the same outputs. They are kept as
+a float32 ``.npy`` of log-probabilities (N, classes) under ``$NLP_LSTM_CACHE/teacher_outputs``,
+keyed by a hash of the teacher's weights, its input policy and the texts, so a changed teacher or
+transfer set can never be served stale outputs. Log-probabilities are the logits up to a constant per
+text, which no softmax at any temperature can tell apart. Without a writable cache they are
+computed and kept in memory: a cache must never be the reason a run fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nlp_lstm.data.token_store import cache_root
+from nlp_lstm.files import CONFIG_FILE, WEIGHTS_FILE
+
+OUTPUTS_FORMAT = 1  # part of every key
+
+
+def outputs_key(teacher_dir: Path, texts: list[str]) -> str:
+    digest = hashlib.blake2b(f"teacher-outputs-{OUTPUTS_FORMAT}".encode(), digest_size=16)
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        with open(teacher_dir / name, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 22), b""):
+                digest.update(block)
+    for text in texts:
+        digest.update(text.encode("utf-8", "surrogatepass"))
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def teacher_log_probabilities(
+    teacher_dir: str | Path, texts: list[str], device: Any = "cpu", progress: Callable[[int, int], None] | None = None
+) -> tuple[np.ndarray, bool]:
+    """(N, classes) float32 log-probabilities of the teacher for ``texts``, and whether they came from the cache."""
+    teacher_dir = Path(teacher_dir)
+    root = cache_root()
+    path = root / "teacher_outputs" / f"{outputs_key(teacher_dir, texts)}.npy" if root else None
+    if path is not None and path.is_file():
+        with contextlib.suppress(OSError, ValueError):
+            cached = np.load(path, allow_pickle=False)
+            if cached.shape[0] == len(texts):
+                return cached, True
+    outputs = _label(teacher_dir, texts, device, progress)
+    if path is not None:
+        _store(path, outputs)
+    return outputs, False
+
+
+def _label(teacher_dir: Path, texts: list[str], device: Any, progress: Callable[[int, int], None] | None) -> np.ndarray:
+    import torch
+
+    from nlp_lstm.prediction import encode_for, predict_probabilities
+    from nlp_lstm.teacher.model import load_teacher
+
+    saved = load_teacher(teacher_dir, device)
+    with torch.inference_mode():
+        probabilities = predict_probabilities(saved.model, encode_for(saved, texts), 64, saved.tokenizer.pad_id, progress)
+    return probabilities.clamp_min(1e-12).log().numpy().astype(np.float32)
+
+
+def _store(path: Path, outputs: np.ndarray) -> None:
+    """Write beside, then rename: a reader sees the whole file or none."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".partial", dir=path.parent)
+        with os.fdopen(handle, "wb") as stream:
+            np.save(stream, outputs, allow_pickle=False)
+        os.replace(temporary, path)
+    except OSError:
+        with contextlib.suppress(OSError, UnboundLocalError):
+            os.unlink(temporary)
+
+
+def describe(teacher_dir: str | Path) -> dict[str, Any]:
+    """What a student's training record says of its teacher."""
+    config = json.loads((Path(teacher_dir) / CONFIG_FILE).read_text())
+    return {"path": str(teacher_dir), "model_type": config.get("model_type"), "labels": config.get("nlp_lstm", {}).get("labels")}

@@ -1,0 +1,144 @@
+"""A teacher: a ``transformers`` sequence classifier behind the LSTM classifier's interface.
+
+:class:`TeacherClassifier` takes what :class:`nlp_lstm.model.Classifier` takes (padded ids without
+special tokens, and their lengths) and returns class logits, so prediction, evaluation and
+``classify`` treat both alike. A teacher directory is what ``save_pretrained`` writes
+(``config.json``, whose ``nlp_lstm`` block marks it and holds its labels and input policy, and
+``model.safetensors``) plus the raw ``tokenizer.json`` and our ``training.json``: safetensors and
+JSON, never a pickle, and loadable by ``transformers`` itself.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import torch
+from torch import nn
+
+from nlp_lstm.checkpoint import SavedModel
+from nlp_lstm.errors import UsageError
+from nlp_lstm.files import TOKENIZER_FILE, TRAINING_FILE
+from nlp_lstm.teacher.base import TEACHER_KEY, TeacherUnavailable, resolve_base, teacher_settings
+from nlp_lstm.tokenizer import PretrainedTokenizer
+
+try:
+    import transformers
+except ImportError:  # the teacher extra is optional
+    transformers = None
+
+TEACHER_FORMAT_VERSION = 1
+
+
+def _require_transformers() -> Any:
+    if transformers is None:
+        raise TeacherUnavailable("a teacher needs the teacher extra: pip install 'nlp-lstm[teacher]' (it adds transformers)")
+    transformers.logging.set_verbosity_error()  # the new head's "newly initialized" report is expected, not news
+    transformers.logging.disable_progress_bar()
+    return transformers
+
+
+class TeacherClassifier(nn.Module):
+    """``forward(ids, lengths) -> logits`` of a transformer that reads ``prefix + ids + suffix`` ([CLS] … [SEP])."""
+
+    def __init__(self, network: nn.Module, prefix: list[int], suffix: list[int], pad_id: int):
+        super().__init__()
+        self.network = network
+        self.config = SimpleNamespace(num_classes=network.config.num_labels)
+        self.register_buffer("prefix", torch.tensor(prefix, dtype=torch.long), persistent=False)
+        self.register_buffer("suffix", torch.tensor(suffix, dtype=torch.long), persistent=False)
+        self.pad_id = pad_id
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        batch, width = ids.shape
+        before, after = len(self.prefix), len(self.suffix)
+        full = ids.new_full((batch, before + width + after), self.pad_id)
+        full[:, :before] = self.prefix
+        full[:, before : before + width] = ids
+        ends = lengths[:, None].to(ids.device) + before + torch.arange(after, device=ids.device)[None]  # (B, after)
+        full.scatter_(1, ends, self.suffix.expand(batch, after))
+        mask = torch.arange(full.shape[1], device=ids.device)[None] < (lengths.to(ids.device) + before + after)[:, None]
+        return self.network(input_ids=full, attention_mask=mask.long()).logits
+
+
+@dataclass
+class TeacherModel(SavedModel):
+    """A teacher with its tokenizer, labels, input policy and provenance; ``write`` saves its directory."""
+
+    def write(self, directory: Path) -> None:
+        network = self.model.network
+        setattr(
+            network.config,
+            TEACHER_KEY,
+            {
+                "kind": "teacher",
+                "format_version": TEACHER_FORMAT_VERSION,
+                "labels": self.labels,
+                "inputs": self.inputs,
+                "pad_id": self.tokenizer.pad_id,
+            },
+        )
+        network.to("cpu").save_pretrained(directory)  # config.json and model.safetensors
+        network.to(self.model.prefix.device)
+        self.tokenizer.save_raw(directory / TOKENIZER_FILE)
+        (directory / TRAINING_FILE).write_text(json.dumps(self.training, indent=2, ensure_ascii=False) + "\n")
+
+
+def _special_ends(tokenizer: PretrainedTokenizer) -> tuple[list[int], list[int]]:
+    """The ids a transformer expects before and after a text ([CLS] and [SEP] for BERT), from its template."""
+    ids = tokenizer.encode_with_specials("")
+    return ids[:1], ids[1:]
+
+
+def _assemble(network: nn.Module, tokenizer: PretrainedTokenizer, device: Any) -> TeacherClassifier:
+    prefix, suffix = _special_ends(tokenizer)
+    return TeacherClassifier(network, prefix, suffix, tokenizer.pad_id).to(device)
+
+
+def load_base(spec: str, labels: list[str], max_length: int, device: Any = "cpu") -> TeacherModel:
+    """A pretrained encoder with a new classification head for ``labels``, reading ``max_length`` tokens."""
+    library = _require_transformers()
+    path = resolve_base(spec)
+    try:
+        network = library.AutoModelForSequenceClassification.from_pretrained(
+            path, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={n: i for i, n in enumerate(labels)}
+        )
+        tokenizer = _base_tokenizer(library, path, network.config.pad_token_id or 0)
+    except (OSError, ValueError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise TeacherUnavailable(
+            f"{spec}: cannot load a pretrained encoder ({reason}); give builtin:minilm, a model directory, "
+            "or a Hub id on a machine with a network"
+        ) from None
+    positions = getattr(network.config, "max_position_embeddings", max_length)
+    if max_length > positions:
+        raise UsageError(f"--max-length {max_length} is longer than {spec} reads ({positions} positions); lower it")
+    inputs = {"max_length": max_length - 2, "keep": "both"}  # [CLS] and [SEP] take two of the positions
+    return TeacherModel(_assemble(network, tokenizer, device), tokenizer, "classifier", list(labels), {}, None, inputs)
+
+
+def _base_tokenizer(library: Any, path: str, pad_id: int) -> PretrainedTokenizer:
+    local = Path(path) / TOKENIZER_FILE
+    if local.is_file():
+        return PretrainedTokenizer.from_file(local, pad_id)
+    return PretrainedTokenizer(library.AutoTokenizer.from_pretrained(path).backend_tokenizer, pad_id)
+
+
+def load_teacher(directory: str | Path, device: Any = "cpu") -> TeacherModel:
+    """A teacher directory written by ``nlp-lstm train teacher``, ready to predict."""
+    settings = teacher_settings(directory)
+    if settings is None:
+        raise UsageError(f"{directory}: is not a teacher directory (a model from nlp-lstm train teacher)")
+    if settings.get("format_version", 0) > TEACHER_FORMAT_VERSION:
+        raise UsageError(f"{directory}: a teacher of a newer nlp-lstm (format {settings['format_version']}); upgrade nlp-lstm")
+    library = _require_transformers()
+    network = library.AutoModelForSequenceClassification.from_pretrained(str(directory))
+    network.eval()
+    tokenizer = PretrainedTokenizer.from_file(Path(directory) / TOKENIZER_FILE, network.config.pad_token_id or 0)
+    training_file = Path(directory) / TRAINING_FILE
+    training = json.loads(training_file.read_text()) if training_file.is_file() else {}
+    model = _assemble(network, tokenizer, device)
+    return TeacherModel(model, tokenizer, "classifier", settings["labels"], training, Path(directory), settings["inputs"])
