@@ -80,7 +80,10 @@ def unlabelled_texts(config: ClassifierTrainConfig, splits: LabelledSplits) -> l
     if config.unlabelled == SENTENCES:
         texts = sentences_of(splits.train.texts)
     else:
-        texts = [t for t in load_text_splits(config.unlabelled, config.text_column, seed=config.seed).train if t]
+        # Its own training part; and never a validation or test text of the labelled data, should both hold it.
+        held_out = set(splits.validation.texts) | set(splits.test.texts)
+        train = load_text_splits(config.unlabelled, config.text_column, seed=config.seed).train
+        texts = [t for t in train if t and t not in held_out]
     if config.transfer_size and len(texts) > config.transfer_size:
         keep = np.random.default_rng(config.seed).choice(len(texts), config.transfer_size, replace=False)
         texts = [texts[i] for i in np.sort(keep)]
