@@ -165,7 +165,7 @@ class ClassifierRecipe(loop.Recipe):
             self.model, self.tokenizer = _new_model(config, splits, self.model_options, self.given, run.device, group)
         group.same_weights(self.model)
         self.splits, self.inputs = splits, {"max_length": config.max_length, "keep": config.keep}
-        self.transfer = distillation.transfer_set(config, splits, run.device) if config.teacher else None
+        self.transfer = distillation.transfer_set(config, splits, run.device, run.teacher_progress) if config.teacher else None
         texts, labels = (
             (self.transfer.texts, self.transfer.labels) if self.transfer else (splits.train.texts, splits.train.labels)
         )

@@ -130,9 +130,9 @@ def run_recipe(
 def train(recipe: Recipe, run: TrainingRun, callback: Callback | None, group: Processes) -> TrainResult:
     """Set the recipe up, then step, log, evaluate, save and stop as the run's settings say."""
     callback = (callback if group.is_main else None) or Callback()
+    run.validation_progress, run.teacher_progress = callback.on_validation_progress, callback.on_teacher_progress
     info = recipe.setup(run)
     run.begin()
-    run.validation_progress = callback.on_validation_progress
     callback.on_start(info)
     window = Window(run.device)
     stopped_early = False

@@ -60,7 +60,8 @@ def tiny_bert(tmp_path_factory) -> Path:
 
     directory = tmp_path_factory.mktemp("tiny-bert")
     wordpiece = BertWordPieceTokenizer(lowercase=True)
-    wordpiece.train_from_iterator([" ".join(POSITIVE + NEGATIVE + FILLER)] * 3, vocab_size=400, min_frequency=1)
+    wordpiece.train_from_iterator([" ".join(POSITIVE + NEGATIVE + FILLER)] * 3, vocab_size=1000, min_frequency=1)
+    assert all(len(wordpiece.encode(word, add_special_tokens=False).ids) == 1 for word in _WORDS)  # one token a word
     wordpiece.save(str(directory / "tokenizer.json"))
     config = transformers.BertConfig(
         vocab_size=wordpiece.get_vocab_size(),

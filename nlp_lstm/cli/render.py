@@ -86,9 +86,15 @@ class TrainingProgress:
 
     def on_validation_progress(self, done: int, total: int) -> None:
         """The bar says how far validation is; without a terminal, a plain line every few seconds."""
+        self._share(f"validating: {done / max(1, total):.0%} of {total:,}")
+
+    def on_teacher_progress(self, done: int, total: int) -> None:
+        """Before the bar starts: a plain line every few seconds while the teacher labels the transfer set."""
+        self._share(f"teacher labelling the transfer set (once, then cached): {done / max(1, total):.0%} of {total:,}")
+
+    def _share(self, share: str) -> None:
         import time
 
-        share = f"validating: {done / max(1, total):.0%} of {total:,}"
         if self.progress is not None:
             self.progress.update(self.task, status=share)
             return
