@@ -69,9 +69,19 @@ def _read_json(path: Path) -> Any:
         return None
 
 
+def _config(path: Path) -> Any:
+    """A model directory's config.json; a teacher's (a transformers config) in the same terms as ours."""
+    config = _read_json(path / CONFIG_FILE)
+    ours = config.get("nlp_lstm") if isinstance(config, dict) else None
+    if not isinstance(ours, dict) or ours.get("kind") != "teacher":
+        return config
+    shape = {key: config.get(key) for key in ("model_type", "num_hidden_layers", "hidden_size", "vocab_size")}
+    return {"kind": "teacher", "labels": ours.get("labels"), "inputs": ours.get("inputs"), "transformer": shape}
+
+
 def describe_model(path: Path, name: str, shipped: bool = False) -> ModelEntry | None:
     """What the JSON files of a model directory say about it; None if it is not a model directory."""
-    config = _read_json(path / CONFIG_FILE)
+    config = _config(path)
     if not isinstance(config, dict) or "kind" not in config:
         return None
     training = _read_json(path / TRAINING_FILE) or {}
@@ -106,6 +116,12 @@ def list_models(runs: Path) -> list[ModelEntry]:
     return entries
 
 
+def _transformer_shape(network: dict[str, Any]) -> str:
+    return (
+        f"{network.get('num_hidden_layers')}-layer {network.get('model_type')} transformer, hidden {network.get('hidden_size')}"
+    )
+
+
 def _shape(model: dict[str, Any]) -> str:
     """ "2 x 512 LSTM (bidirectional), embedding 128" from a model config."""
     direction = " (bidirectional)" if model.get("bidirectional") else ""
@@ -114,7 +130,7 @@ def _shape(model: dict[str, Any]) -> str:
 
 def model_info(path: Path) -> dict[str, Any]:
     """A summary of one model directory for ``nlp-lstm info``: shape, vocabulary, data, command, metrics."""
-    config = _read_json(path / CONFIG_FILE)
+    config = _config(path)
     if not isinstance(config, dict) or "kind" not in config:
         raise NlpLstmError(f"{path}: no readable {CONFIG_FILE}; is this a model directory (e.g. runs/NAME/best)?")
     entry = describe_model(path, path.name)
@@ -122,8 +138,12 @@ def model_info(path: Path) -> dict[str, Any]:
     tokenizer = _read_json(path / TOKENIZER_FILE) or {}
     shapes = [_shape(member) for member in config.get("ensemble") or [model]]
     shape = shapes[0] if len(shapes) == 1 else f"ensemble of {len(shapes)}: " + " + ".join(shapes)
+    if "transformer" in config:  # a teacher: its tokenizer.json is the tokenizers library's own
+        shape, network = _transformer_shape(config["transformer"]), config["transformer"]
+        tokenizer, model = {"type": str((tokenizer.get("model") or {}).get("type", "?")).lower()}, network
+    kinds = {"lm": "language model", "classifier": "classifier", "teacher": "teacher (a transformer classifier)"}
     info: dict[str, Any] = {
-        "kind": {"lm": "language model", "classifier": "classifier"}.get(config["kind"], config["kind"]),
+        "kind": kinds.get(config["kind"], config["kind"]),
         "shape": shape,
         "parameters": entry.parameters,
         "tokenizer": tokenizer.get("type", "?"),

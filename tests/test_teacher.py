@@ -243,6 +243,9 @@ def test_the_command_line_trains_a_teacher_evaluates_it_and_refuses_a_mismatched
     )
     assert scored.exit_code == 0, scored.output
     assert json.loads(scored.stdout)["accuracy"] == pytest.approx(summary["best_validation"]["accuracy"], abs=0.15)
+    described = runner.invoke(app, ["info", "--model", str(tmp_path / "t" / "best"), "--json"])
+    assert described.exit_code == 0, described.output
+    assert json.loads(described.stdout)["shape"] == "2-layer bert transformer, hidden 32"
     other = write_csv(
         tmp_path / "other.csv", [(text, "spam" if label == "positive" else "ham") for text, label in make_texts(60, 5)]
     )
