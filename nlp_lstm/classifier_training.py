@@ -207,7 +207,10 @@ class ClassifierRecipe(loop.Recipe):
         if self.transfer:
             unlabelled = self.transfer.labels.count(distillation.UNLABELLED)
             run.record["distillation"] = {"transfer_texts": len(self.transfer.texts), "unlabelled_texts": unlabelled}
-            run.record["distillation"]["teacher_outputs_cached"] = self.transfer.from_cache
+            run.record["distillation"] |= {
+                "teacher_outputs_cached": self.transfer.from_cache,
+                "teacher_s": self.transfer.labelling_s,
+            }
         self.model.train()
         return {
             "step": run.step,

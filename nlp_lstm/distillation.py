@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +80,10 @@ def unlabelled_texts(config: ClassifierTrainConfig, splits: LabelledSplits) -> l
         return []
     if config.unlabelled == SENTENCES:
         texts = sentences_of(splits.train.texts)
+        if not texts:
+            raise TrainingUsageError(
+                "--unlabelled sentences: the training texts are single sentences already; give an unlabelled dataset"
+            )
     else:
         # Its own training part; and never a validation or test text of the labelled data, should both hold it.
         held_out = set(splits.validation.texts) | set(splits.test.texts)
@@ -98,6 +103,7 @@ class TransferSet:
     labels: list[int]
     soft: torch.Tensor  # (N, classes)
     from_cache: bool
+    labelling_s: float  # wall time of the teacher's outputs (reading them, when cached)
 
 
 def transfer_set(config: ClassifierTrainConfig, splits: LabelledSplits, device: torch.device, progress=None) -> TransferSet:
@@ -105,8 +111,10 @@ def transfer_set(config: ClassifierTrainConfig, splits: LabelledSplits, device: 
     check_labels(teacher_dir, splits.label_names)
     extra = unlabelled_texts(config, splits)
     texts = list(splits.train.texts) + extra
+    started = time.perf_counter()
     soft, cached = teacher_log_probabilities(teacher_dir, texts, device, progress)
-    return TransferSet(texts, list(splits.train.labels) + [UNLABELLED] * len(extra), torch.from_numpy(soft), cached)
+    labels = list(splits.train.labels) + [UNLABELLED] * len(extra)
+    return TransferSet(texts, labels, torch.from_numpy(soft), cached, round(time.perf_counter() - started, 1))
 
 
 def distillation_loss(
