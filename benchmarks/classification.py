@@ -106,6 +106,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument(
+        "--models", nargs="*", default=[], help="classifier (or teacher) directories to compare end to end on the same reviews"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -159,12 +162,47 @@ def main() -> None:
         "",
         f"Single-text latency (`nlp_lstm.classify`, one {len(encode_for(saved, [median_text])[0])}-token review): {single * 1e3:.1f} ms.",
     ]
+    if args.models:
+        table += ["", *compare_models(args.models, texts, args.repeats, device)]
     print("\n".join(table))
     machine.record(
         "Classifier inference throughput",
         where,
         "\n".join(table),
     )
+
+
+def compare_models(directories: list[str], texts: list[str], repeats: int, device: torch.device) -> list[str]:
+    """``nlp_lstm.classify`` end to end (tokenisation included) for each model on the same reviews, interleaved."""
+    models = {directory: nlp_lstm.load_model(directory, device=device, kind="classifier") for directory in directories}
+    times: dict[str, list[float]] = {directory: [] for directory in directories}
+    single: dict[str, float] = {}
+    with torch.inference_mode():
+        for saved in models.values():  # warm-up
+            nlp_lstm.classify(saved, texts[:64])
+        for _ in range(repeats):
+            for directory, saved in models.items():
+                times[directory].append(seconds(lambda saved=saved: nlp_lstm.classify(saved, texts), device))
+                print(f"{directory}: {len(texts) / times[directory][-1]:.1f} texts/s", flush=True)
+        median_text = sorted(texts, key=len)[len(texts) // 2]
+        for directory, saved in models.items():
+            single[directory] = statistics.median(
+                seconds(lambda s=saved: nlp_lstm.classify(s, [median_text]), device) for _ in range(20)
+            )
+    first = directories[0]
+    rate = {directory: len(texts) / statistics.median(values) for directory, values in times.items()}
+    lines = [
+        f"Models end to end (`nlp_lstm.classify`, tokenisation included) on the same {len(texts)} reviews, median of "
+        f"{repeats} interleaved repeats; single text: the review of median length, median of 20 calls.",
+        "",
+        f"| model | texts/s | × `{first}` | single text (ms) |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for directory in directories:
+        lines.append(
+            f"| `{directory}` | {rate[directory]:.1f} | {rate[directory] / rate[first]:.2f}× | {single[directory] * 1e3:.1f} |"
+        )
+    return lines
 
 
 if __name__ == "__main__":

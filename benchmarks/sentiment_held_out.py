@@ -18,6 +18,7 @@ Needs the bench extra (scikit-learn).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -114,6 +115,26 @@ def report(parts: dict, rows: list[tuple[str, dict]], models: list[tuple[str, di
     return "\n".join(table)
 
 
+def training_costs(directories: list[str]) -> str:
+    """What each model's training.json says it cost: the wall time to the checkpoint kept, the teacher's labelling."""
+    lines = ["Training cost (from each model's training.json; wall time to the checkpoint kept):", ""]
+    for directory in directories:
+        record = json.loads((Path(directory) / "training.json").read_text())
+        if "members" in record:
+            parts = [f"{m.get('wall_time_s')} s on {m.get('device')}" for m in record["members"]]
+            lines.append(f"- `{directory}`: members {', '.join(parts)}")
+            continue
+        line = f"- `{directory}`: {record.get('wall_time_s')} s on {record.get('device')}, {record.get('step')} steps"
+        distillation = record.get("distillation")
+        if distillation:
+            line += (
+                f", of which the teacher's labelling of {distillation['transfer_texts']:,} texts "
+                f"({distillation['unlabelled_texts']:,} unlabelled) took {distillation.get('teacher_s', 'an unrecorded')} s"
+            )
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="*", default=[], help="classifier directories (default: the shipped one)")
@@ -126,8 +147,9 @@ def main() -> None:
     # Label ids agree across the sets: each has the names negative and positive, in that order.
     assert splits[UNSEEN].label_names == ["negative", "positive"]
     rows = baseline_rows(splits, parts)
-    models = model_rows(args.models or [str(nlp_lstm.shipped_model("classifier"))], parts, args.device)
-    text = report(parts, rows, models)
+    directories = args.models or [str(nlp_lstm.shipped_model("classifier"))]
+    models = model_rows(directories, parts, args.device)
+    text = report(parts, rows, models) + "\n\n" + training_costs(directories)
     print(text)
     machine.record("Sentiment: every held-out set, against TF-IDF and NB-weighted baselines", where, text)
 
