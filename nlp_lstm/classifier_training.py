@@ -206,10 +206,12 @@ class ClassifierRecipe(loop.Recipe):
         }
         if self.transfer:
             unlabelled = self.transfer.labels.count(distillation.UNLABELLED)
-            run.record["distillation"] = {"transfer_texts": len(self.transfer.texts), "unlabelled_texts": unlabelled}
-            run.record["distillation"] |= {
+            run.record["distillation"] = {
+                "transfer_texts": len(self.transfer.texts),
+                "unlabelled_texts": unlabelled,
                 "teacher_outputs_cached": self.transfer.from_cache,
                 "teacher_s": self.transfer.labelling_s,
+                "teacher": self.transfer.teacher,
             }
         self.model.train()
         return {

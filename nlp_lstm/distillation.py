@@ -31,7 +31,7 @@ from nlp_lstm.data.splits import LabelledSplits
 from nlp_lstm.errors import TrainingUsageError
 from nlp_lstm.files import BEST_DIR, TOKENIZER_FILE, WEIGHTS_FILE
 from nlp_lstm.teacher.base import teacher_settings
-from nlp_lstm.teacher.labels import teacher_log_probabilities
+from nlp_lstm.teacher.labels import describe, teacher_log_probabilities
 from nlp_lstm.tokenizer import AnyTokenizer, PretrainedTokenizer
 
 UNLABELLED = -1  # the label of a transfer text without a gold one
@@ -104,6 +104,7 @@ class TransferSet:
     soft: torch.Tensor  # (N, classes)
     from_cache: bool
     labelling_s: float  # wall time of the teacher's outputs (reading them, when cached)
+    teacher: dict  # the teacher's provenance, for the student's training record
 
 
 def transfer_set(config: ClassifierTrainConfig, splits: LabelledSplits, device: torch.device, progress=None) -> TransferSet:
@@ -114,7 +115,8 @@ def transfer_set(config: ClassifierTrainConfig, splits: LabelledSplits, device: 
     started = time.perf_counter()
     soft, cached = teacher_log_probabilities(teacher_dir, texts, device, progress)
     labels = list(splits.train.labels) + [UNLABELLED] * len(extra)
-    return TransferSet(texts, labels, torch.from_numpy(soft), cached, round(time.perf_counter() - started, 1))
+    seconds = round(time.perf_counter() - started, 1)
+    return TransferSet(texts, labels, torch.from_numpy(soft), cached, seconds, describe(teacher_dir))
 
 
 def distillation_loss(

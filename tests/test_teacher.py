@@ -130,6 +130,8 @@ def test_the_student_learns_from_the_teacher_what_its_few_examples_do_not_hold(t
     assert unlabelled == 1440
     expected = {"transfer_texts": labelled + unlabelled, "unlabelled_texts": unlabelled, "teacher_outputs_cached": False}
     assert record["distillation"].pop("teacher_s") > 0
+    teacher_record = record["distillation"].pop("teacher")
+    assert teacher_record["path"] == str(teacher / "best") and teacher_record["validation_accuracy"] > 0.9
     assert record["distillation"] == expected
 
 

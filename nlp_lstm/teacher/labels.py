@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from nlp_lstm.data.token_store import cache_root
-from nlp_lstm.files import CONFIG_FILE, WEIGHTS_FILE
+from nlp_lstm.files import CONFIG_FILE, TRAINING_FILE, WEIGHTS_FILE
 
 OUTPUTS_FORMAT = 1  # part of every key
 
@@ -84,6 +84,11 @@ def _store(path: Path, outputs: np.ndarray) -> None:
 
 
 def describe(teacher_dir: str | Path) -> dict[str, Any]:
-    """What a student's training record says of its teacher."""
-    config = json.loads((Path(teacher_dir) / CONFIG_FILE).read_text())
-    return {"path": str(teacher_dir), "model_type": config.get("model_type"), "labels": config.get("nlp_lstm", {}).get("labels")}
+    """What a student's training record says of its teacher: where it was, what it is, how it was trained."""
+    teacher_dir = Path(teacher_dir)
+    config = json.loads((teacher_dir / CONFIG_FILE).read_text())
+    training = json.loads((teacher_dir / TRAINING_FILE).read_text()) if (teacher_dir / TRAINING_FILE).is_file() else {}
+    found = {"path": str(teacher_dir), "model_type": config.get("model_type"), "base": training.get("base")}
+    found |= {key: training.get(key) for key in ("command", "device", "wall_time_s", "step", "parameters")}
+    found["validation_accuracy"] = (training.get("validation") or {}).get("accuracy")
+    return found
