@@ -192,18 +192,8 @@ class ClassifierRecipe(loop.Recipe):
 
     def _describe(self, run: TrainingRun, train_texts: int) -> dict[str, Any]:
         """Record the run's provenance; return what the start callback shows."""
-        config, splits = self.config, self.splits
-        parameters = sum(p.numel() for p in self.model.parameters())
-        run.record = {
-            "kind": "classifier",
-            "dataset": config.dataset,
-            "splits": splits.source,
-            "labels": splits.label_names,
-            "skipped_rows": splits.skipped,
-            "init_from": config.init_from,
-            "command": self.command,
-            "parameters": parameters,
-        }
+        run.record = run_record("classifier", self.config, self.splits, self.command, self.model)
+        run.record["init_from"] = self.config.init_from
         if self.transfer:
             unlabelled = self.transfer.labels.count(distillation.UNLABELLED)
             run.record["distillation"] = {
@@ -214,19 +204,7 @@ class ClassifierRecipe(loop.Recipe):
                 "teacher": self.transfer.teacher,
             }
         self.model.train()
-        return {
-            "step": run.step,
-            "max_steps": self.total_steps,
-            "device": str(run.device),
-            "parameters": parameters,
-            "vocab_size": self.tokenizer.vocab_size,
-            "train_texts": train_texts,
-            "train_tokens": int(self.batches.lengths.sum()),
-            "steps_per_epoch": self.steps_per_epoch,
-            "splits": splits.source,
-            "labels": splits.label_names,
-            "model": self.model,
-        }
+        return start_info(run, self, train_texts)
 
     def _batch(self, epoch: int, index: int) -> np.ndarray:
         """Batch ``index`` of ``epoch``; a new epoch also unfreezes the layers it trains."""
@@ -289,6 +267,36 @@ class ClassifierRecipe(loop.Recipe):
     def snapshot(self, run: TrainingRun, validation: dict[str, Any] | None) -> SavedModel:
         record = run.training_record(validation)
         return SavedModel(self.model, self.tokenizer, "classifier", self.splits.label_names, record, inputs=self.inputs)
+
+
+def run_record(kind: str, config: Any, splits: LabelledSplits, command: str | None, model: torch.nn.Module) -> dict[str, Any]:
+    """The provenance every classifier run records (an LSTM's or a teacher's)."""
+    return {
+        "kind": kind,
+        "dataset": config.dataset,
+        "splits": splits.source,
+        "labels": splits.label_names,
+        "skipped_rows": splits.skipped,
+        "command": command,
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
+
+
+def start_info(run: TrainingRun, recipe: loop.Recipe, train_texts: int) -> dict[str, Any]:
+    """What ``Callback.on_start`` receives from a classifier recipe (its model, tokenizer, batches and splits set)."""
+    return {
+        "step": run.step,
+        "max_steps": recipe.total_steps,
+        "device": str(run.device),
+        "parameters": run.record["parameters"],
+        "vocab_size": recipe.tokenizer.vocab_size,
+        "train_texts": train_texts,
+        "train_tokens": int(recipe.batches.lengths.sum()),
+        "steps_per_epoch": recipe.steps_per_epoch,
+        "splits": recipe.splits.source,
+        "labels": recipe.splits.label_names,
+        "model": recipe.model,
+    }
 
 
 def validation_figures(

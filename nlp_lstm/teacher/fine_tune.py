@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from nlp_lstm import loop
-from nlp_lstm.classifier_training import validation_figures
+from nlp_lstm.classifier_training import run_record, start_info, validation_figures
 from nlp_lstm.config import TeacherTrainConfig
 from nlp_lstm.data.batching import ClassifierBatches, encode_texts
 from nlp_lstm.data.sources import load_labelled_splits
@@ -77,31 +77,9 @@ class TeacherRecipe(loop.Recipe):
         self.optimizer = make_optimizer([(list(self.model.parameters()), 1.0)], config.weight_decay)
         if run.resume:
             run.restore(self.optimizer)
-        parameters = sum(p.numel() for p in self.model.parameters())
-        run.record = {
-            "kind": "teacher",
-            "base": config.base,
-            "dataset": config.dataset,
-            "splits": splits.source,
-            "labels": splits.label_names,
-            "skipped_rows": splits.skipped,
-            "command": self.command,
-            "parameters": parameters,
-        }
+        run.record = {**run_record("teacher", config, splits, self.command, self.model), "base": config.base}
         self.model.train()
-        return {
-            "step": run.step,
-            "max_steps": self.total_steps,
-            "device": str(run.device),
-            "parameters": parameters,
-            "vocab_size": self.tokenizer.vocab_size,
-            "train_texts": len(train_ids),
-            "train_tokens": int(self.batches.lengths.sum()),
-            "steps_per_epoch": self.steps_per_epoch,
-            "splits": splits.source,
-            "labels": splits.label_names,
-            "model": self.model,
-        }
+        return start_info(run, self, len(train_ids))
 
     def _batch(self, epoch: int, index: int) -> np.ndarray:
         if self.epoch_cache is None or self.epoch_cache[0] != epoch:
