@@ -1,8 +1,9 @@
 """Classifier inference throughput on IMDB-length reviews: fixed padding vs length buckets vs pack_padded_sequence.
 
     python benchmarks/classification.py [--threads 2] [--texts 400] [--repeats 3] [--batch-size 64] [--device cuda]
+    python benchmarks/classification.py --models OLD_MODEL checkpoints/sentiment  # end to end, ratios to the first
 
-The shipped sentiment classifier (an ensemble of three LSTMs, BPE, texts cut to its max_length of 600 tokens)
+The shipped sentiment classifier (texts cut to its own max_length)
 reads ``--texts`` reviews drawn (seed 0) from the test part of our built-in ``imdb`` split, so
 the lengths are IMDB's. Tokenisation is done once, outside the timing; three ways to batch:
 
@@ -144,7 +145,8 @@ def main() -> None:
     rate = {name: len(ids) / statistics.median(values) for name, values in times.items()}
     base = rate["fixed padding (max_length)"]
     table = [
-        f"Shipped sentiment classifier ({' + '.join(shape(m.config) for m in getattr(model, 'members', [model]))}, BPE); "
+        f"Shipped sentiment classifier ({' + '.join(shape(m.config) for m in getattr(model, 'members', [model]))}, "
+        f"{saved.tokenizer.kind} tokens); "
         f"{len(ids)} reviews from "
         f"our imdb test split, {lengths.mean():.0f} tokens on average (median {np.median(lengths):.0f}, max {lengths.max()}, "
         f"cut at {width}); batch {args.batch_size}; device {device}, {args.threads} threads; median of {args.repeats} interleaved repeats after a warm-up pass.",

@@ -97,7 +97,7 @@ TEXT = {
             "code; check the data and model terms before commercial use."
         ),
         "how": (
-            "`bash scripts/train_sentiment.sh`, on this 2-core Intel Xeon CPU, no GPU. (1) The teacher: all-MiniLM-L6-v2 "
+            "`bash scripts/train_sentiment.sh`, on a shared 2-core AMD EPYC CPU (AVX-512), no GPU. (1) The teacher: all-MiniLM-L6-v2 "
             "(22.7 M parameters) fine-tuned with a new classification head on the training texts cut to their head and "
             "tail (128 tokens), 600 steps of 32 texts (about 72 % of an epoch, the CPU budget), 1,504 s; validation "
             "accuracy 0.8505 at step 300 and 0.8604 at step 600, the one kept. (2) The teacher labelled the transfer "
@@ -117,7 +117,7 @@ TEXT = {
             "(more steps, a larger encoder, a GPU) should teach more. Sarcasm, negation over long spans and domain "
             "shift (product reviews, tweets) are not measured."
         ),
-        "hardware": {"cpu": "a shared 2-core Intel Xeon CPU (AVX-512), two threads, PyTorch {torch}"},
+        "hardware": {"cpu": "a shared 2-core AMD EPYC CPU (AVX-512), two threads, PyTorch {torch}"},
     },
 }
 
