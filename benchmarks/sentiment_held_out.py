@@ -127,9 +127,10 @@ def training_costs(directories: list[str]) -> str:
         line = f"- `{directory}`: {record.get('wall_time_s')} s on {record.get('device')}, {record.get('step')} steps"
         distillation = record.get("distillation")
         if distillation:
+            took = f"took {distillation['teacher_s']} s" if "teacher_s" in distillation else "was not timed by this run"
             line += (
                 f", of which the teacher's labelling of {distillation['transfer_texts']:,} texts "
-                f"({distillation['unlabelled_texts']:,} unlabelled) took {distillation.get('teacher_s', 'an unrecorded')} s"
+                f"({distillation['unlabelled_texts']:,} unlabelled) {took}"
             )
         lines.append(line)
     return "\n".join(lines)

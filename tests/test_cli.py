@@ -237,6 +237,7 @@ def test_the_api_and_the_cli_train_the_same_model_from_the_same_options(tmp_path
 HELP_COMMANDS = [
     ["train", "lm"],
     ["train", "classifier"],
+    ["train", "teacher"],
     ["generate"],
     ["classify"],
     ["inspect"],
@@ -276,7 +277,8 @@ def test_help_lists_the_choices_and_groups_the_training_options():
         "Run",
     ]
     classifier = help_of(["train", "classifier"])
-    assert "<start|end>" in classifier and "builtin:shakespeare" not in classifier  # it has no labels
+    assert "<start|end|both>" in classifier and "builtin:shakespeare" not in classifier  # it has no labels
+    assert "<char|bpe|teacher>" in classifier and "─ Distillation " in classifier
     assert "<f|i|o|c|h>" in help_of(["inspect"])
     assert "[train|validation|test|all]" in help_of(["evaluate", "lm"])
     assert "Hub datasets" not in help_of(["classify"])  # --input reads local files only

@@ -21,6 +21,11 @@ DATA, MODEL, OPTIMISATION, RUN = "Data", "Model", "Optimisation", "Run"  # optio
 class Tokenizer(str, Enum):
     char = "char"
     bpe = "bpe"
+
+
+class ClassifierTokenizer(str, Enum):
+    char = "char"
+    bpe = "bpe"
     teacher = "teacher"
 
 
@@ -127,6 +132,13 @@ OutputOption = Annotated[
 TokenizerOption = Annotated[
     Tokenizer,
     typer.Option(help="char: one id per character; bpe: subwords trained on the training split.", rich_help_panel=DATA),
+]
+ClassifierTokenizerOption = Annotated[
+    ClassifierTokenizer,
+    typer.Option(
+        help="char: one id per character; bpe: subwords trained on the training split; teacher: the --teacher's vocabulary.",
+        rich_help_panel=DATA,
+    ),
 ]
 VocabSizeOption = Annotated[int, typer.Option(help="Subword vocabulary size (bpe only).", rich_help_panel=DATA)]
 EmbeddingDimOption = Annotated[int, typer.Option(help="Size of token embeddings.", rich_help_panel=MODEL)]
