@@ -258,3 +258,27 @@ def test_the_command_line_trains_a_teacher_evaluates_it_and_refuses_a_mismatched
     assert refused.exit_code == 2
     assert refused.stderr.count("\n") == 1 and "knows the labels ['negative', 'positive']" in refused.stderr
     assert not (tmp_path / "s").exists()
+
+
+def test_glove_vectors_start_the_rows_of_the_words_they_hold(teacher, task, tmp_path):
+    vectors = {word: [float(i + 1), -float(i), 0.5, 2.0] for i, word in enumerate(POSITIVE[:6])}
+    glove = tmp_path / "vectors.txt"
+    glove.write_text("".join(f"{word} {' '.join(map(str, v))}\n" for word, v in vectors.items()) + "notaword 1 2 3 4\n")
+    options = {
+        "dataset": str(task["few"]),
+        "epochs": 1,
+        "lr": 1e-9,
+        "threads": 1,
+        "teacher": str(teacher),
+        "tokenizer": "teacher",
+    }
+    nlp_lstm.train_classifier(
+        ClassifierTrainConfig(**options, embeddings=str(glove)), tmp_path / "run", {"embedding_dim": 4, "hidden_size": 8}
+    )
+    saved = nlp_lstm.load_model(tmp_path / "run" / "best")
+    rows = torch.stack([saved.model.encoder.embedding.weight[saved.tokenizer.encode(word)[0]] for word in vectors]).detach()
+    given = torch.tensor(list(vectors.values()))
+    assert torch.allclose(rows, given / given.std(), atol=1e-4)  # the file's vectors, scaled to unit spread
+    wrong = ClassifierTrainConfig(**options, embeddings=str(glove))
+    with pytest.raises(UsageError, match="holds 4-d vectors; pass --embedding-dim 4"):
+        nlp_lstm.train_classifier(wrong, tmp_path / "wrong", {"embedding_dim": 8, "hidden_size": 8})
