@@ -69,11 +69,20 @@ def _read_json(path: Path) -> Any:
         return None
 
 
+TEACHER_KEY = "nlp_lstm"  # the key of a transformers config.json that marks a teacher: {"kind": "teacher", "labels", "inputs"}
+
+
+def teacher_block(config: Any) -> dict[str, Any] | None:
+    """The ``nlp_lstm`` block of a config.json read as JSON, where it marks a teacher; else None."""
+    block = config.get(TEACHER_KEY) if isinstance(config, dict) else None
+    return block if isinstance(block, dict) and block.get("kind") == "teacher" else None
+
+
 def _config(path: Path) -> Any:
     """A model directory's config.json; a teacher's (a transformers config) in the same terms as ours."""
     config = _read_json(path / CONFIG_FILE)
-    ours = config.get("nlp_lstm") if isinstance(config, dict) else None
-    if not isinstance(ours, dict) or ours.get("kind") != "teacher":
+    ours = teacher_block(config)
+    if ours is None:
         return config
     shape = {key: config.get(key) for key in ("model_type", "num_hidden_layers", "hidden_size", "vocab_size")}
     return {"kind": "teacher", "labels": ours.get("labels"), "inputs": ours.get("inputs"), "transformer": shape}

