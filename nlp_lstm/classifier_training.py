@@ -86,7 +86,7 @@ def _start_embeddings(model: Classifier, config: ClassifierTrainConfig, tokenize
         if start.shape[0] != table.shape[0]:
             raise TrainingUsageError("--embeddings teacher: the teacher's table does not match its vocabulary")
     else:
-        start, _ = distillation.glove_embeddings(config.embeddings, tokenizer, table.detach())
+        start = distillation.glove_embeddings(config.embeddings, tokenizer, table.detach())
     with torch.no_grad():
         table.copy_(start)
         table[tokenizer.pad_id].zero_()

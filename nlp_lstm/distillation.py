@@ -155,8 +155,8 @@ def teacher_embeddings(teacher_dir: Path, dim: int) -> torch.Tensor:
     return _unit_scale(centred @ basis[:dim].T)
 
 
-def glove_embeddings(path: str | Path, tokenizer: AnyTokenizer, initial: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """``initial`` with the rows of whole-word tokens found in a GloVe/word2vec text file replaced; and how many."""
+def glove_embeddings(path: str | Path, tokenizer: AnyTokenizer, initial: torch.Tensor) -> torch.Tensor:
+    """``initial`` with the rows of whole-word tokens found in a GloVe/word2vec text file replaced."""
     rows = _word_rows(tokenizer)
     dim = initial.shape[1]
     found_rows, vectors = [], []
@@ -182,7 +182,7 @@ def glove_embeddings(path: str | Path, tokenizer: AnyTokenizer, initial: torch.T
         raise TrainingUsageError(f"--embeddings {path}: no word of the vocabulary in it; give a GloVe/word2vec text file")
     table = initial.clone()
     table[torch.tensor(found_rows)] = _unit_scale(torch.tensor(vectors))
-    return table, len(found_rows)
+    return table
 
 
 def _word_rows(tokenizer: AnyTokenizer) -> dict[str, int]:
