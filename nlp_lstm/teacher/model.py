@@ -82,8 +82,7 @@ class TeacherModel(SavedModel):
                 "pad_id": self.tokenizer.pad_id,
             },
         )
-        network.to("cpu").save_pretrained(directory)  # config.json and model.safetensors
-        network.to(self.model.prefix.device)
+        network.save_pretrained(directory)  # config.json and model.safetensors, from any device
         self.tokenizer.save_raw(directory / TOKENIZER_FILE)
         (directory / TRAINING_FILE).write_text(json.dumps(self.training, indent=2, ensure_ascii=False) + "\n")
 
