@@ -23,6 +23,7 @@ from nlp_lstm.config import TeacherTrainConfig
 from nlp_lstm.data.batching import ClassifierBatches, encode_texts
 from nlp_lstm.data.sources import load_labelled_splits
 from nlp_lstm.distributed import Processes
+from nlp_lstm.precision import autocast
 from nlp_lstm.teacher.model import TeacherModel, load_base, load_teacher
 from nlp_lstm.train import Callback, TrainingError, TrainingRun, TrainingUsageError, TrainResult, make_optimizer
 
@@ -90,7 +91,8 @@ class TeacherRecipe(loop.Recipe):
         rows = self._batch(epoch, index)
         ids, lengths, labels = (t.to(self.run.device) for t in self.batches.collate(rows))
         self.optimizer.zero_grad(set_to_none=True)
-        logits = self.model(ids, lengths)
+        with autocast(self.run.device, self.config.precision):  # bf16: about 2.5x faster on CPUs with AMX
+            logits = self.model(ids, lengths)
         loss = F.cross_entropy(logits.float(), labels)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
