@@ -276,6 +276,7 @@ class ClassifierTrainConfig(JsonConfig):
     transfer_size: int = 0  # at most this many unlabelled texts, a seeded sample; 0 = all
     soft_weight: float = 0.5  # the teacher's share of the loss on labelled texts (unlabelled ones have only it)
     temperature: float = 2.0  # of the softmax whose KL divergence to the teacher's the student learns
+    teacher_length: int = 0  # tokens of each transfer text the teacher reads when it labels it; 0 = its own max_length
     embeddings: str | None = None  # start the embedding table from "teacher" (its WordPiece table, projected) or a GloVe file
 
     def __post_init__(self) -> None:
@@ -299,8 +300,9 @@ def _check_distillation(config: ClassifierTrainConfig) -> None:
     _require(0.0 <= config.soft_weight <= 1.0, f"--soft-weight must be in [0, 1], got {config.soft_weight}")
     _require(config.temperature > 0, f"--temperature must be > 0, got {config.temperature}")
     _require(config.transfer_size >= 0, f"--transfer-size must be >= 0 (0 = all), got {config.transfer_size}")
+    _require(config.teacher_length >= 0, f"--teacher-length must be >= 0 (0 = the teacher's own), got {config.teacher_length}")
     if not config.teacher:
-        needs = ["unlabelled"] if config.unlabelled else []
+        needs = [name for name in ("unlabelled", "teacher_length") if getattr(config, name)]
         needs += [name for name in ("tokenizer", "embeddings") if getattr(config, name) == "teacher"]
         _require(not needs, f"{', '.join(map(option, needs))} need --teacher DIR (a model from nlp-lstm train teacher)")
     _require(

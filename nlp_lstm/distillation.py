@@ -113,7 +113,8 @@ def transfer_set(config: ClassifierTrainConfig, splits: LabelledSplits, device: 
     extra = unlabelled_texts(config, splits)
     texts = list(splits.train.texts) + extra
     started = time.perf_counter()
-    soft, cached = teacher_log_probabilities(teacher_dir, texts, device, progress)
+    labelling = {"precision": config.precision, "length": config.teacher_length}
+    soft, cached = teacher_log_probabilities(teacher_dir, texts, device, progress, **labelling)
     labels = list(splits.train.labels) + [UNLABELLED] * len(extra)
     seconds = round(time.perf_counter() - started, 1)
     return TransferSet(texts, labels, torch.from_numpy(soft), cached, seconds, describe(teacher_dir))

@@ -190,7 +190,8 @@ def test_a_teacher_with_other_labels_is_a_usage_error(teacher, tmp_path):
 
 
 def test_distillation_options_need_a_teacher():
-    for options in ({"unlabelled": "sentences"}, {"tokenizer": "teacher"}, {"embeddings": "teacher", "tokenizer": "teacher"}):
+    alone = ({"unlabelled": "sentences"}, {"tokenizer": "teacher"}, {"teacher_length": 256})
+    for options in (*alone, {"embeddings": "teacher", "tokenizer": "teacher"}):
         with pytest.raises(UsageError, match="need --teacher"):
             ClassifierTrainConfig(**options)
 
@@ -282,3 +283,40 @@ def test_glove_vectors_start_the_rows_of_the_words_they_hold(teacher, task, tmp_
     wrong = ClassifierTrainConfig(**options, embeddings=str(glove))
     with pytest.raises(UsageError, match="holds 4-d vectors; pass --embedding-dim 4"):
         nlp_lstm.train_classifier(wrong, tmp_path / "wrong", {"embedding_dim": 8, "hidden_size": 8})
+
+
+def test_labelling_in_bf16_or_at_another_length_gets_outputs_of_its_own(teacher):
+    from nlp_lstm.teacher.labels import teacher_log_probabilities
+
+    best = teacher / "best"
+    short = [text for text, _ in make_texts(200, seed=6)]  # 7 tokens: inside every cut
+    rng = random.Random(7)
+    long = [" ".join(rng.choice(FILLER) for _ in range(40)) for _ in range(50)]  # 40 tokens: cut at 16, whole at 48
+    cache = Path(os.environ["NLP_LSTM_CACHE"]) / "teacher_outputs"
+    before = set(cache.iterdir()) if cache.is_dir() else set()
+    fp32, cached = teacher_log_probabilities(best, short + long)
+    bf16, _ = teacher_log_probabilities(best, short + long, precision="bf16")
+    whole, _ = teacher_log_probabilities(best, short + long, length=48)
+    assert not cached and len(set(cache.iterdir()) - before) == 3  # three keys, none serving another's outputs
+    n = len(short)
+    assert (fp32[:n].argmax(1) == bf16[:n].argmax(1)).mean() > 0.95  # bf16 agrees with fp32
+    assert abs(fp32[:n] - bf16[:n]).max() < 0.5 and abs(fp32 - bf16).max() > 0  # close, yet not the same numbers
+    assert abs(fp32[:n] - whole[:n]).max() < 1e-4  # short texts: the same ids whatever the cut
+    assert abs(fp32[n:] - whole[n:]).max() > 1e-3  # long ones: the teacher read more of them
+    with pytest.raises(UsageError, match=r"--teacher-length 100 is longer than the teacher reads \(64 positions\)"):
+        teacher_log_probabilities(best, long, length=100)
+
+
+def test_a_teacher_fine_tunes_in_bf16_where_the_cpu_runs_it(tiny_bert, task, tmp_path):
+    from nlp_lstm.precision import bf16_lstm_problem
+
+    problem = bf16_lstm_problem(torch.device("cpu"))
+    if problem:
+        pytest.skip(f"bf16 is refused on this CPU: {problem}")
+    config = TeacherTrainConfig(
+        dataset=str(task["big"]), base=str(tiny_bert), max_length=16, epochs=4, lr=2e-3, threads=1, precision="bf16"
+    )
+    result = nlp_lstm.train_teacher(config, tmp_path / "run")
+    assert result.best_validation["accuracy"] > 0.9  # as in fp32: the keywords are learned under autocast too
+    weights = nlp_lstm.load_model(tmp_path / "run" / "best").model.network.dtype
+    assert weights == torch.float32  # autocast computes in bf16; the weights and the optimiser stay float32

@@ -129,6 +129,13 @@ SoftWeightOption = Annotated[
 TemperatureOption = Annotated[
     float, typer.Option(help="Softmax temperature of the KL divergence to the teacher.", rich_help_panel=DISTILLATION)
 ]
+TeacherLengthOption = Annotated[
+    int,
+    typer.Option(
+        help="Tokens of each text the teacher reads when it labels it (0 = those it was trained on).",
+        rich_help_panel=DISTILLATION,
+    ),
+]
 EmbeddingsOption = Annotated[
     Optional[str],
     typer.Option(
@@ -248,6 +255,7 @@ def train_classifier(
     transfer_size: TransferSizeOption = default(ClassifierTrainConfig, "transfer_size"),
     soft_weight: SoftWeightOption = default(ClassifierTrainConfig, "soft_weight"),
     temperature: TemperatureOption = default(ClassifierTrainConfig, "temperature"),
+    teacher_length: TeacherLengthOption = default(ClassifierTrainConfig, "teacher_length"),
     embeddings: EmbeddingsOption = None,
     embedding_dim: EmbeddingDimOption = CLASSIFIER_MODEL["embedding_dim"],
     hidden_size: HiddenSizeOption = CLASSIFIER_MODEL["hidden_size"],

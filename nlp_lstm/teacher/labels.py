@@ -23,13 +23,14 @@ from typing import Any
 import numpy as np
 
 from nlp_lstm.data.token_store import cache_root
+from nlp_lstm.errors import TrainingUsageError
 from nlp_lstm.files import CONFIG_FILE, TRAINING_FILE, WEIGHTS_FILE
 
 OUTPUTS_FORMAT = 1  # part of every key
 
 
-def outputs_key(teacher_dir: Path, texts: list[str]) -> str:
-    digest = hashlib.blake2b(f"teacher-outputs-{OUTPUTS_FORMAT}".encode(), digest_size=16)
+def outputs_key(teacher_dir: Path, texts: list[str], precision: str = "fp32", length: int = 0) -> str:
+    digest = hashlib.blake2b(f"teacher-outputs-{OUTPUTS_FORMAT}-{precision}-{length}".encode(), digest_size=16)
     for name in (CONFIG_FILE, WEIGHTS_FILE):
         with open(teacher_dir / name, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 22), b""):
@@ -41,31 +42,57 @@ def outputs_key(teacher_dir: Path, texts: list[str]) -> str:
 
 
 def teacher_log_probabilities(
-    teacher_dir: str | Path, texts: list[str], device: Any = "cpu", progress: Callable[[int, int], None] | None = None
+    teacher_dir: str | Path,
+    texts: list[str],
+    device: Any = "cpu",
+    progress: Callable[[int, int], None] | None = None,
+    precision: str = "fp32",
+    length: int = 0,
 ) -> tuple[np.ndarray, bool]:
-    """(N, classes) float32 log-probabilities of the teacher for ``texts``, and whether they came from the cache."""
+    """(N, classes) float32 log-probabilities of the teacher for ``texts``, and whether they came from the cache.
+
+    ``precision="bf16"`` runs the teacher under bf16 autocast (about 3x faster on CPUs with AMX); its
+    outputs differ from fp32's in the third digit, so the precision is part of the cache key. ``length``
+    > 0 has the teacher read that many tokens of each text (head and tail) instead of those it was
+    trained on: a teacher fine-tuned on short cuts for speed may judge long reviews better whole.
+    """
     teacher_dir = Path(teacher_dir)
     root = cache_root()
-    path = root / "teacher_outputs" / f"{outputs_key(teacher_dir, texts)}.npy" if root else None
+    path = root / "teacher_outputs" / f"{outputs_key(teacher_dir, texts, precision, length)}.npy" if root else None
     if path is not None and path.is_file():
         with contextlib.suppress(OSError, ValueError):
             cached = np.load(path, allow_pickle=False)
             if cached.shape[0] == len(texts):
                 return cached, True
-    outputs = _label(teacher_dir, texts, device, progress)
+    outputs = _label(teacher_dir, texts, device, progress, precision, length)
     if path is not None:
         _store(path, outputs)
     return outputs, False
 
 
-def _label(teacher_dir: Path, texts: list[str], device: Any, progress: Callable[[int, int], None] | None) -> np.ndarray:
+def _label(
+    teacher_dir: Path,
+    texts: list[str],
+    device: Any,
+    progress: Callable[[int, int], None] | None,
+    precision: str,
+    length: int,
+) -> np.ndarray:
     import torch
 
+    from nlp_lstm.precision import autocast
     from nlp_lstm.prediction import encode_for, predict_probabilities
     from nlp_lstm.teacher.model import load_teacher
 
     saved = load_teacher(teacher_dir, device)
-    with torch.inference_mode():
+    if length:
+        positions = saved.model.network.config.max_position_embeddings
+        if length > positions:
+            raise TrainingUsageError(
+                f"--teacher-length {length} is longer than the teacher reads ({positions} positions); lower it"
+            )
+        saved.inputs = {**saved.inputs, "max_length": length - 2}  # [CLS] and [SEP] take two of the positions
+    with torch.inference_mode(), autocast(torch.device(device), precision):
         probabilities = predict_probabilities(saved.model, encode_for(saved, texts), 64, saved.tokenizer.pad_id, progress)
     return probabilities.clamp_min(1e-12).log().numpy().astype(np.float32)
 
