@@ -63,7 +63,7 @@ ALLOWED = {
     "teacher": set(),
     "teacher.base": {"catalog", "data.token_store", "errors", "files"},
     "teacher.model": {"catalog", "checkpoint", "errors", "files", "teacher.base", "tokenizer"},
-    "teacher.labels": {"data.token_store", "files", "prediction", "teacher.model"},
+    "teacher.labels": {"data.token_store", "errors", "files", "precision", "prediction", "teacher.model"},
     "distillation": {"config", "data.sources", "data.splits", "errors", "files", "teacher.base", "teacher.labels", "tokenizer"},
     "teacher.fine_tune": {
         "classifier_training",
@@ -72,6 +72,7 @@ ALLOWED = {
         "data.sources",
         "distributed",
         "loop",
+        "precision",
         "teacher.model",
         "train",
     },

@@ -86,15 +86,18 @@ def _label(
 
     saved = load_teacher(teacher_dir, device)
     if length:
-        positions = saved.model.network.config.max_position_embeddings
-        if length > positions:
-            raise TrainingUsageError(
-                f"--teacher-length {length} is longer than the teacher reads ({positions} positions); lower it"
-            )
-        saved.inputs = {**saved.inputs, "max_length": length - 2}  # [CLS] and [SEP] take two of the positions
+        read_length(saved, length)
     with torch.inference_mode(), autocast(torch.device(device), precision):
         probabilities = predict_probabilities(saved.model, encode_for(saved, texts), 64, saved.tokenizer.pad_id, progress)
     return probabilities.clamp_min(1e-12).log().numpy().astype(np.float32)
+
+
+def read_length(saved: Any, length: int) -> None:
+    """Have a loaded teacher read ``length`` tokens of each text, [CLS] and [SEP] included, as --max-length counts."""
+    positions = saved.model.network.config.max_position_embeddings
+    if length > positions:
+        raise TrainingUsageError(f"--teacher-length {length} is longer than the teacher reads ({positions} positions); lower it")
+    saved.inputs = {**saved.inputs, "max_length": length - 2}  # [CLS] and [SEP] take two of the positions
 
 
 def _store(path: Path, outputs: np.ndarray) -> None:
