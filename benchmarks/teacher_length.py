@@ -27,9 +27,7 @@ import torch  # noqa: E402
 
 import nlp_lstm  # noqa: E402
 from nlp_lstm.distillation import teacher_directory  # noqa: E402
-from nlp_lstm.precision import autocast  # noqa: E402
-from nlp_lstm.prediction import encode_for, predict_probabilities  # noqa: E402
-from nlp_lstm.teacher.labels import read_length  # noqa: E402
+from nlp_lstm.teacher.labels import label_texts, read_length  # noqa: E402
 
 VALIDATION = ("builtin:imdb", "builtin:rotten_tomatoes")
 
@@ -38,8 +36,7 @@ def accuracy_at(saved, part, length: int, precision: str) -> tuple[float, float]
     """Validation accuracy of the teacher reading ``length`` tokens of each text, and the seconds it took."""
     read_length(saved, length)
     started = time.perf_counter()
-    with torch.inference_mode(), autocast(torch.device("cpu"), precision):
-        probabilities = predict_probabilities(saved.model, encode_for(saved, part.texts), 64, saved.tokenizer.pad_id)
+    probabilities = label_texts(saved, part.texts, precision)  # as the labelling of a transfer set runs
     right = probabilities.argmax(dim=1) == torch.tensor(part.labels)
     return float(right.float().mean()), time.perf_counter() - started
 

@@ -15,10 +15,11 @@
 #    them once (cached; a second student run costs no teacher time), reading 256 tokens of each text: on the
 #    validation splits it judges IMDB reviews better at 256 than at the 128 it was trained on, or at 512
 #    (python benchmarks/teacher_length.py RUNS_DIR/sentiment-teacher).
+# 3. the same student without a teacher (byte-level BPE, random start, gold labels only): the comparison row.
 #
 # PRECISION (fp32 or bf16) defaults to bf16 where the CPU has AMX (amx_bf16 in /proc/cpuinfo) and the bf16
-# LSTM probe passes, which makes every stage about 2-3 times faster there; fp32 elsewhere.
-# 3. the same student without a teacher (byte-level BPE, random start, gold labels only): the comparison row.
+# LSTM probe passes, which makes each stage 1.6 to 3 times faster there (benchmarks/sentiment_precision.py);
+# fp32 elsewhere.
 #
 # Each stage prints its wall time. Validation and test texts never reach any stage; every choice was made
 # on the validation split (see the model card).

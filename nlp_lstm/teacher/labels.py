@@ -78,18 +78,24 @@ def _label(
     precision: str,
     length: int,
 ) -> np.ndarray:
-    import torch
-
-    from nlp_lstm.precision import autocast
-    from nlp_lstm.prediction import encode_for, predict_probabilities
     from nlp_lstm.teacher.model import load_teacher
 
     saved = load_teacher(teacher_dir, device)
     if length:
         read_length(saved, length)
-    with torch.inference_mode(), autocast(torch.device(device), precision):
-        probabilities = predict_probabilities(saved.model, encode_for(saved, texts), 64, saved.tokenizer.pad_id, progress)
-    return probabilities.clamp_min(1e-12).log().numpy().astype(np.float32)
+    return label_texts(saved, texts, precision, progress).clamp_min(1e-12).log().numpy().astype(np.float32)
+
+
+def label_texts(saved: Any, texts: list[str], precision: str = "fp32", progress: Any = None) -> Any:
+    """A loaded teacher's class probabilities (N, classes) for ``texts``, under its input policy and ``precision``."""
+    import torch
+
+    from nlp_lstm.precision import autocast
+    from nlp_lstm.prediction import encode_for, predict_probabilities
+
+    device = next(saved.model.parameters()).device
+    with torch.inference_mode(), autocast(device, precision):
+        return predict_probabilities(saved.model, encode_for(saved, texts), 64, saved.tokenizer.pad_id, progress)
 
 
 def read_length(saved: Any, length: int) -> None:
