@@ -33,7 +33,7 @@ _EXPORTS = {
     "SavedModel": "nlp_lstm.checkpoint",
     "load_model": "nlp_lstm.models",
     "shipped_model": "nlp_lstm.checkpoint",
-    "from_pretrained": "nlp_lstm.checkpoint",
+    "from_pretrained": "nlp_lstm.models",
     "save_model": "nlp_lstm.checkpoint:save",
     "evaluate_language_model": "nlp_lstm.evaluate",
     "evaluate_classifier": "nlp_lstm.evaluate",
@@ -72,7 +72,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from nlp_lstm.checkpoint import SavedModel, from_pretrained, shipped_model
+    from nlp_lstm.checkpoint import SavedModel, shipped_model
     from nlp_lstm.checkpoint import save as save_model
     from nlp_lstm.classifier_training import train_classifier
     from nlp_lstm.config import ClassifierTrainConfig, ModelConfig, SampleConfig, TeacherTrainConfig, TrainConfig
@@ -87,7 +87,7 @@ if TYPE_CHECKING:
     from nlp_lstm.lm_training import train_language_model
     from nlp_lstm.lstm import ReferenceLSTM
     from nlp_lstm.model import Classifier, ClassifierEnsemble, Encoder, LanguageModel
-    from nlp_lstm.models import load_model
+    from nlp_lstm.models import from_pretrained, load_model
     from nlp_lstm.prediction import Prediction, classify
     from nlp_lstm.sampling import generate, generate_samples, generate_stream
     from nlp_lstm.teacher.fine_tune import train_teacher

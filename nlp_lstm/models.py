@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from nlp_lstm import checkpoint
+from nlp_lstm import checkpoint, hub
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.errors import UsageError
 from nlp_lstm.teacher.base import is_teacher_directory
@@ -26,3 +26,10 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu", kind: 
 
         return load_teacher(directory, device)
     return checkpoint.load(directory, device=device, kind=kind)
+
+
+def from_pretrained(
+    name_or_path: str | Path, device: str | torch.device = "cpu", kind: str | None = None, revision: str | None = None
+) -> SavedModel:
+    """``load_model`` of a model directory (an LSTM's or a teacher's), or of a Hub repo id where no such path exists."""
+    return load_model(hub.resolve(name_or_path, revision), device=device, kind=kind)

@@ -62,7 +62,8 @@ ALLOWED = {
     },
     "teacher": set(),
     "teacher.base": {"catalog", "data.token_store", "errors", "files"},
-    "teacher.model": {"catalog", "checkpoint", "errors", "files", "teacher.base", "tokenizer"},
+    "teacher.model": {"catalog", "checkpoint", "errors", "files", "teacher.base", "teacher.strict", "tokenizer"},
+    "teacher.strict": {"checkpoint", "files"},
     "teacher.labels": {"data.token_store", "errors", "files", "precision", "prediction", "teacher.model"},
     "distillation": {"config", "data.sources", "data.splits", "errors", "files", "teacher.base", "teacher.labels", "tokenizer"},
     "teacher.fine_tune": {
@@ -76,7 +77,7 @@ ALLOWED = {
         "teacher.model",
         "train",
     },
-    "models": {"checkpoint", "errors", "teacher.base", "teacher.model"},
+    "models": {"checkpoint", "errors", "hub", "teacher.base", "teacher.model"},
     "classifier_training": {
         "checkpoint",
         "distillation",

@@ -16,12 +16,13 @@ import os
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from nlp_lstm.catalog import teacher_block
 from nlp_lstm.data.token_store import cache_root
-from nlp_lstm.errors import UsageError
+from nlp_lstm.errors import NlpLstmError, UsageError
 from nlp_lstm.files import CONFIG_FILE, UnreadableFile, read_json_file
 
 BUILTIN_MINILM = "builtin:minilm"
@@ -34,6 +35,61 @@ class TeacherUnavailable(UsageError):
     """The teacher extra or the pretrained encoder is not installed, or a base cannot be found."""
 
 
+class CodeInModelDirectory(NlpLstmError):
+    """A transformer directory asks to run code of its own; loading a model never runs code."""
+
+
+# What makes ``transformers`` import Python from a model directory (its "custom code" mechanism): an
+# ``auto_map`` in any of its JSON files, a ``.py`` file beside them, or a flag asking for it.
+CODE_KEYS = frozenset({"auto_map", "trust_remote_code", "custom_pipelines"})
+CODE_SUFFIXES = (".py", ".pyc", ".pyw", ".pyx", ".so")
+MOST_ENTRIES = 10_000  # a model directory holds tens of files; past this it is not one, and walking on is wasted
+
+
+def refuse_code(directory: str | Path) -> None:
+    """Raise unless ``directory`` is free of everything that could make ``transformers`` run code from it.
+
+    Checked before ``transformers`` sees the directory, whatever stdin, terminal or environment the
+    user has: ``trust_remote_code=False`` at every ``from_pretrained`` is the second wall, not the first.
+    """
+    directory = Path(directory)
+    for path in _entries(directory):
+        if path.name.endswith(CODE_SUFFIXES):
+            raise CodeInModelDirectory(f"{path}: a model directory may not hold code; nlp-lstm never runs it (remove the file)")
+        if path.suffix == ".json" and path.parent == directory:
+            try:
+                found = sorted(_code_keys(read_json_file(path, "model file")))
+            except UnreadableFile:
+                continue  # a damaged file is reported by the reader that needs it; it runs no code either way
+            if found:
+                raise CodeInModelDirectory(
+                    f"{path}: asks to run custom code ({', '.join(found)}); nlp-lstm never runs code from a model directory"
+                )
+
+
+def _entries(directory: Path) -> Iterator[Path]:
+    seen = 0
+    for root, folders, files in os.walk(directory):
+        seen += len(folders) + len(files)
+        if seen > MOST_ENTRIES:
+            raise CodeInModelDirectory(f"{directory}: over {MOST_ENTRIES:,} entries; this is not a model directory")
+        folders.sort()
+        yield from (Path(root) / name for name in sorted(files))
+
+
+def _code_keys(document: Any) -> set[str]:
+    """The keys of ``CODE_KEYS`` anywhere in a parsed JSON document; a loop, since nesting may be deep."""
+    found, pending = set(), [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            found |= CODE_KEYS & set(value)
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return found
+
+
 def resolve_base(spec: str) -> str:
     """A pretrained encoder as ``from_pretrained`` takes it: an unpacked builtin, a directory, or a Hub id."""
     if spec == BUILTIN_MINILM:
@@ -41,9 +97,12 @@ def resolve_base(spec: str) -> str:
     if spec.startswith("builtin:"):
         raise TeacherUnavailable(f"unknown built-in base {spec!r}; the built-in base is {BUILTIN_MINILM}")
     path = Path(spec).expanduser()
-    if path.exists() and not (path / CONFIG_FILE).is_file():
+    if not path.exists():
+        return spec  # a Hub id: trust_remote_code=False and safetensors only guard its download
+    if not (path / CONFIG_FILE).is_file():
         raise TeacherUnavailable(f"{spec}: a base encoder directory needs a config.json (a transformers model)")
-    return str(path) if path.exists() else spec
+    refuse_code(path)
+    return str(path)
 
 
 def _unpacked_minilm() -> Path:
@@ -70,14 +129,21 @@ def _unpacked_minilm() -> Path:
 
 
 def teacher_settings(directory: str | Path) -> dict[str, Any] | None:
-    """The ``nlp_lstm`` block of a teacher directory's config.json, or None where the directory is no teacher."""
+    """The ``nlp_lstm`` block of a teacher directory's config.json, or None where the directory is no teacher.
+
+    Every caller goes on to hand the directory to ``transformers`` or to read its files, so a teacher
+    directory that asks to run code is refused here, once for every route.
+    """
     config = Path(directory) / CONFIG_FILE
     if not config.is_file():
         return None
     try:
-        return teacher_block(read_json_file(config, "model config"))
+        block = teacher_block(read_json_file(config, "model config"))
     except UnreadableFile:
         return None
+    if block is not None:
+        refuse_code(directory)
+    return block
 
 
 def is_teacher_directory(directory: str | Path) -> bool:
