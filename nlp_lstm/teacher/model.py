@@ -20,10 +20,18 @@ import torch
 from torch import nn
 
 from nlp_lstm.catalog import TEACHER_KEY
-from nlp_lstm.checkpoint import SavedModel
+from nlp_lstm.checkpoint import ModelLoadError, SavedModel
 from nlp_lstm.errors import UsageError
-from nlp_lstm.files import TOKENIZER_FILE, TRAINING_FILE
+from nlp_lstm.files import TOKENIZER_FILE, TRAINING_FILE, WEIGHTS_FILE, read_json_file
 from nlp_lstm.teacher.base import TeacherUnavailable, resolve_base, teacher_settings
+from nlp_lstm.teacher.strict import (
+    LOAD_SAFELY,
+    check_base_weights,
+    check_loaded,
+    check_settings,
+    check_teacher_weights,
+    check_vocabulary,
+)
 from nlp_lstm.tokenizer import PretrainedTokenizer
 
 try:
@@ -101,10 +109,13 @@ def _assemble(network: nn.Module, tokenizer: PretrainedTokenizer, device: Any) -
 def load_base(spec: str, labels: list[str], max_length: int, device: Any = "cpu") -> TeacherModel:
     """A pretrained encoder with a new classification head for ``labels``, reading ``max_length`` tokens."""
     library = _require_transformers()
-    path = resolve_base(spec)
+    path = resolve_base(spec)  # a local directory has been checked for code already
+    heads = {"num_labels": len(labels), "id2label": dict(enumerate(labels)), "label2id": {n: i for i, n in enumerate(labels)}}
+    if Path(path).is_dir():
+        check_base_weights(Path(path), library, **heads)
     try:
-        network = library.AutoModelForSequenceClassification.from_pretrained(
-            path, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={n: i for i, n in enumerate(labels)}
+        network, report = library.AutoModelForSequenceClassification.from_pretrained(
+            path, **LOAD_SAFELY, output_loading_info=True, **heads
         )
         tokenizer = _base_tokenizer(library, path, network.config.pad_token_id or 0)
     except (OSError, ValueError) as error:
@@ -113,6 +124,7 @@ def load_base(spec: str, labels: list[str], max_length: int, device: Any = "cpu"
             f"{spec}: cannot load a pretrained encoder ({reason}); give builtin:minilm, a model directory, "
             "or a Hub id on a machine with a network"
         ) from None
+    check_loaded(network, report, spec, head_is_new=True)
     positions = getattr(network.config, "max_position_embeddings", max_length)
     if max_length > positions:
         raise UsageError(f"--max-length {max_length} is longer than {spec} reads ({positions} positions); lower it")
@@ -124,21 +136,32 @@ def _base_tokenizer(library: Any, path: str, pad_id: int) -> PretrainedTokenizer
     local = Path(path) / TOKENIZER_FILE
     if local.is_file():
         return PretrainedTokenizer.from_file(local, pad_id)
-    return PretrainedTokenizer(library.AutoTokenizer.from_pretrained(path).backend_tokenizer, pad_id)
+    return PretrainedTokenizer(library.AutoTokenizer.from_pretrained(path, trust_remote_code=False).backend_tokenizer, pad_id)
 
 
 def load_teacher(directory: str | Path, device: Any = "cpu") -> TeacherModel:
-    """A teacher directory written by ``nlp-lstm train teacher``, ready to predict."""
-    settings = teacher_settings(directory)
+    """A teacher directory written by ``nlp-lstm train teacher``, ready to predict; checked as strictly as an LSTM's."""
+    directory = Path(directory)
+    settings = teacher_settings(directory)  # refuses a directory that asks to run code
     if settings is None:
         raise UsageError(f"{directory}: is not a teacher directory (a model from nlp-lstm train teacher)")
     if settings.get("format_version", 0) > TEACHER_FORMAT_VERSION:
         raise UsageError(f"{directory}: a teacher of a newer nlp-lstm (format {settings['format_version']}); upgrade nlp-lstm")
+    check_settings(directory, settings)
     library = _require_transformers()
-    network = library.AutoModelForSequenceClassification.from_pretrained(str(directory))
+    check_teacher_weights(directory, library)
+    try:
+        network, report = library.AutoModelForSequenceClassification.from_pretrained(
+            str(directory), **LOAD_SAFELY, local_files_only=True, output_loading_info=True
+        )
+    except Exception as error:  # safetensors and transformers raise their own types for damaged files
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelLoadError(f"{directory}: cannot be loaded ({reason}); the teacher is damaged") from None
+    check_loaded(network, report, str(directory / WEIGHTS_FILE), head_is_new=False)
     network.eval()
-    tokenizer = PretrainedTokenizer.from_file(Path(directory) / TOKENIZER_FILE, network.config.pad_token_id or 0)
-    training_file = Path(directory) / TRAINING_FILE
-    training = json.loads(training_file.read_text()) if training_file.is_file() else {}
+    tokenizer = PretrainedTokenizer.from_file(directory / TOKENIZER_FILE, network.config.pad_token_id or 0)
+    check_vocabulary(directory, tokenizer.vocab_size, network)
+    training_file = directory / TRAINING_FILE
+    training = read_json_file(training_file, "training record") if training_file.is_file() else {}
     model = _assemble(network, tokenizer, device)
-    return TeacherModel(model, tokenizer, "classifier", settings["labels"], training, Path(directory), settings["inputs"])
+    return TeacherModel(model, tokenizer, "classifier", settings["labels"], training, directory, settings["inputs"])
