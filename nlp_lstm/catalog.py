@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from nlp_lstm.errors import NlpLstmError
-from nlp_lstm.files import CONFIG_FILE, EVALUATION_FILE, TOKENIZER_FILE, TRAINING_FILE, UnreadableFile, read_json_file
+from nlp_lstm.files import (
+    CONFIG_FILE,
+    EVALUATION_FILE,
+    TOKENIZER_FILE,
+    TRAINING_FILE,
+    UnreadableFile,
+    read_json_file,
+    signed_card,
+)
 
 # Shipped models, by kind, and where they live: inside an installed wheel, or in a source checkout.
 SHIPPED_MODELS = {"lm": "shakespeare-char", "classifier": "sentiment"}
@@ -175,10 +183,14 @@ def model_info(path: Path) -> dict[str, Any]:
     return info
 
 
-def model_card(path: Path) -> str:
-    """A model card (``README.md``) for a model directory, written from its JSON files."""
-    info = model_info(path)
-    lines = [f"# {path.name}", "", f"An nlp-lstm {info['kind']}: {info['shape']}.", "", "| field | value |", "| --- | --- |"]
+def model_card(path: Path, title: str | None = None) -> str:
+    """A model card (``README.md``) for a model directory, written from its JSON files and signed as ours.
+
+    ``title`` is the name the directory will have (default: its name now); a card written in a
+    temporary directory before it is renamed into place must not be titled with the temporary's name.
+    """
+    info, title = model_info(path), title or path.name
+    lines = [f"# {title}", "", f"An nlp-lstm {info['kind']}: {info['shape']}.", "", "| field | value |", "| --- | --- |"]
     for key, value in info.items():
         text = value if isinstance(value, str) else json.dumps(value)
         lines.append(f"| {key} | {text.replace('|', '/')} |")
@@ -188,4 +200,4 @@ def model_card(path: Path) -> str:
         f"`nlp-lstm {'generate' if info['kind'] == 'language model' else 'classify'} --model PATH ...`.",
         "",
     ]
-    return "\n".join(lines)
+    return signed_card("\n".join(lines))  # the signature lets a later save replace this card, and only this card

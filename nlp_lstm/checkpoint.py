@@ -12,13 +12,11 @@ mid-save leaves the previous good directory, never a half-written one.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +41,7 @@ from nlp_lstm.files import (
     UnreadableFile,
     atomic_directory,
     check_regular_file,
+    naming,
     read_json_file,
 )
 from nlp_lstm.model import Classifier, ClassifierEnsemble, LanguageModel
@@ -103,24 +102,15 @@ class SavedModel:
 
     def push_to_hub(self, repo_id: str, token: str | None = None, private: bool = False) -> str:
         """Upload this model (weights, tokenizer, JSON, card) to the Hub repo ``repo_id``; returns its URL."""
+        name = repo_id.rsplit("/", 1)[-1]  # the card is titled with the directory's name: make it the repo's
         with tempfile.TemporaryDirectory() as scratch:
-            return hub.upload(self.save_pretrained(Path(scratch) / "model"), repo_id, token, private)
-
-
-@contextlib.contextmanager
-def os_errors_of_safetensors(path: Path) -> Iterator[None]:
-    """Turn safetensors' own error for a failed write (it names the OS error only in its text) into an OSError."""
-    try:
-        yield
-    except Exception as error:
-        code = re.search(r"os error (\d+)", str(error))
-        if code is None:
-            raise
-        raise OSError(int(code[1]), os.strerror(int(code[1])), str(path)) from None
+            directory = Path(scratch) / (name if re.fullmatch(r"[\w-][\w.-]*", name) else "model")
+            return hub.upload(self.save_pretrained(directory), repo_id, token, private)
 
 
 def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    with naming(path):
+        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def write_model_files(directory: Path, saved: SavedModel) -> None:
@@ -129,7 +119,8 @@ def write_model_files(directory: Path, saved: SavedModel) -> None:
     A model that is not an LSTM (a transformer teacher) brings its own ``write``.
     """
     if hasattr(saved, "write"):
-        saved.write(directory)
+        with naming(directory):
+            saved.write(directory)
         return
     config = {
         "format_version": FORMAT_VERSION,
@@ -149,9 +140,10 @@ def write_model_files(directory: Path, saved: SavedModel) -> None:
     model = saved.model
     if any(p.device.type != "cpu" for p in model.parameters()) or saved.weights_dtype != "float32":
         model = copy.deepcopy(model).to("cpu", WEIGHT_DTYPES[saved.weights_dtype])
-    with os_errors_of_safetensors(directory / WEIGHTS_FILE):
+    with naming(directory / WEIGHTS_FILE):
         save_model(model, str(directory / WEIGHTS_FILE), metadata={"format": "pt"})
-    saved.tokenizer.save(directory / TOKENIZER_FILE)
+    with naming(directory / TOKENIZER_FILE):
+        saved.tokenizer.save(directory / TOKENIZER_FILE)
     _write_json(directory / TRAINING_FILE, saved.training)
 
 
@@ -164,8 +156,9 @@ def save(saved: SavedModel, directory: str | Path, card: bool = False) -> Path:
     directory = Path(directory)
     with atomic_directory(directory) as staging:
         write_model_files(staging, saved)
-        if card:
-            (staging / CARD_FILE).write_text(model_card(staging), encoding="utf-8")
+        if card:  # titled with the name the directory will have, not the temporary's
+            with naming(staging / CARD_FILE):
+                (staging / CARD_FILE).write_text(model_card(staging, Path(os.path.abspath(directory)).name), encoding="utf-8")
     return directory
 
 
@@ -379,7 +372,7 @@ def save_trainer_state(
                 flat[f"optimizer.{index}.{key}"] = value.detach().cpu().contiguous()
             else:
                 scalars.setdefault(str(index), {})[key] = value
-    with os_errors_of_safetensors(directory / STATE_TENSORS_FILE):
+    with naming(directory / STATE_TENSORS_FILE):
         save_file(flat, str(directory / STATE_TENSORS_FILE))
     _write_json(directory / STATE_JSON_FILE, {"info": info, "param_groups": state["param_groups"], "scalars": scalars})
 

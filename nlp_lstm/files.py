@@ -3,7 +3,10 @@
 The library deletes only what it can prove it wrote: a model directory whose entries are all model
 file names, and a run directory that carries our marker file (or, from before the marker, a
 ``train_config.json`` beside a ``best/`` or ``last/`` model directory), and inside either only the
-names it knows. Anything else in the way is an error that names the path.
+names it knows. A ``README.md`` is a name people use too, so a model card counts as ours only while
+it ends in the signature line we wrote, whose digest covers every byte above it. Anything else in
+the way is an error that names the path. A symbolic link to a directory is followed: the directory
+it leads to is replaced (its temporaries are made beside it, on its file system) and the link stays.
 
 A directory is replaced by writing the new version beside it (``.NAME.partial-PID``) and swapping
 the two in one atomic step where the OS has one (Linux ``renameat2(RENAME_EXCHANGE)``), else by two
@@ -22,6 +25,7 @@ import contextlib
 import ctypes
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -57,6 +61,9 @@ RUN_MODEL_DIRS = (BEST_DIR, LAST_DIR)
 
 # The most any JSON file of a model or run directory may hold: a 50 k-token BPE vocabulary is about 3 MB.
 JSON_LIMIT = 64 * 2**20
+CARD_LIMIT = 2**20  # a card we write is a few kB; a bigger README.md is not ours, and is not read to find out
+# The last line of a model card we write. An HTML comment, so it does not show where the card is rendered (the Hub).
+CARD_SIGNATURE = "<!-- written by nlp-lstm; sha256 of the card above: {} -->\n"
 
 _SAFETENSORS_TEMPORARY = re.compile(r"^\.tmp[A-Za-z0-9_]{6,10}$")  # Python's tempfile names, as safetensors uses
 _TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<role>partial|old|run|replaced)-(?P<pid>\d+)$")
@@ -113,6 +120,47 @@ def temporary(target: Path, role: str, pid: int | None = None) -> Path:
     return target.parent / f".{target.name}.{role}-{os.getpid() if pid is None else pid}"
 
 
+def followed(path: Path) -> Path:
+    """The directory a replacement of ``path`` swaps with: where a symbolic link leads, else ``path`` itself.
+
+    A temporary made beside the link would be swapped in for the link (the link then sits at the
+    temporary's name, out of reach of the cleanup) and would cross file systems where the link does.
+    A path with no name of its own (``.``, ``..``) is made absolute, or its sibling would be inside it.
+    """
+    return Path(os.path.realpath(path)) if path.is_symlink() or path.name in ("", ".", "..") else path
+
+
+def final_name(path: str | os.PathLike[str]) -> str:
+    """``path`` with each temporary in it (``.NAME.partial-PID``, ...) given the name it becomes.
+
+    A message outlives the temporary (it is removed when the write fails), so it names what the user asked for.
+    """
+    return os.sep.join(match["name"] if (match := _TEMPORARY.match(part)) else part for part in os.fspath(path).split(os.sep))
+
+
+@contextlib.contextmanager
+def naming(path: Path) -> Iterator[None]:
+    """Make an OS error raised while writing ``path`` name the path a user knows.
+
+    A failed ``write`` or ``fsync`` raises an OSError without a file name, and Rust libraries
+    (safetensors, tokenizers) raise their own error that gives the OS error only in its text
+    ("os error 28"): both become an OSError that names ``path``, and a temporary in the name is
+    given its final name (see :func:`final_name`).
+    """
+    try:
+        yield
+    except OSError as error:
+        shown = final_name(error.filename if error.filename is not None else path)
+        if shown == error.filename:
+            raise
+        raise OSError(error.errno, error.strerror, shown) from error
+    except Exception as error:
+        code = re.search(r"os error (\d+)", str(error))
+        if code is None or isinstance(error, NlpLstmError):
+            raise
+        raise OSError(int(code[1]), os.strerror(int(code[1])), final_name(path)) from error
+
+
 def _running(pid: int) -> bool:
     if pid == os.getpid():
         return True
@@ -132,14 +180,38 @@ def stale_temporaries(target: Path) -> list[tuple[str, Path]]:
     found = []
     for entry in target.parent.iterdir():
         match = _TEMPORARY.match(entry.name)
-        if match and match["name"] == target.name and not _running(int(match["pid"])):
+        # A temporary of ours is a real directory: a link by that name is not followed into what it points to.
+        if match and match["name"] == target.name and not entry.is_symlink() and not _running(int(match["pid"])):
             found.append((match["role"], entry))
     return sorted(found, key=lambda item: item[1].lstat().st_mtime_ns, reverse=True)
 
 
+def signed_card(text: str) -> str:
+    """A model card ``text`` with the signature line that proves nlp-lstm wrote it, byte for byte."""
+    return text + CARD_SIGNATURE.format(hashlib.sha256(text.encode("utf-8")).hexdigest())
+
+
+def is_our_card(path: Path) -> bool:
+    """Whether ``path`` is a model card exactly as nlp-lstm wrote it; a README.md written or edited by anyone else is not."""
+    if path.is_symlink():
+        return False
+    try:
+        check_regular_file(path, "model card", CARD_LIMIT)  # never read a FIFO or a giant file to find out
+        text = path.read_bytes().decode("utf-8")
+    except (UnreadableFile, OSError, UnicodeDecodeError):
+        return False
+    return signed_card(text[: text.rfind("\n", 0, len(text) - 1) + 1]) == text  # all but the last line, signed
+
+
+def _is_model_file(path: Path) -> bool:
+    if path.name not in MODEL_FILES or not path.is_file() or path.is_symlink():
+        return False
+    return path.name != CARD_FILE or is_our_card(path)
+
+
 def model_strays(directory: Path) -> list[Path]:
-    """Entries of ``directory`` that are not files of a model directory."""
-    return sorted(p for p in directory.iterdir() if p.name not in MODEL_FILES or not p.is_file() or p.is_symlink())
+    """Entries of ``directory`` that are not files of a model directory (a README.md that is not our card included)."""
+    return sorted(p for p in directory.iterdir() if not _is_model_file(p))
 
 
 def is_run_directory(directory: Path) -> bool:
@@ -173,7 +245,8 @@ def _refuse(strays: list[Path], what: str, advice: str) -> NotOurFiles:
 
 
 def check_model_replaceable(directory: Path) -> None:
-    """Raise unless ``directory`` is absent, empty, or a model directory holding only model files."""
+    """Raise unless ``directory`` (or where its link leads) is absent, empty, or a model directory of only model files."""
+    directory = followed(directory)
     if not directory.exists() and not directory.is_symlink():
         return
     if directory.is_symlink() or not directory.is_dir():
@@ -192,9 +265,26 @@ def check_run_replaceable(directory: Path) -> None:
         raise _refuse(strays, f"overwriting {directory}", "move them away or choose another --output")
 
 
+def check_resumable(directory: Path) -> None:
+    """Raise unless the model directories of the run ``directory`` hold only model files: a resumed run replaces them.
+
+    Asked when the run resumes, not at its first save minutes or hours later.
+    """
+    strays = [path for name in RUN_MODEL_DIRS if (model := followed(directory / name)).is_dir() for path in model_strays(model)]
+    if strays:
+        raise _refuse(strays, f"resuming {directory}", f"it replaces {BEST_DIR}/ and {LAST_DIR}/ as it trains; move them away")
+
+
 def remove_model_directory(directory: Path) -> None:
-    """Delete a model directory's own files, then the directory; whatever else is there stays, and so does it."""
+    """Delete a model directory's own files, then the directory; whatever else is there stays, and so does it.
+
+    A README.md goes only if it is our card, or if the directory is a temporary of ours: a card that
+    a crash or a full disk cut short is ours too, and what it replaced was checked before.
+    """
+    temporary_of_ours = _TEMPORARY.match(directory.name) is not None
     for name in MODEL_FILES:
+        if name == CARD_FILE and not temporary_of_ours and not is_our_card(directory / name):
+            continue
         with contextlib.suppress(FileNotFoundError):
             (directory / name).unlink()
     for leftover in directory.glob(".tmp*"):  # safetensors writes a temporary beside the file, then renames it
@@ -286,7 +376,7 @@ def recover(target: Path, remove) -> None:
 @contextlib.contextmanager
 def atomic_directory(target: Path) -> Iterator[Path]:
     """Yield a temporary sibling of ``target`` to write a model directory into; on success it replaces ``target``."""
-    target = Path(target)
+    target = followed(Path(target))
     check_model_replaceable(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     recover(target, remove_model_directory)
@@ -295,13 +385,14 @@ def atomic_directory(target: Path) -> Iterator[Path]:
         remove_model_directory(staging)
     staging.mkdir()
     try:
-        yield staging
-        check_model_replaceable(staging)  # the writer put only model files there
-        for file in staging.iterdir():
-            with open(file, "rb") as handle:
-                os.fsync(handle.fileno())
-        fsync_directory(staging)
-        replaced = swap_into_place(staging, target, "old")
+        with naming(target):  # a full disk names target/FILE, not the temporary that is gone by then
+            yield staging
+            check_model_replaceable(staging)  # the writer put only model files there
+            for file in staging.iterdir():
+                with naming(file), open(file, "rb") as handle:
+                    os.fsync(handle.fileno())
+            fsync_directory(staging)
+            replaced = swap_into_place(staging, target, "old")
     except BaseException:
         remove_model_directory(staging)
         raise

@@ -5,7 +5,8 @@ unavailable device leaves ``--output`` as it was. ``--overwrite`` of a run that 
 writes the new run in a hidden sibling (``.NAME.run-PID``) and swaps it in after its first complete
 ``last/``, so the old run survives every failure before that. A directory that holds only what a
 start that never saved wrote is free for the next start. While a process trains in a run, it holds
-the run's lock (see ``files.RunLock``).
+the run's lock (see ``files.RunLock``). An ``--output`` that is a symbolic link keeps its link: the
+run it leads to is the one replaced, by a sibling made beside that run.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from nlp_lstm.files import (
     STATE_JSON_FILE,
     NotOurFiles,
     RunLock,
+    check_resumable,
     check_run_replaceable,
+    followed,
     is_run_directory,
     recover,
     remove_model_directory,
@@ -45,6 +48,8 @@ def _is_free(directory: Path) -> bool:
     """Absent, empty, or left by a start of ours that never saved a model."""
     if not directory.exists():
         return True
+    if not directory.is_dir():
+        return False
     if not any(directory.iterdir()):
         return True
     return is_run_directory(directory) and not has_checkpoint(directory) and not run_strays(directory)
@@ -54,13 +59,14 @@ class RunDirectory:
     """Where a run writes; ``writes`` is False in the processes of a torchrun group other than rank 0."""
 
     def __init__(self, output_dir: Path, writes: bool = True):
-        self.output_dir = output_dir
+        self.output_dir = output_dir  # as the user named it: in messages, and for the files the run writes
+        self.place = followed(output_dir)  # the directory a replacement swaps with: a link's target, never the link
         self.directory = output_dir  # a hidden sibling while the run replaces an older one at output_dir
         self.writes = writes
         self.locks: list[RunLock] = []
         self.made_directory = False
         if writes:
-            recover(output_dir, remove_run_directory)  # put back a run whose replacement a crash cut short
+            recover(self.place, remove_run_directory)  # put back a run whose replacement a crash cut short
 
     def open_for_resume(self) -> None:
         """Lock the run and repair its model directories; raise if there is nothing to resume."""
@@ -72,14 +78,20 @@ class RunDirectory:
             raise RunDirectoryError(
                 f"{self.output_dir}: no resumable run here (missing {LAST_DIR}/{STATE_JSON_FILE}); start it without --resume"
             )
+        if self.writes:
+            check_resumable(self.output_dir)
 
     def check_new(self, overwrite: bool) -> None:
         """Refuse an occupied ``--output`` before anything is read or written; lock a run that will be replaced."""
         out = self.output_dir
-        if not self.writes or _is_free(out):
+        if not self.writes:
             return
-        if not out.is_dir():
-            raise RunDirectoryError(f"{out}: is a file, not a run directory; choose another --output")
+        existing = next(path for path in (out, *out.parents) if path.exists())  # a root always exists
+        if not existing.is_dir():  # asked here: making the directory would fail with ENOTDIR, a "disk" error
+            what = "a run directory" if existing == out else f"a directory (it is on the path of {out})"
+            raise RunDirectoryError(f"{existing}: is a file, not {what}; choose another --output")
+        if _is_free(out):
+            return
         if not overwrite:
             if is_run_directory(out):
                 raise RunDirectoryError(f"{out}: already holds a run; pass --resume to continue it or --overwrite to replace it")
@@ -92,7 +104,7 @@ class RunDirectory:
 
     def begin(self) -> Path:
         """Make the directory the new run writes to (its settings go in next); return it."""
-        out = self.output_dir
+        out = self.place
         if out.is_dir() and has_checkpoint(out):  # --overwrite of a run that saved: write beside it
             self.directory = temporary(out, "run")
             if self.directory.exists():
@@ -101,8 +113,9 @@ class RunDirectory:
             leftover = RunLock(out)  # unless that start is still running, before its first checkpoint
             remove_run_directory(out)
             leftover.release()
-        self.made_directory = not self.directory.exists()
-        self.directory.mkdir(parents=True, exist_ok=True)
+        made = self.directory if self.replacing else out  # a link to a directory not made yet: make its target
+        self.made_directory = not made.exists()
+        made.mkdir(parents=True, exist_ok=True)
         self.locks.append(RunLock(self.directory))
         return self.directory
 
@@ -114,7 +127,7 @@ class RunDirectory:
         """After the new run's first complete ``last/``: swap it in for the run it replaces, and delete that one."""
         if not self.replacing:
             return
-        replaced = swap_into_place(self.directory, self.output_dir, "replaced")
+        replaced = swap_into_place(self.directory, self.place, "replaced")
         self.directory = self.output_dir
         if replaced is not None:
             remove_run_directory(replaced)
@@ -127,7 +140,7 @@ class RunDirectory:
             if self.writes and self.replacing:
                 remove_run_directory(self.directory)  # the run it was to replace stays as it was
             elif self.writes and self.made_directory and not has_checkpoint(self.directory):
-                remove_run_directory(self.directory)
+                remove_run_directory(self.place)  # what it made: a link's target, not the link
         for lock in self.locks:
             lock.release()
         self.locks = []

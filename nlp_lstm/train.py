@@ -38,6 +38,7 @@ from nlp_lstm.files import (
     RUN_CONFIG_FILE,
     RUN_TOML_FILE,
     atomic_directory,
+    naming,
     read_json_file,
 )
 from nlp_lstm.plots import PlotsUnavailable, plot_runs
@@ -238,10 +239,12 @@ class TrainingRun:
         if self.resume or not self.processes.is_main:
             return
         directory = self.run_directory.begin()
-        (directory / RUN_CONFIG_FILE).write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
+        with naming(directory / RUN_CONFIG_FILE):  # a failed write names no file by itself
+            (directory / RUN_CONFIG_FILE).write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
         options = {"output": str(self.output_dir), **self.config.to_dict(), **self.model_options}
         header = f"Every option of this run, resolved. Re-run it with: nlp-lstm train {self.command_name} --config run.toml"
-        (directory / RUN_TOML_FILE).write_text(options_toml(options, header), encoding="utf-8")
+        with naming(directory / RUN_TOML_FILE):
+            (directory / RUN_TOML_FILE).write_text(options_toml(options, header), encoding="utf-8")
 
     def _check_model_options(self, model_options: dict[str, Any], given: set[str]) -> None:
         """A resumed run keeps its model's shape: options given that differ from it are an error, not ignored."""
@@ -296,7 +299,7 @@ class TrainingRun:
     def log(self, entry: dict[str, Any]) -> None:
         if not self.processes.is_main:
             return
-        with open(self.directory / METRICS_FILE, "a", encoding="utf-8") as handle:
+        with naming(self.directory / METRICS_FILE), open(self.directory / METRICS_FILE, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(entry) + "\n")
 
     def training_record(self, validation: dict[str, Any] | None) -> dict[str, Any]:
@@ -367,6 +370,7 @@ class TrainingRun:
     def write_curves(self) -> Path | None:
         """The run's loss (and accuracy) curves as curves.png; None where matplotlib (the plot extra) is missing."""
         try:
-            return plot_runs([self.output_dir], self.output_dir / CURVES_FILE)
+            with naming(self.output_dir / CURVES_FILE):
+                return plot_runs([self.output_dir], self.output_dir / CURVES_FILE)
         except PlotsUnavailable:
             return None
