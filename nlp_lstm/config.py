@@ -9,8 +9,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import string
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -26,18 +28,32 @@ ModelKind = Literal["lm", "classifier"]
 MODEL_KINDS = ("lm", "classifier")
 
 
-class ConfigError(UsageError):
-    """A setting is out of range, of the wrong type, or unknown."""
-
-
 def option(name: str) -> str:
     """A setting as the command line spells it: ``top_p`` is ``--top-p``. Messages use it, from the API too."""
     return "--" + name.replace("_", "-")
 
 
-def _require(condition: bool, message: str) -> None:
+class ConfigError(UsageError):
+    """A setting is out of range, of the wrong type, or unknown.
+
+    A message given ``fields`` names each as ``$name``, so that every front end can spell it its own way:
+    ``str(error)`` as the command line does (``--top-p``), :meth:`naming` as another does (the HTTP API: ``top_p``).
+    """
+
+    def __init__(self, message: str, fields: tuple[str, ...] = ()):
+        self.template, self.fields = message, fields
+        super().__init__(self.naming(option))
+
+    def naming(self, spell: Callable[[str], str]) -> str:
+        """The message with each of its settings spelled by ``spell``."""
+        if not self.fields:
+            return self.template  # a message of no setting's: taken as it is, whatever it holds
+        return string.Template(self.template).safe_substitute({name: spell(name) for name in self.fields})
+
+
+def _require(condition: bool, message: str, *fields: str) -> None:
     if not condition:
-        raise ConfigError(message)
+        raise ConfigError(message, fields)
 
 
 def _check_types(obj: Any) -> None:
@@ -357,6 +373,14 @@ class TeacherTrainConfig(JsonConfig):
         _require(self.grad_clip > 0, f"--grad-clip must be > 0, got {self.grad_clip}")
 
 
+# The bounds of sampling, checked here for every front end (the CLI, the HTTP API, the library).
+MAX_TEMPERATURE = 100.0  # logits / 100 are all but uniform; higher only adds noise, and near 3e38 float32 overflows
+SEED_LIMIT = 2**64  # torch.Generator.manual_seed takes 0 .. 2**64 - 1
+# Tokens one call may draw, num_samples x length: bounds the time and the memory of --json (which keeps a sample
+# until it is done): 10 million characters of the shipped model take hours on one CPU core (1.2 ms each here).
+MAX_SAMPLED_TOKENS = 10_000_000
+
+
 @dataclass(frozen=True)
 class SampleConfig(JsonConfig):
     """How to sample text from a language model."""
@@ -370,11 +394,27 @@ class SampleConfig(JsonConfig):
 
     def __post_init__(self) -> None:
         _check_types(self)
-        _require(self.length >= 1, f"--length must be a positive integer, got {self.length}")
+        _require(self.length >= 1, f"$length must be a positive integer, got {self.length}", "length")
+        temperature = self.temperature
+        _require(temperature >= 0, f"$temperature must be >= 0 (0 = greedy), got {temperature}", "temperature")
         _require(
-            self.temperature >= 0 and math.isfinite(self.temperature),
-            f"--temperature must be >= 0 (0 = greedy), got {self.temperature}",
+            temperature <= MAX_TEMPERATURE,
+            f"$temperature must be at most {MAX_TEMPERATURE:g} (0 = greedy), got {temperature}",
+            "temperature",
         )
-        _require(self.top_k >= 0, f"--top-k must be >= 0 (0 = off), got {self.top_k}")
-        _require(0 < self.top_p <= 1, f"--top-p must be in (0, 1] (1 = off), got {self.top_p}")
-        _require(self.num_samples >= 1, f"--num-samples must be a positive integer, got {self.num_samples}")
+        _require(self.top_k >= 0, f"$top_k must be >= 0 (0 = off), got {self.top_k}", "top_k")
+        _require(0 < self.top_p <= 1, f"$top_p must be in (0, 1] (1 = off), got {self.top_p}", "top_p")
+        _require(
+            self.seed is None or 0 <= self.seed < SEED_LIMIT,
+            f"$seed must be an integer from 0 to 2^64 - 1, got {self.seed}",
+            "seed",
+        )
+        _require(self.num_samples >= 1, f"$num_samples must be a positive integer, got {self.num_samples}", "num_samples")
+        tokens = self.num_samples * self.length
+        _require(
+            tokens <= MAX_SAMPLED_TOKENS,
+            f"$num_samples times $length must be at most {MAX_SAMPLED_TOKENS:,} tokens, got {tokens:,}; "
+            "draw fewer or shorter samples",
+            "num_samples",
+            "length",
+        )

@@ -23,6 +23,9 @@ DEFAULT_PRIME = "\n"
 # A prompt primes the model with its last PROMPT_CONTEXT characters only: an LSTM carries little
 # further than that, and priming a long text one step at a time would take minutes.
 PROMPT_CONTEXT = 2000
+# Temperatures below float32's smallest normal number are greedy decoding, the limit t -> 0 they approach:
+# float32 holds the smallest of them as 0 (or flushes them to 0), and (x - max) / 0 is 0 / 0 for the likeliest token.
+GREEDY_BELOW = float(torch.finfo(torch.float32).smallest_normal)
 
 
 def filter_logits(logits: Tensor, top_k: int = 0, top_p: float = 1.0) -> Tensor:
@@ -35,6 +38,7 @@ def filter_logits(logits: Tensor, top_k: int = 0, top_p: float = 1.0) -> Tensor:
         probs = sorted_logits.softmax(dim=-1)
         # Drop a token when the tokens ranked above it already reach top_p; the first always stays.
         drop_sorted = probs.cumsum(dim=-1) - probs >= top_p
+        drop_sorted[..., 0] = False  # said outright: a top_p that float32 holds as 0 would drop it too (0 >= 0)
         drop = drop_sorted.scatter(-1, order, drop_sorted)
         logits = logits.masked_fill(drop, float("-inf"))
     return logits
@@ -44,7 +48,7 @@ def sample_next(logits: Tensor, temperature: float, top_k: int, top_p: float, ge
     """Next ids (B,) from ``logits`` (B, V), on the CPU: the caller reads them there, so one copy back
     to a GPU costs less than a second wait for it. The draw itself is on the CPU too, with a CPU
     generator, so that a seed gives the same text on any device."""
-    if temperature == 0:
+    if temperature < GREEDY_BELOW:
         return logits.argmax(dim=-1).cpu()
     scaled = logits.float() if temperature == 1.0 else logits.float() / temperature  # x / 1 is x: skip the op
     probs = filter_logits(scaled, top_k, top_p).softmax(dim=-1).cpu()
@@ -108,10 +112,10 @@ def generate_stream(saved: SavedModel, prompt: str = "", config: SampleConfig | 
 def generate_samples(saved: SavedModel, prompt: str = "", config: SampleConfig | None = None) -> list[str]:
     """The continuations of ``prompt`` (without the prompt), one string per sample."""
     config = config or SampleConfig()
-    samples = [""] * config.num_samples
+    samples: list[list[str]] = [[] for _ in range(config.num_samples)]
     for index, piece in generate_stream(saved, prompt, config):
-        samples[index] += piece
-    return samples
+        samples[index].append(piece)  # joined once at the end: += on a list item copies the string every time
+    return ["".join(pieces) for pieces in samples]
 
 
 def generate(saved: SavedModel, prompt: str = "", config: SampleConfig | None = None) -> str:

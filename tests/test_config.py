@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nlp_lstm.config import ConfigError, ModelConfig, SampleConfig, TrainConfig
+from nlp_lstm.config import MAX_SAMPLED_TOKENS, ConfigError, ModelConfig, SampleConfig, TrainConfig
 
 
 def test_json_round_trip():
@@ -35,11 +35,31 @@ def test_unknown_keys_and_wrong_types_are_refused():
         (lambda: SampleConfig(top_p=1.5), r"--top-p must be in \(0, 1\]"),
         (lambda: SampleConfig(top_k=-1), "--top-k must be >= 0"),
         (lambda: SampleConfig(length=0), "--length must be a positive integer"),
+        (lambda: SampleConfig(temperature=1e308), "--temperature must be at most 100"),
+        (lambda: SampleConfig(temperature=float("nan")), "--temperature must be >= 0"),
+        (lambda: SampleConfig(seed=2**64), r"--seed must be an integer from 0 to 2\^64 - 1"),
+        (lambda: SampleConfig(seed=-1), r"--seed must be an integer from 0 to 2\^64 - 1"),
+        (lambda: SampleConfig(num_samples=2 * 10**8, length=1), "--num-samples times --length must be at most 10,000,000"),
     ],
 )
 def test_out_of_range_values_name_the_valid_range(make, message):
     with pytest.raises(ConfigError, match=message):
         make()
+
+
+def test_sampling_bounds_admit_their_edges():
+    SampleConfig(temperature=100.0, top_p=5e-324, seed=2**64 - 1)
+    SampleConfig(temperature=1e-300, seed=0, num_samples=10, length=MAX_SAMPLED_TOKENS // 10)
+
+
+def test_an_error_names_its_settings_as_each_front_end_spells_them():
+    with pytest.raises(ConfigError) as raised:
+        SampleConfig(num_samples=10**7, length=2)
+    assert str(raised.value).startswith("--num-samples times --length must be at most")  # the command line
+    assert raised.value.naming(lambda name: name).startswith("num_samples times length must be at most")  # JSON
+    assert raised.value.fields == ("num_samples", "length")
+    plain = ConfigError("unknown keys ['$top_p', '{x}']")  # of no setting: its text as it is, whatever it holds
+    assert plain.naming(str.upper) == str(plain) == "unknown keys ['$top_p', '{x}']"
 
 
 @given(

@@ -1,7 +1,13 @@
-"""Sampling: determinism, greedy decoding, top-k/top-p sets, and state carrying."""
+"""Sampling: determinism, greedy decoding, top-k/top-p sets, state carrying, and the bounds of `nlp-lstm generate`."""
 
+import json
+
+import pytest
 import torch
+from typer.testing import CliRunner
 
+import nlp_lstm
+from nlp_lstm.cli import app
 from nlp_lstm.config import SampleConfig
 from nlp_lstm.sampling import filter_logits, generate, generate_samples, generate_stream, sample_next
 
@@ -65,3 +71,36 @@ def test_samples_stream_in_order_and_match_the_batch_function(tiny_lm):
     pieces = list(generate_stream(tiny_lm, "", config))
     assert [index for index, _ in pieces] == [i for i in range(3) for _ in range(15)]
     assert generate_samples(tiny_lm, "", config) == ["".join(p for i, p in pieces if i == k) for k in range(3)]
+
+
+def test_the_smallest_temperatures_and_top_p_are_their_limits_greedy_decoding(tiny_lm):
+    greedy = generate(tiny_lm, "From", SampleConfig(length=40, temperature=0.0))
+    for edge in ({"temperature": 1e-300}, {"temperature": 5e-324}, {"top_p": 1e-300}, {"top_p": 5e-324}):
+        assert generate(tiny_lm, "From", SampleConfig(length=40, seed=5, **edge)) == greedy, edge
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--seed", str(2**70)], f"--seed must be an integer from 0 to 2^64 - 1, got {2**70}"),
+        (["--seed", "-1"], "--seed must be an integer from 0 to 2^64 - 1, got -1"),
+        (["--temperature", "1e308"], "--temperature must be at most 100 (0 = greedy), got 1e+308"),
+        (
+            ["--num-samples", "200000000", "--length", "1"],
+            "--num-samples times --length must be at most 10,000,000 tokens, got 200,000,000; draw fewer or shorter samples",
+        ),
+    ],
+)
+def test_generate_refuses_values_out_of_range_in_one_line_before_loading_a_model(options, message):
+    result = CliRunner().invoke(app, ["generate", "--model", "/nonexistent/model", *options])
+    assert result.exit_code == 2 and result.stderr == f"error: {message}\n", result.stderr
+
+
+def test_generate_json_prints_each_sample_when_it_is_done(tiny_lm, tmp_path):
+    directory = nlp_lstm.save_model(tiny_lm, tmp_path / "lm")
+    options = ["--num-samples", "3", "--length", "12", "--seed", "2", "--json"]
+    result = CliRunner().invoke(app, ["generate", "--model", str(directory), "--prompt", "From", *options])
+    assert result.exit_code == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    expected = generate_samples(tiny_lm, "From", SampleConfig(length=12, seed=2, num_samples=3))
+    assert rows == [{"index": i, "prompt": "From", "continuation": text} for i, text in enumerate(expected)]

@@ -77,6 +77,18 @@ def read_stdin_lines() -> list[str]:
     return lines[:-1] if lines[-1] == "" else lines  # a final newline ends the last line, it starts none
 
 
+def print_samples_as_json(saved: Any, prompt: str, config: SampleConfig) -> None:
+    """One JSON line per sample as soon as it is complete, so that memory holds one sample, not all of them."""
+    pieces: list[str] = []
+    current = 0
+    for index, piece in nlp_lstm.generate_stream(saved, prompt, config):
+        if index != current:
+            typer.echo(json.dumps({"index": current, "prompt": prompt, "continuation": "".join(pieces)}))
+            pieces, current = [], index
+        pieces.append(piece)
+    typer.echo(json.dumps({"index": current, "prompt": prompt, "continuation": "".join(pieces)}))
+
+
 @app.command()
 @user_errors
 def generate(
@@ -90,15 +102,17 @@ def generate(
     length: Annotated[int, typer.Option("--length", "-n", help="Tokens (characters) to generate per sample.")] = default(
         SampleConfig, "length"
     ),
-    temperature: Annotated[float, typer.Option("--temperature", "-t", help="Softmax temperature; 0 = greedy.")] = default(
-        SampleConfig, "temperature"
-    ),
+    temperature: Annotated[
+        float, typer.Option("--temperature", "-t", help="Softmax temperature, 0 to 100; 0 = greedy.")
+    ] = default(SampleConfig, "temperature"),
     top_k: Annotated[int, typer.Option(help="Sample among the k likeliest tokens (0 = off).")] = default(SampleConfig, "top_k"),
     top_p: Annotated[float, typer.Option(help="Nucleus sampling: smallest set with this probability (1 = off).")] = default(
         SampleConfig, "top_p"
     ),
-    seed: Annotated[Optional[int], typer.Option(help="Seed for reproducible samples.")] = None,
-    num_samples: Annotated[int, typer.Option(help="How many samples to draw.")] = default(SampleConfig, "num_samples"),
+    seed: Annotated[Optional[int], typer.Option(help="Seed for reproducible samples, 0 to 2^64 - 1.")] = None,
+    num_samples: Annotated[
+        int, typer.Option(help="How many samples to draw (times --length: at most 10 million tokens).")
+    ] = default(SampleConfig, "num_samples"),
     device: DeviceOption = "auto",
     threads: ThreadsOption = INFERENCE_THREADS,
     json_output: Annotated[
@@ -112,8 +126,7 @@ def generate(
     config = SampleConfig(length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, num_samples=num_samples)
     saved = load_for(model, "lm", device, threads)
     if json_output:
-        for index, text in enumerate(nlp_lstm.generate_samples(saved, prompt, config)):
-            typer.echo(json.dumps({"index": index, "prompt": prompt, "continuation": text}))
+        print_samples_as_json(saved, prompt, config)
         return
     current = -1
     for index, piece in nlp_lstm.generate_stream(saved, prompt, config):
