@@ -43,7 +43,9 @@ from nlp_lstm.data.splits import (
     labelled_rows,
     split_lines,
     split_rows,
+    too_few_per_class,
 )
+from nlp_lstm.data.text_check import TextCheck
 from nlp_lstm.errors import DataError
 from nlp_lstm.files import UnreadableFile, check_regular_file
 
@@ -107,14 +109,48 @@ def load_local(files: list[str], by_line: bool = False) -> Any:
     if suffix == ".tsv":
         options["sep"] = "\t"
     try:
-        return datasets.load_dataset(builder, data_files=files, split="train", **options)
+        with _quiet_datasets():
+            return _train_split(builder, files, options)
+    except DataError:
+        raise
     except UnicodeDecodeError as error:
-        raise DataError(f"{', '.join(files[:3])}: not UTF-8 text ({error.reason}); convert it with iconv -t utf-8") from None
+        raise DataError(
+            f"{', '.join(files[:3])}: not UTF-8 text ({error.reason}); convert it with iconv -f ITS-ENCODING -t utf-8"
+        ) from None
     except Exception as error:  # datasets wraps parser errors in several exception types
         cause = error.__cause__ or error
         if isinstance(cause, UnicodeDecodeError):
-            raise DataError(f"{', '.join(files[:3])}: not UTF-8 text; convert it with iconv -t utf-8") from None
+            raise DataError(f"{', '.join(files[:3])}: not UTF-8 text; convert it with iconv -f ITS-ENCODING -t utf-8") from None
         raise DataError(f"{', '.join(files[:3])}: cannot be read as {builder} ({type(cause).__name__}: {cause})") from None
+
+
+@contextlib.contextmanager
+def _quiet_datasets() -> Iterator[None]:
+    """Keep the log lines of ``datasets`` ("Failed to read file ...") off stderr: our one line says what failed."""
+    import datasets
+
+    before = datasets.logging.get_verbosity()
+    datasets.logging.set_verbosity(datasets.logging.CRITICAL)
+    try:
+        yield
+    finally:
+        datasets.logging.set_verbosity(before)
+
+
+def _train_split(builder: str, files: list[str], options: dict[str, Any]) -> Any:
+    """What ``datasets.load_dataset(..., split="train")`` gives, but a file of no rows is named as such.
+
+    ``load_dataset`` would fail on it with 'Instruction "train" corresponds to no data!'.
+    """
+    import datasets
+    from datasets.utils.info_utils import is_small_dataset
+
+    maker = datasets.load_dataset_builder(builder, data_files=files, **options)
+    maker.download_and_prepare()
+    split = (maker.info.splits or {}).get("train")
+    if split is None or not split.num_examples:
+        raise DataError(f"{', '.join(files[:3])} has no rows (a header alone, or an empty array); give a file with rows")
+    return maker.as_dataset(split="train", in_memory=is_small_dataset(maker.info.dataset_size))
 
 
 def read_texts(spec: str, text_column: str = "text") -> list[str]:
@@ -125,10 +161,8 @@ def read_texts(spec: str, text_column: str = "text") -> list[str]:
     if all(Path(f).suffix.lower() in (".txt", ".text") for f in files):
         texts = []
         for f in files:
-            try:
-                texts += [line for line in Path(f).read_text(encoding="utf-8").splitlines() if line.strip()]
-            except UnicodeDecodeError:
-                raise DataError(f"{f}: not UTF-8 text; convert it with iconv -t utf-8") from None
+            try:  # refused as not text (NUL bytes, not UTF-8) as classify refuses stdin and --input
+                texts += [line for line in TextCheck(f)(Path(f).read_bytes(), final=True).splitlines() if line.strip()]
             except OSError as error:
                 raise DataError(f"{f}: cannot be read ({error.strerror})") from None
         return texts
@@ -280,4 +314,6 @@ def load_labelled_splits(
         raise DataError(
             f"{spec}: the training split has a single class ({names[train.labels[0]]!r}); a classifier needs at least two"
         )
+    if not validation.texts and "validation" not in own:
+        raise DataError(too_few_per_class(spec, every.labels))
     return LabelledSplits(train, validation, test, names, source, skipped)

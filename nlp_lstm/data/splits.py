@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Union
@@ -168,6 +169,17 @@ def stratified_split(labels: list[int], fraction: float, seed: int) -> tuple[lis
         test += rows[held : 2 * held]
         train += rows[2 * held :]
     return sorted(train), sorted(validation), sorted(test)
+
+
+def too_few_per_class(spec: str, labels: list[int]) -> str:
+    """Why ``stratified_split`` held nothing out: every class is smaller than the share it takes one row from."""
+    counts = Counter(labels)
+    needed = math.ceil(1 / LABELLED_HELD_OUT_FRACTION)
+    return (
+        f"{spec}: every class has fewer than the {needed} rows our stratified split needs to hold one out for validation "
+        f"({len(counts):,} classes, the largest with {max(counts.values()):,} rows); "
+        f"give each class at least {needed} rows, or merge the rare ones"
+    )
 
 
 def take(rows_of: Labelled, rows: list[int]) -> Labelled:
