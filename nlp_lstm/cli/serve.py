@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -12,11 +11,17 @@ import typer
 from nlp_lstm.cli.app import app, user_errors
 from nlp_lstm.cli.options import DeviceOption, ThreadsOption, default
 from nlp_lstm.errors import NlpLstmError, UsageError
+from nlp_lstm.serve.guards import is_loopback
 from nlp_lstm.serve.settings import ServeSettings
 
 LIMITS = "Limits"
 
 
+ALLOWED_HOST_HELP = (
+    "A Host name to answer besides those of --host (loopback names for 127.0.0.1; for 0.0.0.0 also this machine's "
+    "names and any IP address); repeat it for more, '*' for any. Others get 400, which stops DNS rebinding."
+)
+IDLE_TIMEOUT_HELP = "Seconds a connection may stay idle, or take to send a request's headers, before it is closed."
 BATCH_WAIT_HELP = "How long the first classify request of a batch waits for others (0: only those already waiting join)."
 
 
@@ -28,13 +33,6 @@ def LimitOption(kind: type, help: str) -> Any:  # noqa: N802 - used where a type
 def limit(name: str) -> Any:
     """A limit's default, read from the settings class where it lives."""
     return default(ServeSettings, name)
-
-
-def is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
 
 
 @app.command()
@@ -50,6 +48,7 @@ def serve(
         Optional[str], typer.Option(envvar="NLP_LSTM_API_KEY", help="Require 'Authorization: Bearer KEY' on /v1/*.")
     ] = None,
     workers: Annotated[int, typer.Option(help="Server processes behind the one port (each loads the models).", min=1)] = 1,
+    allowed_host: Annotated[Optional[list[str]], typer.Option(help=ALLOWED_HOST_HELP, metavar="NAME")] = None,
     device: DeviceOption = limit("device"),
     threads: ThreadsOption = limit("threads"),
     max_texts: LimitOption(int, "Texts per classify request.") = limit("max_texts"),
@@ -57,6 +56,7 @@ def serve(
     max_length: LimitOption(int, "Characters generated per request.") = limit("max_length"),
     max_body_bytes: LimitOption(int, "Bytes per request body.") = limit("max_body_bytes"),
     timeout_s: LimitOption(float, "Seconds a request may take (then 504).") = limit("timeout_s"),
+    idle_timeout_s: LimitOption(float, IDLE_TIMEOUT_HELP) = limit("idle_timeout_s"),
     queue_limit: LimitOption(int, "Requests in progress at once; more are answered 503.") = limit("queue_limit"),
     batch_wait_ms: LimitOption(float, BATCH_WAIT_HELP) = limit("batch_wait_ms"),
     max_batch: LimitOption(int, "Texts per merged batch (1: every request alone, no micro-batching).") = limit("max_batch"),
@@ -65,7 +65,8 @@ def serve(
 
     Example: nlp-lstm serve --port 8000, then open http://127.0.0.1:8000/
     """
-    options = {k: v for k, v in locals().items() if k not in ("host", "port", "workers")}  # the settings' fields
+    options = {k: v for k, v in locals().items() if k not in ("port", "workers", "allowed_host")}  # the settings' fields
+    options["allowed_hosts"] = tuple(allowed_host or ())
     settings = ServeSettings(**{k: str(v) if isinstance(v, Path) else v for k, v in options.items()})
     from nlp_lstm.cli.inference import bound_kernel_cache
 
@@ -74,6 +75,7 @@ def serve(
         import uvicorn
 
         from nlp_lstm.serve.app import create_app
+        from nlp_lstm.serve.connections import BoundedH11Protocol
     except ImportError as error:
         raise NlpLstmError(
             f"nlp-lstm serve needs the serve extra ({error.name} is missing): pip install 'nlp-lstm[serve]'"
@@ -81,14 +83,16 @@ def serve(
     if not is_loopback(host) and api_key is None:
         typer.echo(f"warning: serving on {host} without --api-key: anyone who can reach this port can use it", err=True)
     typer.echo(f"serving on http://{host}:{port}/ (the playground; the API under /v1/). Ctrl-C stops.", err=True)
-    shutdown = {"timeout_graceful_shutdown": int(timeout_s) + 1}
+    # The one protocol with a deadline for a request's head, and idle connections closed after the same time.
+    connections = {"http": BoundedH11Protocol, "timeout_keep_alive": idle_timeout_s}
+    running = {"timeout_graceful_shutdown": int(timeout_s) + 1, **connections}
     if workers == 1:
         application = create_app(settings)  # the models load here: a bad directory fails before the port opens
-        uvicorn.run(application, host=host, port=port, log_level="warning", **shutdown)
+        uvicorn.run(application, host=host, port=port, log_level="warning", **running)
         return
     if os.name == "nt":
         raise UsageError("--workers needs a POSIX system; run one process per port instead")
     settings.to_environment()  # each worker process reads the settings from there
     uvicorn.run(
-        "nlp_lstm.serve.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning", **shutdown
+        "nlp_lstm.serve.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning", **running
     )

@@ -1,32 +1,39 @@
 """The HTTP API and the playground: FastAPI, served by uvicorn.
 
 Endpoints: ``GET /health``, ``GET /v1/models``, ``POST /v1/classify``, ``POST /v1/generate`` (JSON, or
-server-sent events with ``"stream": true``), ``GET /v1/inspect`` (the gate page of a text), ``GET /``
-(the playground). Every error is JSON, ``{"error": "..."}``, with its status code: 400 a bad value,
-401 no or a wrong API key, 413 too large, 422 a malformed body, 503 the queue is full, 504 too slow.
+server-sent events with ``"stream": true``, which end with ``event: done``, or ``event: error`` when the
+generation fails), ``GET /v1/inspect`` (the gate page of a text), ``GET /`` (the playground). Every error is
+JSON, ``{"error": "..."}``, with its status code: 400 a bad value (named as its JSON field) or a foreign Host,
+401 no or a wrong API key, 404 and 405 no such endpoint or method, 408 a body too slow, 413 too large, 422 a
+malformed body, 500 a failure of the server, 503 the queue is full, 504 too slow.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import importlib.resources
 import json
-import threading
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
 
 import nlp_lstm
 from nlp_lstm.catalog import describe_model
+from nlp_lstm.config import ConfigError
 from nlp_lstm.serve.batcher import MicroBatcher
+from nlp_lstm.serve.generation import Generation
+from nlp_lstm.serve.guards import Guard
 from nlp_lstm.serve.settings import ServeSettings
+
+log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -66,9 +73,8 @@ class Server:
         }
         self.models = {kind: nlp_lstm.load_model(path, device=device, kind=kind) for kind, path in self.paths.items()}
         self.batcher = MicroBatcher(self.classify_now, settings.batch_wait_ms, settings.max_batch)
-        self.active = 0  # requests being served (queued or computing)
-        self.generating = 0  # generations running, for /health: a client that leaves stops its own
-        self.lock = threading.Lock()
+        self.active = 0  # requests being served (queued or computing); only the event loop changes the counters
+        self.generating = 0  # generation threads computing, for /health
 
     def classify_now(self, texts: list[str]) -> list[Any]:
         return nlp_lstm.classify(self.models["classifier"], texts, batch_size=64)
@@ -88,6 +94,22 @@ class Server:
         finally:
             self.active -= 1
 
+    def start_generation(self, prompt: str, config: Any) -> Generation:
+        """A generation with a place in the queue (or 503 at once), which it holds until its thread has ended.
+
+        Admission and the count are one step of the event loop, so concurrent requests cannot all pass the check.
+        """
+        self.admit()
+        self.active += 1
+        return Generation(self.models["lm"], prompt, config, self.generation_started, self.generation_ended)
+
+    def generation_started(self) -> None:
+        self.generating += 1
+
+    def generation_ended(self, began: bool) -> None:
+        self.active -= 1
+        self.generating -= began
+
 
 def create_app(settings: ServeSettings | None = None) -> FastAPI:
     """The application; ``settings`` default to those a parent process put in the environment (``--workers``)."""
@@ -101,37 +123,33 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="nlp-lstm", version=nlp_lstm.__version__, lifespan=lifespan)
     app.state.server = server
-    _add_guards(app, server)
+    app.add_middleware(Guard, settings=server.settings)  # Host, API key, body size and deadlines, before any route
+    _add_error_handlers(app)
     _add_model_routes(app, server)
     _add_generate_route(app, server)
     return app
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-def _authorised(request: Request, key: str | None) -> bool:
-    if key is None:
-        return True
-    given = request.headers.get("authorization", "")
-    return hmac.compare_digest(given.encode(), f"Bearer {key}".encode())  # in constant time: no timing hints
+def _failure(error: Exception) -> str:
+    return f"the server failed ({type(error).__name__}: {error}); its log has the details"
 
 
-def _add_guards(app: FastAPI, server: Server) -> None:
-    settings = server.settings
+def _validation_message(first: dict[str, Any]) -> str:
+    if first.get("type") == "json_invalid":
+        reason = first.get("ctx", {}).get("error", "JSON decode error")
+        return f"the body is not valid JSON: {reason} at character {first.get('loc', ('', 0))[-1]}"
+    where = ".".join(str(part) for part in first.get("loc", ())[1:]) or "body"
+    if where == "body" and isinstance(first.get("input"), bytes):  # not parsed: no JSON content type
+        return "body: send a JSON object, with the header Content-Type: application/json"
+    return f"{where}: {first.get('msg', 'invalid')}"
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next: Any) -> Any:
-        if request.url.path.startswith("/v1/") and not _authorised(request, settings.api_key):
-            return _error(401, "missing or wrong API key; send the header Authorization: Bearer KEY")
-        size = request.headers.get("content-length")
-        if size is not None and size.isdigit() and int(size) > settings.max_body_bytes:
-            return _error(413, f"request body over {settings.max_body_bytes:,} bytes")
-        try:
-            return await asyncio.wait_for(call_next(request), settings.timeout_s)
-        except asyncio.TimeoutError:
-            return _error(504, f"the request took more than {settings.timeout_s:g} s; send less at once")
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """One shape for every error, ``{"error": ...}``: FastAPI's own (404, 405, bodies) answer ``{"detail": ...}``."""
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, error: ApiError) -> JSONResponse:
@@ -139,13 +157,31 @@ def _add_guards(app: FastAPI, server: Server) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first.get("loc", ())[1:]) or "body"
-        return _error(422, f"{where}: {first.get('msg', 'invalid')}")
+        return _error(422, _validation_message(error.errors()[0]))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        if error.status_code == 400 and error.__cause__ is not None:  # FastAPI could not read the body (not UTF-8, ...)
+            return _error(422, f"the body is not JSON text in UTF-8 ({error.__cause__}); send a JSON object")
+        return _error(error.status_code, str(error.detail), error.headers)
 
     @app.exception_handler(nlp_lstm.NlpLstmError)
     async def bad_value(request: Request, error: Exception) -> JSONResponse:
-        return _error(400, str(error))
+        # A setting is named as the request spells it, its JSON field (top_p), not as the command line does.
+        return _error(400, error.naming(lambda name: name) if isinstance(error, ConfigError) else str(error))
+
+    @app.exception_handler(Exception)
+    async def failed(request: Request, error: Exception) -> JSONResponse:  # then uvicorn logs the traceback
+        return _error(500, _failure(error))
+
+
+def _check_text(field: str, text: str) -> None:
+    """Refuse a lone surrogate (JSON can escape one, \\ud800): no UTF-8 can hold it, so nothing could answer it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        code = ord(text[error.start])
+        raise ApiError(400, f"{field} holds a lone surrogate, U+{code:04X}, at index {error.start}; send valid Unicode") from None
 
 
 def _add_model_routes(app: FastAPI, server: Server) -> None:
@@ -168,6 +204,8 @@ def _add_model_routes(app: FastAPI, server: Server) -> None:
             raise ApiError(413, f"{len(body.texts)} texts; at most {settings.max_texts} per request")
         if longest := max((len(t) for t in body.texts if len(t) > settings.max_chars), default=0):
             raise ApiError(413, f"a text of {longest:,} characters; at most {settings.max_chars:,} each")
+        for index, text in enumerate(body.texts):
+            _check_text(f"texts[{index}]", text)
         with server.slot():
             predictions = await server.batcher.submit(body.texts)
         return {"predictions": [{"label": p.label, "probabilities": p.probabilities} for p in predictions]}
@@ -176,6 +214,7 @@ def _add_model_routes(app: FastAPI, server: Server) -> None:
     async def inspect(text: str = "") -> str:
         if len(text) > settings.max_chars:
             raise ApiError(413, f"a text of {len(text):,} characters; at most {settings.max_chars:,}")
+        _check_text("text", text)
         with server.slot():
             saved = server.models["lm"]
             inspection = await asyncio.to_thread(nlp_lstm.inspect_gates, saved, text or None)
@@ -191,7 +230,8 @@ def _sample_config(body: GenerateRequest, settings: ServeSettings) -> Any:
         raise ApiError(413, f"length {body.length:,}; at most {settings.max_length:,} characters per request")
     if len(body.prompt) > settings.max_chars:
         raise ApiError(413, f"a prompt of {len(body.prompt):,} characters; at most {settings.max_chars:,}")
-    return nlp_lstm.SampleConfig(
+    _check_text("prompt", body.prompt)
+    return nlp_lstm.SampleConfig(  # its bounds are every front end's: a ConfigError here is a 400 naming the field
         length=body.length, temperature=body.temperature, top_k=body.top_k, top_p=body.top_p, seed=body.seed
     )
 
@@ -200,42 +240,55 @@ def _add_generate_route(app: FastAPI, server: Server) -> None:
     @app.post("/v1/generate", response_model=None)
     async def generate(body: GenerateRequest, request: Request) -> Any:
         config = _sample_config(body, server.settings)
-        if not body.stream:
-            with server.slot():
-                text = await asyncio.to_thread(nlp_lstm.generate, server.models["lm"], body.prompt, config)
-            return {"prompt": body.prompt, "continuation": text}
-        server.admit()  # before the stream starts, while a 503 can still be its status
-        return StreamingResponse(_events(server, body.prompt, config, request), media_type="text/event-stream")
-
-
-async def _events(server: Server, prompt: str, config: Any, request: Request) -> AsyncIterator[str]:
-    """Server-sent events of one generation; it stops as soon as the client goes away."""
-    pieces: asyncio.Queue[str | None] = asyncio.Queue()
-    loop = asyncio.get_running_loop()
-    stop = threading.Event()
-
-    def produce() -> None:
+        generation = server.start_generation(body.prompt, config)  # or 503, while it can still be the status
+        if body.stream:
+            return GenerationStream(generation)
         try:
-            for _, piece in nlp_lstm.generate_stream(server.models["lm"], prompt, config):
-                if stop.is_set():
-                    break
-                loop.call_soon_threadsafe(pieces.put_nowait, piece)
+            text = await _unless_client_leaves(generation.text(), request)
         finally:
-            with server.lock:
-                server.generating -= 1  # the generation itself has stopped, not only its stream
-            loop.call_soon_threadsafe(pieces.put_nowait, None)
+            generation.stop()  # the client left, or the guard's deadline cancelled this request
+        if text is None:
+            return Response(status_code=499)  # nginx's "client closed request": nobody reads it, the log does
+        return {"prompt": body.prompt, "continuation": text}
 
-    server.active += 1
-    with server.lock:
-        server.generating += 1
-    loop.run_in_executor(None, produce)
+
+async def _unless_client_leaves(work: Any, request: Request) -> Any:
+    """What ``work`` returns, or None as soon as the client has closed its connection (``work`` is then cancelled)."""
+    answer, left = asyncio.ensure_future(work), asyncio.ensure_future(_client_left(request))
     try:
-        while (piece := await pieces.get()) is not None:
-            if await request.is_disconnected():
-                break
+        await asyncio.wait({answer, left}, return_when=asyncio.FIRST_COMPLETED)
+        return answer.result() if answer.done() else None
+    finally:
+        answer.cancel()
+        left.cancel()
+
+
+async def _client_left(request: Request) -> None:
+    # After the whole body, the server's next message for this request is its disconnect.
+    while (await request.receive())["type"] != "http.disconnect":
+        await asyncio.sleep(1)  # not expected; should another message come, this must not spin
+
+
+class GenerationStream(StreamingResponse):
+    """Server-sent events of one generation, which stops when the response ends for any reason (the client left)."""
+
+    def __init__(self, generation: Generation):
+        super().__init__(_events(generation), media_type="text/event-stream")
+        self.generation = generation
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:  # also when the events were never iterated, where their own finally would not run
+            self.generation.stop()
+
+
+async def _events(generation: Generation) -> AsyncIterator[str]:
+    try:
+        async for piece in generation.stream():
             yield f"data: {json.dumps({'text': piece})}\n\n"
-        else:
-            yield "event: done\ndata: {}\n\n"
-    finally:  # also when the client left and the stream was cancelled: nothing here may await
-        stop.set()
-        server.active -= 1
+    except Exception as error:  # the status (200) is sent already: the stream itself must say that it failed
+        log.error("a streamed generation failed", exc_info=error)
+        yield f"event: error\ndata: {json.dumps({'error': _failure(error)})}\n\n"
+    else:
+        yield "event: done\ndata: {}\n\n"
