@@ -21,8 +21,8 @@ from typing import Any
 import pyarrow as pa
 
 from nlp_lstm.checkpoint import SavedModel
-from nlp_lstm.data.tables import TableReader, TableWriter, table_format
-from nlp_lstm.errors import DataError
+from nlp_lstm.data.tables import STDOUT, TableReader, TableWriter, table_format
+from nlp_lstm.errors import DataError, NlpLstmError, UsageError
 from nlp_lstm.prediction import Prediction, classify
 
 FileProgress = Callable[[int, float], None]  # rows read so far, fraction of the file read
@@ -96,21 +96,44 @@ class ClassifiedChunk:
     predictions: list[Prediction]  # of its rows with a text; index = the row's position in the file
 
 
+def is_text_type(kind: pa.DataType) -> bool:
+    """Whether a column of this type holds texts (or nothing yet: a column of nulls only)."""
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    # string_view by name: pyarrow has it from version 16, and we take 12 on
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or str(kind) == "string_view" or pa.types.is_null(kind)
+
+
+def texts_of(table: pa.Table, column: str, path: Path) -> list[Any]:
+    """The values of the text column; a missing column, or one that does not hold text, is refused naming the others."""
+    text_columns = [field.name for field in table.schema if is_text_type(field.type)]
+    choices = f"choose --text-column from: {', '.join(text_columns)}" if text_columns else "no column of this file holds text"
+    if column not in table.column_names:
+        raise DataError(f"column {column!r} not found; {choices}")
+    kind = table.schema.field(column).type
+    if not is_text_type(kind):  # numbers would otherwise pass as blank texts, and be skipped without a word
+        raise DataError(f"{path}: column {column!r} holds {kind}, not text; {choices}")
+    return table.column(column).to_pylist()
+
+
 def classified_chunks(
     saved: SavedModel, path: Path, text_column: str = "text", batch_size: int = 64, progress: FileProgress | None = None
 ) -> Iterator[ClassifiedChunk]:
-    """The chunks of ``path`` with the predictions of their rows."""
+    """The chunks of ``path`` with the predictions of their rows; a file of no rows has no texts, as no arguments have none."""
     reader = TableReader(path, table_format(str(path)), CHUNK_ROWS)
     start = 0
-    for table in growing(reader, min(FIRST_CHUNK_ROWS, CHUNK_ROWS), CHUNK_ROWS):
-        if text_column not in table.column_names:
-            reader.close()
-            raise DataError(f"column {text_column!r} not found; choose --text-column from: {', '.join(table.column_names)}")
-        yield ClassifiedChunk(table, start, classify_kept(saved, table.column(text_column).to_pylist(), batch_size, start))
-        release_free_memory()
-        start += table.num_rows
-        if progress is not None:
-            progress(start, reader.progress)
+    try:
+        for table in growing(reader, min(FIRST_CHUNK_ROWS, CHUNK_ROWS), CHUNK_ROWS):
+            texts = texts_of(table, text_column, path)
+            yield ClassifiedChunk(table, start, classify_kept(saved, texts, batch_size, start))
+            release_free_memory()
+            start += table.num_rows
+            if progress is not None:
+                progress(start, reader.progress)
+    finally:
+        reader.close()
+    if start == 0:
+        raise UsageError(f"{path}: no texts to classify (the file has no rows)")
 
 
 def added_names(columns: list[str], labels: list[str]) -> list[str]:
@@ -140,6 +163,14 @@ class FileSummary:
     skipped: int
 
 
+def stopped(error: NlpLstmError, rows: int, output: str) -> None:
+    """Say in ``error``'s one line how many rows a failed run had written, and that a file output was not made."""
+    if output == STDOUT:
+        error.args = (f"{error}; {rows:,} rows were written to stdout before it",)
+    else:
+        error.args = (f"{error}; nothing is written to {output} ({rows:,} rows had been classified)",)
+
+
 def classify_file(
     saved: SavedModel,
     path: Path,
@@ -151,8 +182,8 @@ def classify_file(
 ) -> FileSummary:
     """Classify every row of ``path`` into ``output`` (``-``: stdout, in ``output_format``), chunk by chunk.
 
-    ``output`` is made only once the first chunk is classified, so a wrong column or an unreadable
-    file leaves nothing behind; a failure later leaves the rows written so far.
+    ``output`` appears only when every row is written (see ``TableWriter``): a wrong column, an
+    unreadable row, an interruption or a kill leave no file there, and the error says how far it got.
     """
     labels = saved.labels or [str(i) for i in range(saved.config.num_classes)]
     fmt = table_format(output, output_format)
@@ -164,8 +195,12 @@ def classify_file(
             writer.write(with_predictions(chunk, labels))
             rows += chunk.table.num_rows
             classified += len(chunk.predictions)
-        writer = writer or TableWriter(output, fmt)  # an empty input still gives a well-formed output
-    finally:
         if writer is not None:
             writer.close()
+    except BaseException as error:
+        if writer is not None:
+            writer.abandon()
+            if isinstance(error, NlpLstmError):
+                stopped(error, writer.rows, output)
+        raise
     return FileSummary(rows, classified, rows - classified)

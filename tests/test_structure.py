@@ -157,6 +157,7 @@ ALLOWED = {
         "cli.render",
         "config",
         "data.tables",
+        "data.text_check",
         "devices",
         "errors",
         "file_classification",

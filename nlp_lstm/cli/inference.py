@@ -30,7 +30,7 @@ from nlp_lstm.cli.options import (
 )
 from nlp_lstm.cli.render import print_inspection, print_predictions
 from nlp_lstm.config import SampleConfig
-from nlp_lstm.errors import NlpLstmError, UsageError
+from nlp_lstm.errors import DataError, NlpLstmError, UsageError
 
 STDIN = STDOUT = "-"
 STDIN_CHUNK = 2**20
@@ -58,17 +58,13 @@ def load_for(model: Path | None, kind: str | None, device: str, threads: int) ->
 
 def read_stdin() -> str:
     """All of stdin, read in chunks so that binary input (``< /dev/zero``) fails at its first chunk."""
-    import codecs
+    from nlp_lstm.data.text_check import TextCheck  # the check of every text format of an --input file too
 
-    decoder = codecs.getincrementaldecoder("utf-8")()
+    check = TextCheck("stdin")
     pieces = []
     while chunk := sys.stdin.buffer.read(STDIN_CHUNK):
-        if b"\0" in chunk:
-            raise NlpLstmError("stdin holds NUL bytes, so it is not text; pipe in one text per line")
-        try:
-            pieces.append(decoder.decode(chunk))
-        except UnicodeDecodeError:
-            raise NlpLstmError("stdin is not UTF-8 text; convert it with iconv -t utf-8") from None
+        pieces.append(check(chunk))
+    pieces.append(check(b"", final=True))  # a character cut at the very end is not text either
     return "".join(pieces)
 
 
@@ -188,7 +184,7 @@ def prediction_row(prediction: Any, ids: list[Any] | None = None, start: int = 0
 def classify_input_file(saved: Any, options: dict[str, Any]) -> None:
     """``classify --input``: chunk by chunk to ``--output``, or as JSON Lines (or a table) on stdout."""
     from nlp_lstm.cli.render import RowProgress
-    from nlp_lstm.file_classification import classified_chunks, classify_file
+    from nlp_lstm.file_classification import classify_file
 
     path, output = Path(options["input_file"]), options["output"]
     with RowProgress(f"classifying {path}") as progress:
@@ -198,21 +194,59 @@ def classify_input_file(saved: Any, options: dict[str, Any]) -> None:
             )
             progress.close()
             report_skipped(summary.skipped)
-            typer.echo(f"classified {summary.classified:,} rows into {output}", err=True)
+            typer.echo(f"classified {summary.classified:,} row{'s' * (summary.classified != 1)} into {output}", err=True)
             return
-        shown, skipped = [], 0
-        for chunk in classified_chunks(saved, path, options["text_column"], options["batch_size"], progress.update):
-            ids = chunk.table.column(options["id_column"]).to_pylist() if options["id_column"] else None
+        shown, skipped = classified_rows_to_stdout(saved, path, options, progress.update)
+    report_skipped(skipped)
+    if shown:
+        print_predictions([p for p, _ in shown], [t for _, t in shown], saved.labels)
+
+
+def column_values(table: Any, column: str, option: str) -> list[Any]:
+    if column not in table.column_names:
+        raise DataError(f"column {column!r} not found; choose {option} from: {', '.join(table.column_names)}")
+    return table.column(column).to_pylist()
+
+
+def classified_rows_to_stdout(saved: Any, path: Path, options: dict[str, Any], progress: Any) -> tuple[list[Any], int]:
+    """With ``--json``, print each chunk's rows as JSON Lines when it is classified; else return them to show at the end.
+
+    Also returns the count of blank texts skipped. A failure after some rows were printed says how many.
+    """
+    from nlp_lstm.file_classification import classified_chunks, stopped
+
+    shown, skipped, printed = [], 0, 0
+    try:
+        for chunk in classified_chunks(saved, path, options["text_column"], options["batch_size"], progress):
+            ids = column_values(chunk.table, options["id_column"], "--id-column") if options["id_column"] else None
             skipped += chunk.table.num_rows - len(chunk.predictions)
             texts = chunk.table.column(options["text_column"]).to_pylist()
             for prediction in chunk.predictions:
                 if options["json_output"]:
                     typer.echo(prediction_row(prediction, ids, chunk.start))
+                    printed += 1
                 else:
                     shown.append((prediction, texts[prediction.index - chunk.start]))
-    report_skipped(skipped)
-    if shown:
-        print_predictions([p for p, _ in shown], [t for _, t in shown], saved.labels)
+    except NlpLstmError as error:
+        if printed:
+            stopped(error, printed, STDOUT)
+        raise
+    return shown, skipped
+
+
+def check_output_path(output: str) -> None:
+    """Refuse at once, before the model loads, an --output that is there already or cannot be made."""
+    from nlp_lstm.data.tables import table_format  # noqa: I001 - lazy: pyarrow stays out of --help
+
+    path = Path(output)
+    if os.path.lexists(path):
+        dangling = " (a link to a missing file)" if not path.exists() else ""
+        raise UsageError(f"{output}: already exists{dangling}; choose another --output (nothing is overwritten)")
+    if not path.parent.is_dir():
+        missing = not path.parent.exists()
+        reason = "no such directory; create it or" if missing else "is not a directory;"
+        raise UsageError(f"{path.parent}: {reason} choose another --output")
+    table_format(output)  # an unknown extension is refused before the model loads
 
 
 def check_classify_options(texts: list[str], options: dict[str, Any]) -> None:
@@ -230,9 +264,7 @@ def check_classify_options(texts: list[str], options: dict[str, Any]) -> None:
         check_input_file(Path(options["input_file"]))
         table_format(options["input_file"])
     if options["output"] not in (None, STDOUT):
-        if Path(options["output"]).exists():
-            raise UsageError(f"{options['output']}: already exists; choose another --output (nothing is overwritten)")
-        table_format(options["output"])  # an unknown extension is refused before the model loads
+        check_output_path(options["output"])
 
 
 @app.command()

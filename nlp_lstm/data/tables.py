@@ -6,25 +6,52 @@ table written back holds exactly what was read; JSON Lines and Parquet keep thei
 is one array, so it is read whole: use JSON Lines for files larger than memory.
 
 Every chunk is a ``pyarrow.Table``; ``progress`` of a reader is the fraction of the file read so far.
+
+What cannot be read is refused in one line, never read as something else: bytes that are not UTF-8
+text in a text format (the check stdin has too), a row longer than ``LONGEST_ROW``, two columns of
+one name. A table written to a file appears at its path only once it is complete (see
+``TableWriter``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import pyarrow as pa
 
+from nlp_lstm.data.text_check import CheckedReader
 from nlp_lstm.errors import DataError, UsageError
-from nlp_lstm.files import UnreadableFile, check_regular_file
+from nlp_lstm.files import UnreadableFile, check_regular_file, fsync_directory, stale_temporaries, temporary
 
 FORMATS = ("csv", "tsv", "jsonl", "json", "parquet", "txt")
 CHUNK_ROWS = 10_000
 STDOUT = "-"
+# The most one row may hold (a line of .txt or .jsonl, a row of .csv): a book is a few MB, so a
+# longer row is a file that is not one text per row, refused before it fills memory. (The last row
+# of a CSV file may be up to twice as long: pyarrow parses the end of a file whole.)
+LONGEST_ROW = 64 * 2**20
+# pyarrow parses a CSV a block at a time, and a row must fit in one block: it starts small, so the
+# first rows come at once, and grows (up to LONGEST_ROW) when a longer row comes.
+FIRST_BLOCK = 2**20
+BLOCK_GROWTH = 8
+# What a parser raises on a file that is not what its extension says (UnicodeDecodeError, JSON and
+# giant-integer errors are ValueErrors; nesting deeper than Python recurses is a RecursionError).
+READ_ERRORS = (
+    pa.ArrowInvalid,
+    pa.ArrowTypeError,
+    pa.ArrowNotImplementedError,
+    ValueError,
+    RecursionError,
+    OverflowError,
+    csv.Error,
+)
 
 
 def table_format(path: str, given: str | None = None) -> str:
@@ -48,65 +75,150 @@ def check_input_file(path: Path) -> int:
         raise DataError(str(error)) from None
 
 
+def mebibytes(size: int) -> str:
+    return f"{size / 2**20:g} MiB"
+
+
+def bounded_lines(handle: Any, path: Path) -> Iterator[bytes]:
+    """The lines of ``handle``, each refused if longer than ``LONGEST_ROW`` before more of it is read."""
+    number = 0
+    while line := handle.readline(LONGEST_ROW + 1):
+        number += 1
+        if len(line) > LONGEST_ROW and not line.endswith(b"\n"):
+            raise DataError(
+                f"{path}: line {number:,} is longer than {mebibytes(LONGEST_ROW)}, the most one row may hold; "
+                "give one text per row"
+            )
+        yield line
+
+
+def json_row(line: bytes, path: Path, number: int) -> dict[str, Any]:
+    """Line ``number`` of a JSON Lines file as its object; anything else is refused with the line's number."""
+    try:
+        row = json.loads(line)
+    except (ValueError, RecursionError) as error:  # bad JSON, a giant integer, or nesting deeper than Python recurses
+        # Python's advice on a giant integer (after a ";") is about its own settings: not for the user
+        reason = "nested too deeply" if isinstance(error, RecursionError) else first_line(error).split(";")[0]
+        raise DataError(f"{path}:{number}: not valid JSON ({reason}); each line must be one JSON object") from None
+    if not isinstance(row, dict):
+        raise DataError(f"{path}:{number}: a JSON Lines row must be an object")
+    return row
+
+
+def first_line(error: BaseException) -> str:
+    return (str(error).splitlines() or [type(error).__name__])[0]
+
+
+def check_column_names(table: pa.Table, path: Path) -> None:
+    """Two columns of one name are refused: a row could keep only one of them, and --text-column could not choose."""
+    names = table.column_names
+    for name in names:
+        if names.count(name) > 1:
+            raise DataError(f"{path}: {names.count(name)} columns are named {name!r}; give each column a name of its own")
+
+
 class TableReader:
     """The chunks of a file as ``pyarrow.Table``s of at most ``rows`` rows; ``progress`` says how far it is."""
 
     def __init__(self, path: Path, fmt: str, rows: int = CHUNK_ROWS):
         self.path, self.format, self.rows = path, fmt, rows
-        self.size = max(1, check_input_file(path))
-        self.handle: IO[Any] = open(path, "rb")  # noqa: SIM115 - closed by close(), after the last chunk
+        self.size = check_input_file(path)
+        self.rows_read = 0
+        self.handle: Any = self._open()
+
+    def _open(self) -> Any:
+        """The file from its start; the bytes of a text format are checked to be text as they are read."""
+        handle = open(self.path, "rb")  # noqa: SIM115 - closed by close(), after the last chunk
+        return handle if self.format == "parquet" else CheckedReader(handle, str(self.path))
 
     @property
     def progress(self) -> float:
         if self.handle.closed:
             return 1.0
-        return min(1.0, self.handle.tell() / self.size)
+        return min(1.0, self.handle.tell() / max(1, self.size))
 
     def close(self) -> None:
         self.handle.close()
 
     def __iter__(self) -> Iterator[pa.Table]:
+        readers: dict[str, Callable[[], Iterator[pa.Table]]] = {
+            "csv": self._delimited,
+            "tsv": self._delimited,
+            "jsonl": self._json_lines,
+            "json": self._json_array,
+            "parquet": self._parquet,
+            "txt": self._lines,
+        }
         try:
-            yield from {
-                "csv": self._delimited,
-                "tsv": self._delimited,
-                "jsonl": self._json_lines,
-                "json": self._json_array,
-                "parquet": self._parquet,
-                "txt": self._lines,
-            }[self.format]()
-        except (pa.ArrowInvalid, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise DataError(f"{self.path}: cannot be read as {self.format} ({str(error).splitlines()[0]})") from None
+            if self.size == 0:  # an empty file has no rows, whatever its format
+                return
+            for table in readers[self.format]():
+                check_column_names(table, self.path)
+                self.rows_read += table.num_rows
+                yield table
+        except READ_ERRORS as error:
+            where = f" after row {self.rows_read:,}" if self.rows_read else ""
+            raise DataError(f"{self.path}: cannot be read as {self.format}{where} ({first_line(error)})") from None
         finally:
             self.close()
 
     def _delimited(self) -> Iterator[pa.Table]:
+        """The rows of a CSV or TSV file, read again with larger blocks (its read rows skipped) when a row is longer."""
+        block, done = min(FIRST_BLOCK, LONGEST_ROW), 0
+        while True:
+            try:
+                for table in self._delimited_from(block, done):
+                    done += table.num_rows
+                    yield table
+                return
+            except pa.ArrowInvalid as error:
+                if "straddl" not in str(error):  # pyarrow's "straddling object": a row longer than the block
+                    raise
+                if block >= LONGEST_ROW:
+                    raise DataError(
+                        f"{self.path}: a row after row {done:,} is longer than {mebibytes(LONGEST_ROW)}, "
+                        "the most one row may hold; give one text per row"
+                    ) from None
+                block = min(LONGEST_ROW, block * BLOCK_GROWTH)
+                self.handle.close()
+                self.handle = self._open()
+
+    def _delimited_from(self, block: int, skip: int) -> Iterator[pa.Table]:
         import pyarrow.csv as pacsv
 
         delimiter = "\t" if self.format == "tsv" else ","
-        with open(self.path, encoding="utf-8", newline="") as text:
-            header = next(csv.reader(text, delimiter=delimiter), None)
-        if not header:
-            raise DataError(f"{self.path}: no header row; the first line names the columns")
         reader = pacsv.open_csv(
             self.handle,
-            read_options=pacsv.ReadOptions(block_size=1 << 20),
+            read_options=pacsv.ReadOptions(block_size=block),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(column_types={name: pa.string() for name in header}, strings_can_be_null=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in self._header(delimiter)}, strings_can_be_null=False
+            ),
         )
         for batch in reader:
+            if skip >= batch.num_rows:
+                skip -= batch.num_rows
+                continue
+            batch, skip = batch.slice(skip), 0
             for start in range(0, batch.num_rows, self.rows):
                 yield pa.Table.from_batches([batch.slice(start, self.rows)])
 
+    def _header(self, delimiter: str) -> list[str]:
+        """The column names, so that every column is read as text: cells are texts, written back as they were."""
+        with open(self.path, "rb") as raw:
+            lines = (line.decode("utf-8") for line in bounded_lines(CheckedReader(raw, str(self.path)), self.path))
+            header = next(csv.reader(lines, delimiter=delimiter), None)
+        if not header:
+            raise DataError(f"{self.path}: no header row; the first line names the columns")
+        header[0] = header[0].removeprefix("\ufeff")  # pyarrow drops a UTF-8 byte-order mark: so must the names
+        return header
+
     def _json_lines(self) -> Iterator[pa.Table]:
         rows: list[dict[str, Any]] = []
-        for number, line in enumerate(self.handle, 1):
+        for number, line in enumerate(bounded_lines(self.handle, self.path), 1):
             if not line.strip():
                 continue
-            row = json.loads(line)
-            if not isinstance(row, dict):
-                raise DataError(f"{self.path}:{number}: a JSON Lines row must be an object")
-            rows.append(row)
+            rows.append(json_row(line, self.path, number))
             if len(rows) == self.rows:
                 yield pa.Table.from_pylist(rows)
                 rows = []
@@ -128,7 +240,7 @@ class TableReader:
 
     def _lines(self) -> Iterator[pa.Table]:
         lines: list[str] = []
-        for raw in self.handle:
+        for raw in bounded_lines(self.handle, self.path):
             lines.append(raw.decode("utf-8").rstrip("\r\n"))
             if len(lines) == self.rows:
                 yield pa.table({"text": lines})
@@ -137,8 +249,20 @@ class TableReader:
             yield pa.table({"text": lines})
 
 
+def remove_stale_partials(target: Path) -> None:
+    """Remove what killed writers of ``target`` left beside it: a file of ours, by its name, whose process has ended."""
+    for role, leftover in stale_temporaries(target):
+        if role == "partial" and leftover.is_file() and not leftover.is_symlink():
+            leftover.unlink()
+
+
 class TableWriter:
-    """Writes chunks to ``path`` (``-``: stdout) as they come; the first chunk fixes the columns."""
+    """Writes chunks to ``path`` (``-``: stdout) as they come; the first chunk fixes the columns.
+
+    A file is written beside ``path`` (``.NAME.partial-PID``) and put at ``path`` by :meth:`close`
+    only when complete, so ``path`` never holds a table that looks complete and is not: a failed
+    run (:meth:`abandon`) or a killed one leaves nothing there, and nothing there is overwritten.
+    """
 
     def __init__(self, path: str, fmt: str):
         if fmt == "txt":
@@ -147,10 +271,16 @@ class TableWriter:
         self.schema: pa.Schema | None = None
         self.writer: Any = None
         self.rows = 0
+        self.partial: Path | None = None  # where a file is written until it is complete
         if path == STDOUT:
             self.handle: IO[bytes] = sys.stdout.buffer
         else:
-            self.handle = open(path, "xb")  # noqa: SIM115 - "x": never over a file that appeared meanwhile
+            remove_stale_partials(Path(path))
+            self.partial = temporary(Path(path), "partial")
+            try:
+                self.handle = open(self.partial, "xb")  # noqa: SIM115 - closed by close() or abandon()
+            except OSError as error:  # named by the path the user gave, not by our temporary
+                raise OSError(error.errno, error.strerror, path) from None
 
     def write(self, table: pa.Table) -> None:
         if self.schema is None:
@@ -193,7 +323,7 @@ class TableWriter:
             self.handle.write(line.encode("utf-8"))
 
     def close(self) -> None:
-        """Finish the file (a Parquet footer, the JSON array's end); a file of no rows still gets its columns."""
+        """Finish the file (a Parquet footer, the JSON array's end) and put it in place; with no rows it still has its columns."""
         if self.schema is None:
             self.schema = pa.schema([])
             self._open()
@@ -202,5 +332,39 @@ class TableWriter:
         if self.format == "json":
             self.handle.write(b"\n]\n")
         self.handle.flush()
-        if self.handle is not sys.stdout.buffer:
+        if self.partial is not None:
+            os.fsync(self.handle.fileno())
             self.handle.close()
+            self._publish(self.partial, Path(self.path))
+
+    def _publish(self, partial: Path, target: Path) -> None:
+        """Put the complete file at ``target``, unless something appeared there meanwhile: that is never overwritten."""
+        try:
+            os.link(partial, target)  # unlike a rename, fails if anything is at target (a dangling link included)
+        except FileExistsError:
+            self._refuse_appeared(target)
+        except OSError:  # a file system without hard links: a rename, if nothing is there
+            if os.path.lexists(target):
+                self._refuse_appeared(target)
+            os.rename(partial, target)
+        else:
+            partial.unlink()
+        self.partial = None
+        fsync_directory(target.parent)
+
+    def _refuse_appeared(self, target: Path) -> None:
+        self.abandon()
+        raise UsageError(f"{target}: appeared while the rows were written; nothing is overwritten, choose another --output")
+
+    def abandon(self) -> None:
+        """Stop after a failure: the rows written so far are removed, nothing is put at ``path`` (on stdout they stay)."""
+        if self.partial is None:
+            return
+        with contextlib.suppress(Exception):  # the failure may be the disk's; it is the one to report
+            if self.writer is not None:
+                self.writer.close()  # else pyarrow closes it when collected, writing to a closed file
+        with contextlib.suppress(OSError):
+            self.handle.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.partial.unlink()
+        self.partial = None
