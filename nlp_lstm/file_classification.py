@@ -165,10 +165,11 @@ class FileSummary:
 
 def stopped(error: NlpLstmError, rows: int, output: str) -> None:
     """Say in ``error``'s one line how many rows a failed run had written, and that a file output was not made."""
+    counted = f"{rows:,} row{'s' * (rows != 1)}"
     if output == STDOUT:
-        error.args = (f"{error}; {rows:,} rows were written to stdout before it",)
+        error.args = (f"{error}; {counted} {'was' if rows == 1 else 'were'} written to stdout before it",)
     else:
-        error.args = (f"{error}; nothing is written to {output} ({rows:,} rows had been classified)",)
+        error.args = (f"{error}; nothing is written to {output} ({counted} had been classified)",)
 
 
 def classify_file(
