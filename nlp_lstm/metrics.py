@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.data.batching import encode_stream, eval_batches
+from nlp_lstm.dynamic import DynamicConfig, dynamic_loss
 from nlp_lstm.errors import DataError
 from nlp_lstm.model import LanguageModel
 from nlp_lstm.prediction import Progress, encode_for, predict_probabilities
@@ -115,11 +116,24 @@ def classification_metrics(labels: list[int], predicted: list[int], names: list[
 
 
 def language_model_metrics(
-    saved: SavedModel, texts: Iterable[str], batch_size: int = 64, seq_len: int = 256, progress: Progress | None = None
+    saved: SavedModel,
+    texts: Iterable[str],
+    batch_size: int = 64,
+    seq_len: int = 256,
+    progress: Progress | None = None,
+    dynamic: tuple[DynamicConfig, list[torch.Tensor]] | None = None,
 ) -> dict[str, Any]:
-    """Nats/char, bits/char, perplexity and unknown characters of ``saved`` on ``texts`` read as one stream."""
+    """Nats/char, bits/char, perplexity and unknown characters of ``saved`` on ``texts`` read as one stream.
+
+    With ``dynamic`` (its settings and the gradient statistics), the model adapts as it reads (``dynamic.py``).
+    """
     stream = encode_stream(texts, saved.tokenizer)
-    nats, count = language_model_loss(saved.model, stream, batch_size, seq_len, progress=progress)  # type: ignore[arg-type]
+    if dynamic is None:
+        nats, count = language_model_loss(saved.model, stream, batch_size, seq_len, progress=progress)  # type: ignore[arg-type]
+    else:
+        settings, rms = dynamic
+        result = dynamic_loss(saved.model, stream, rms, settings, progress)
+        nats, count = result.nats, result.tokens
     characters = predicted_characters(texts, saved.tokenizer, stream)
     metrics: dict[str, Any] = lm_metrics(nats, count, characters)
     metrics["unknown_characters"] = int((stream[1:] == saved.tokenizer.unk_id).sum())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -26,8 +26,41 @@ from nlp_lstm.cli.options import (
     ThreadsOption,
     default,
 )
-from nlp_lstm.cli.render import RowProgress, print_classifier_metrics, print_metrics_table
+from nlp_lstm.cli.render import RowProgress, StagedProgress, print_classifier_metrics, print_metrics_table
 from nlp_lstm.config import ClassifierTrainConfig, TrainConfig
+from nlp_lstm.errors import UsageError
+
+DynamicOption = Annotated[
+    bool,
+    typer.Option(
+        "--dynamic",
+        help="Adapt to the text while reading it (dynamic evaluation, Krause et al. 2018): each segment is scored, "
+        "then the weights take one step on it. The saved model is never changed.",
+    ),
+]
+SegmentOption = Annotated[int, typer.Option("--segment-length", help="With --dynamic: tokens scored between two updates.")]
+DynamicLrOption = Annotated[float, typer.Option("--dynamic-lr", help="With --dynamic: the step size (eta) of each update.")]
+DecayOption = Annotated[
+    float, typer.Option("--dynamic-decay", help="With --dynamic: the pull (lambda) back to the saved weights.")
+]
+StatisticsOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--statistics-dataset",
+        help="With --dynamic: the dataset whose training split gives the gradient statistics "
+        "(default: the one the model was trained on). Gathered once, then cached.",
+    ),
+]
+
+
+def dynamic_settings(dynamic: bool, segment_length: int, learning_rate: float, decay: float, statistics: str | None) -> Any:
+    """The dynamic evaluation settings the options ask for, or None; its options without --dynamic are refused."""
+    from nlp_lstm.dynamic import DynamicConfig
+
+    settings = DynamicConfig(segment_length=segment_length, learning_rate=learning_rate, decay=decay)
+    if not dynamic and (settings != DynamicConfig() or statistics is not None):
+        raise UsageError("--segment-length, --dynamic-lr, --dynamic-decay and --statistics-dataset need --dynamic")
+    return settings if dynamic else None
 
 
 @evaluate_app.command("lm")
@@ -42,16 +75,25 @@ def evaluate_lm(
     json_output: JsonOption = False,
     device: DeviceOption = "auto",
     threads: ThreadsOption = INFERENCE_THREADS,
+    dynamic: DynamicOption = False,
+    segment_length: SegmentOption = 50,
+    dynamic_lr: DynamicLrOption = 3e-5,
+    dynamic_decay: DecayOption = 1e-3,
+    statistics_dataset: StatisticsOption = None,
 ) -> None:
     """Exact loss of a language model over a whole split: nats/char, bits/char, perplexity.
 
     Example: nlp-lstm evaluate lm --model runs/shakespeare/best --dataset builtin:shakespeare --split test
     """
+    settings = dynamic_settings(dynamic, segment_length, dynamic_lr, dynamic_decay, statistics_dataset)
     saved = load_for(model, "lm", device, threads)
-    with RowProgress(f"evaluating on {dataset} ({split})", "tokens") as progress:
+    with StagedProgress() as stages:
         metrics = nlp_lstm.evaluate_language_model(
-            saved, dataset, split, text_column, dataset_config, seed, progress=progress.count
-        )
+            saved, dataset, split, text_column, dataset_config, seed,
+            progress=stages.reporter(f"evaluating on {dataset} ({split})", "tokens"), dynamic=settings,
+            statistics_dataset=statistics_dataset,
+            statistics_progress=stages.reporter("gradient statistics (once per model, then cached)", "segments"),
+        )  # fmt: skip
     metrics["model"] = str(saved.path)
     if json_output:
         typer.echo(json.dumps(metrics))
@@ -60,6 +102,8 @@ def evaluate_lm(
     rows += [("nats per token", f"{metrics['nats_per_token']:.4f}"), ("perplexity (per token)", f"{metrics['perplexity']:.4f}")]
     rows += [("tokens", f"{metrics['tokens']:,}"), ("characters", f"{metrics['characters']:,}")]
     rows += [("unknown characters", f"{metrics['unknown_characters']:,}")]
+    if settings is not None:
+        rows += [("dynamic evaluation", f"segments of {segment_length}, eta {dynamic_lr:g}, lambda {dynamic_decay:g}")]
     print_metrics_table(f"{saved.path} on {dataset} ({split})", rows)
 
 

@@ -274,3 +274,32 @@ class RowProgress:
 
     def __exit__(self, *exc: object) -> None:
         self.close()  # the bar ends before an error or a result is printed
+
+
+class StagedProgress:
+    """Progress of work in stages whose start is the library's to decide: each stage's bar opens at its
+    first report and closes at the next stage's, so one live display is active at a time."""
+
+    def __init__(self) -> None:
+        self.stage: RowProgress | None = None
+        self.what: str | None = None
+
+    def reporter(self, what: str, unit: str) -> Any:
+        def count(done: int, total: int) -> None:
+            if self.what != what:
+                self.close()
+                self.stage, self.what = RowProgress(what, unit), what
+            self.stage.count(done, total)  # type: ignore[union-attr]
+
+        return count
+
+    def close(self) -> None:
+        if self.stage is not None:
+            self.stage.close()
+            self.stage = None
+
+    def __enter__(self) -> StagedProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -113,7 +113,7 @@ def _open(path: Path, dtype: np.dtype) -> np.ndarray:
     return np.memmap(path, dtype=dtype, mode="c")
 
 
-def _write_atomically(path: Path, parts: Iterable[bytes]) -> None:
+def write_atomically(path: Path, parts: Iterable[bytes]) -> None:
     """Write the concatenation of ``parts`` to ``path`` without holding it in memory; all or nothing."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, scratch = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
@@ -151,7 +151,7 @@ def stream_ids(texts: Iterable[str], tokenizer: AnyTokenizer) -> np.ndarray:
     path = root / "streams" / f"{_content_key(f'stream {tokenizer_key(tokenizer)}', texts)}.{dtype.str[1:]}"
     if not path.is_file():
         try:
-            _write_atomically(path, _as_bytes(_encoded_chunks(texts, tokenizer), dtype))
+            write_atomically(path, _as_bytes(_encoded_chunks(texts, tokenizer), dtype))
         except OSError:  # read-only home, full disk: encode in memory instead
             return _in_memory(texts, tokenizer, dtype)
     return _open(path, dtype)
@@ -187,9 +187,9 @@ def row_ids(
                     yield ids
 
         try:
-            _write_atomically(values_path, _as_bytes(parts(), dtype))
+            write_atomically(values_path, _as_bytes(parts(), dtype))
             offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
-            _write_atomically(offsets_path, _as_bytes([offsets], np.dtype("<i8")))
+            write_atomically(offsets_path, _as_bytes([offsets], np.dtype("<i8")))
         except OSError:
             return encode(texts)
     values, offsets = _open(values_path, dtype), _open(offsets_path, np.dtype("<i8"))
@@ -214,5 +214,5 @@ def built_tokenizer(kind: str, texts: Iterable[str], vocab_size: int) -> AnyToke
             pass  # a damaged entry is built again and replaced
     tokenizer = build_tokenizer(kind, texts, vocab_size)
     with contextlib.suppress(OSError):  # unstored, it is built again next time: no reason to fail the run
-        _write_atomically(path, [json.dumps(tokenizer.to_dict(), ensure_ascii=False).encode("utf-8")])
+        write_atomically(path, [json.dumps(tokenizer.to_dict(), ensure_ascii=False).encode("utf-8")])
     return tokenizer

@@ -1,0 +1,193 @@
+"""Dynamic evaluation (Krause et al. 2018, "Dynamic Evaluation of Neural Sequence Models"): a language model
+that adapts to the text it reads, while it reads it.
+
+The text is read as one stream, segment by segment, the LSTM state carried across segments. Each
+segment is **scored first**; then the weights take one step on that segment's mean loss:
+
+    θ ← θ − η · ∇ / (RMS + ε) + λ · r ⊙ (θ₀ − θ)
+
+an SGD step scaled per weight by the root mean square of that weight's gradient on the training
+data, plus a decay back toward the loaded weights θ₀ at the rate r = RMS / mean(RMS), capped at
+1/λ so that no decay overshoots θ₀. This is the rule of the reference code
+(benkrause/dynamic-evaluation, ``dynamiceval.py``: ``gradstat`` and ``evaluate``), including its
+mean(RMS) as the mean over tensors of each tensor's mean, and its gradient statistics gathered on
+the training split in batches of segments of the same length as the evaluation's.
+
+It is inference, not training: dropout is off, the model given is never changed (a copy adapts and
+is returned), and η = 0 scores the text exactly as reading it straight through does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save
+from torch import Tensor, nn
+
+from nlp_lstm.data.token_store import cache_root, write_atomically
+from nlp_lstm.errors import UsageError
+from nlp_lstm.model import detach_state
+
+Progress = Callable[[int, int], None]  # tokens done, tokens in all
+
+
+@dataclass(frozen=True)
+class DynamicConfig:
+    """The settings of dynamic evaluation; the defaults were chosen on validation (benchmarks/dynamic_eval.py)."""
+
+    segment_length: int = 50  # tokens scored between two updates
+    learning_rate: float = 3e-4  # η
+    decay: float = 0.01  # λ, toward the loaded weights
+    epsilon: float = 2e-5  # ε, as the reference
+    statistics_segments: int = 100  # training batches the gradient RMS is taken over
+    statistics_batch_size: int = 64  # rows of each of those batches
+
+    def __post_init__(self) -> None:
+        for name in ("segment_length", "statistics_segments", "statistics_batch_size"):
+            value = getattr(self, name)
+            if type(value) is not int or value < 1:
+                raise UsageError(f"dynamic evaluation: {name} must be a positive whole number, got {value!r}")
+        for name in ("learning_rate", "decay", "epsilon"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0 <= value < 1e3 or value != value:
+                raise UsageError(f"dynamic evaluation: {name} must be a number from 0 up to 1,000, got {value!r}")
+        if self.decay > 1:
+            raise UsageError(
+                f"dynamic evaluation: decay must be at most 1 (a full return to the loaded weights), got {self.decay}"
+            )
+
+
+def _segments(length: int, segment_length: int) -> list[tuple[int, int]]:
+    """(start, end) of each segment's inputs in a stream of ``length`` tokens; targets are one ahead."""
+    return [(start, min(start + segment_length, length - 1)) for start in range(0, length - 1, segment_length)]
+
+
+def gradient_statistics(
+    model: nn.Module, stream: Tensor, config: DynamicConfig, progress: Progress | None = None
+) -> list[Tensor]:
+    """RMS over training batches of each parameter's gradient of the mean segment loss (``gradstat``).
+
+    The stream is cut into ``statistics_batch_size`` rows read in parallel, segment by segment with the
+    state carried, for at most ``statistics_segments`` segments.
+    """
+    parameters = list(model.parameters())
+    was_training = model.training
+    model.eval()  # as the reference: the statistics of the model that will be evaluated, dropout off
+    rows = len(stream) // config.statistics_batch_size
+    if rows < 2:
+        raise ValueError("the statistics text is shorter than one token per row")
+    data = stream[: rows * config.statistics_batch_size].long().view(config.statistics_batch_size, rows)
+    squares = [torch.zeros_like(p) for p in parameters]
+    state, batches = None, _segments(rows, config.segment_length)[: config.statistics_segments]
+    for done, (start, end) in enumerate(batches, 1):
+        logits, state = model(data[:, start:end], state)
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), data[:, start + 1 : end + 1].flatten())
+        for square, gradient in zip(squares, torch.autograd.grad(loss, parameters)):
+            square.addcmul_(gradient, gradient)
+        state = detach_state(state)
+        if progress is not None:
+            progress(done, len(batches))
+    model.train(was_training)
+    return [torch.sqrt(square / len(batches)) for square in squares]
+
+
+@dataclass
+class DynamicResult:
+    nats: float  # summed over the scored tokens
+    tokens: int
+    model: nn.Module  # the adapted copy
+    segment_nats: list[float]  # each segment's summed loss, in reading order: the adaptation as it happens
+
+
+class _Update:
+    """The update rule's constant parts, computed once: 1/(RMS + ε) and λ·min(r, 1/λ) per weight."""
+
+    def __init__(self, parameters: list[nn.Parameter], rms: list[Tensor], config: DynamicConfig):
+        if [tuple(r.shape) for r in rms] != [tuple(p.shape) for p in parameters]:
+            raise ValueError("gradient statistics of another model: their shapes differ from the parameters'")
+        mean_rms = torch.stack([r.mean() for r in rms]).mean()
+        self.parameters, self.learning_rate = parameters, config.learning_rate
+        self.original = [p.detach().clone() for p in parameters]
+        self.inverse = [1.0 / (r + config.epsilon) for r in rms]
+        self.pull = [(config.decay * r / mean_rms).clamp(max=1.0) for r in rms]  # λ·r, r capped at 1/λ
+
+    @torch.no_grad()
+    def step(self, gradients: tuple[Tensor, ...]) -> None:
+        change = torch._foreach_sub(self.original, self.parameters)  # θ₀ − θ, before this step moves θ
+        torch._foreach_mul_(change, self.pull)
+        torch._foreach_add_(change, torch._foreach_mul(gradients, self.inverse), alpha=-self.learning_rate)
+        torch._foreach_add_(self.parameters, change)
+
+
+def dynamic_loss(
+    model: nn.Module, stream: Tensor, rms: list[Tensor], config: DynamicConfig, progress: Progress | None = None
+) -> DynamicResult:
+    """Summed cross-entropy of every target of ``stream`` under dynamic evaluation, and the adapted copy.
+
+    Each segment's loss is added to the total before the update that has seen the segment, so no
+    token is ever scored by weights that learnt from it. ``model`` itself is left as it was.
+    """
+    adapted = copy.deepcopy(model).eval()
+    parameters = list(adapted.parameters())
+    update = _Update(parameters, rms, config)
+    learns = config.learning_rate > 0  # with η = 0 the weights never leave θ₀: no gradient is needed
+    device = parameters[0].device
+    state, scored, segment_nats = None, 0, []
+    for start, end in _segments(len(stream), config.segment_length):
+        inputs = stream[start:end].long().to(device)[None]  # (1, T)
+        targets = stream[start + 1 : end + 1].long().to(device)
+        with torch.set_grad_enabled(learns):
+            logits, state = adapted(inputs, state)
+            loss = F.cross_entropy(logits[0].float(), targets, reduction="sum")
+        segment_nats.append(loss.detach().double())  # scored first
+        scored += end - start
+        if learns:
+            update.step(torch.autograd.grad(loss / (end - start), parameters))
+        state = detach_state(state)
+        if progress is not None:
+            progress(scored, len(stream) - 1)
+    nats = torch.stack(segment_nats).tolist() if segment_nats else []  # one device sync, at the end
+    return DynamicResult(float(sum(nats)), scored, adapted, nats)
+
+
+def statistics_key(model: nn.Module, source: str, config: DynamicConfig) -> str:
+    """What the gradient statistics depend on: the weights, the training text and how it was batched."""
+    digest = hashlib.blake2b(f"dynamic-statistics-1-{source}".encode(), digest_size=16)
+    digest.update(repr((config.segment_length, config.statistics_batch_size, config.statistics_segments)).encode())
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def cached_statistics(key: str) -> list[Tensor] | None:
+    """Gradient statistics stored under ``key``, or None where there are none (or the cache is off or damaged)."""
+    path = _statistics_path(key)
+    if path is None or not path.is_file():
+        return None
+    try:
+        stored = load_file(str(path))
+        return [stored[str(i)] for i in range(len(stored))]
+    except Exception:  # a damaged cache file is recomputed, never trusted: safetensors raises its own types
+        return None
+
+
+def store_statistics(key: str, rms: list[Tensor]) -> None:
+    """Keep the statistics for the next evaluation of the same model; a cache that cannot be written is skipped."""
+    path = _statistics_path(key)
+    if path is None:
+        return
+    with contextlib.suppress(OSError):  # readers see the whole file or none
+        write_atomically(path, [save({str(i): r.detach().cpu().contiguous() for i, r in enumerate(rms)})])
+
+
+def _statistics_path(key: str) -> Path | None:
+    root = cache_root()
+    return root / "dynamic_statistics" / f"{key}.safetensors" if root else None

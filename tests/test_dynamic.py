@@ -1,0 +1,146 @@
+"""Dynamic evaluation (Krause et al. 2018): score a segment, then take one RMS-scaled step on it, decaying to θ₀.
+
+Tiny real models on real text. What is asserted: η = 0 is static evaluation exactly; no segment is ever
+scored by weights that have learnt from it; a text that repeats itself is read far better the second
+time; the model given is unchanged; the run is deterministic; the statistics are gathered once and cached.
+"""
+
+import json
+import math
+import random
+
+import pytest
+import torch
+
+import nlp_lstm
+from nlp_lstm.data.batching import encode_stream
+from nlp_lstm.dynamic import DynamicConfig, dynamic_loss, gradient_statistics
+from nlp_lstm.errors import UsageError
+from nlp_lstm.metrics import language_model_loss
+
+SEGMENT = 20
+
+
+@pytest.fixture
+def rms(tiny_lm, sonnets_text):
+    train = encode_stream([sonnets_text], tiny_lm.tokenizer)
+    return gradient_statistics(tiny_lm.model, train, DynamicConfig(segment_length=SEGMENT, statistics_batch_size=8))
+
+
+def stream_of(tiny_lm, text: str) -> torch.Tensor:
+    return encode_stream([text], tiny_lm.tokenizer)
+
+
+def random_text(seed: int, length: int) -> str:
+    letters = "abcdefghijklmnopqrstuvwxyz ,.\n"
+    return "".join(random.Random(seed).choice(letters) for _ in range(length))
+
+
+def test_the_statistics_are_one_positive_tensor_per_parameter(tiny_lm, rms):
+    shapes = [tuple(p.shape) for p in tiny_lm.model.parameters()]
+    assert [tuple(r.shape) for r in rms] == shapes
+    assert all(bool((r >= 0).all()) and float(r.max()) > 0 for r in rms)
+
+
+def test_no_learning_rate_is_static_evaluation_exactly(tiny_lm, rms, sonnets_text):
+    stream = stream_of(tiny_lm, sonnets_text[:3_000])
+    static, count = language_model_loss(tiny_lm.model, stream, batch_size=1, seq_len=256, warmup=0)
+    result = dynamic_loss(tiny_lm.model, stream, rms, DynamicConfig(segment_length=SEGMENT, learning_rate=0.0, decay=0.5))
+    assert result.tokens == count == len(stream) - 1
+    assert result.nats == pytest.approx(static, rel=1e-6)
+
+
+def test_each_segment_is_scored_before_any_update_that_has_seen_it(tiny_lm, rms):
+    """The segments before a point score the same whatever comes after it: no weight has learnt from the future."""
+    start = random_text(1, SEGMENT * 5)
+    config = DynamicConfig(segment_length=SEGMENT, learning_rate=0.05, decay=0.0)
+    first = dynamic_loss(tiny_lm.model, stream_of(tiny_lm, start + random_text(2, 200)), rms, config)
+    second = dynamic_loss(tiny_lm.model, stream_of(tiny_lm, start + random_text(3, 200)), rms, config)
+    assert first.segment_nats[:4] == second.segment_nats[:4]  # the fifth segment's last target is the first that differs
+    assert first.segment_nats[4:] != second.segment_nats[4:]
+    static_first, _ = language_model_loss(tiny_lm.model, stream_of(tiny_lm, start[: SEGMENT + 1]), 1, 256, warmup=0)
+    assert first.segment_nats[0] == pytest.approx(static_first, rel=1e-6)  # nothing was learnt before the first segment
+
+
+def test_a_text_that_repeats_itself_is_read_much_better_the_second_time(tiny_lm, rms):
+    half = random_text(4, 600)
+    stream = stream_of(tiny_lm, half + half)
+    config = DynamicConfig(segment_length=SEGMENT, learning_rate=0.02, decay=0.0)
+    result = dynamic_loss(tiny_lm.model, stream, rms, config)
+    halves = len(result.segment_nats) // 2
+    static = torch.tensor(
+        dynamic_loss(tiny_lm.model, stream, rms, config.__class__(segment_length=SEGMENT, learning_rate=0.0)).segment_nats
+    )
+    dynamic = torch.tensor(result.segment_nats)
+    assert float(dynamic[halves:].sum()) < 0.8 * float(static[halves:].sum())  # it learnt the first half
+    assert float(dynamic[:halves].sum()) < 1.1 * float(static[:halves].sum())  # and was not hurt reading it
+
+
+def test_the_given_model_is_unchanged_and_the_run_deterministic(tiny_lm, rms, sonnets_text):
+    before = {k: v.clone() for k, v in tiny_lm.model.state_dict().items()}
+    stream = stream_of(tiny_lm, sonnets_text[:2_000])
+    config = DynamicConfig(segment_length=SEGMENT, learning_rate=0.01, decay=0.01)
+    first, second = dynamic_loss(tiny_lm.model, stream, rms, config), dynamic_loss(tiny_lm.model, stream, rms, config)
+    assert all(torch.equal(before[k], v) for k, v in tiny_lm.model.state_dict().items())
+    assert first.segment_nats == second.segment_nats
+    adapted = dict(first.model.named_parameters())
+    assert any(not torch.equal(before[k], adapted[k]) for k in adapted)  # the copy did move
+
+
+def test_the_decay_pulls_back_to_the_loaded_weights(tiny_lm, rms, sonnets_text):
+    """With the largest decay every step returns to θ₀ first: the weights stay within one step of it."""
+    stream = stream_of(tiny_lm, sonnets_text[:2_000])
+    free = dynamic_loss(tiny_lm.model, stream, rms, DynamicConfig(segment_length=SEGMENT, learning_rate=0.01, decay=0.0))
+    held = dynamic_loss(tiny_lm.model, stream, rms, DynamicConfig(segment_length=SEGMENT, learning_rate=0.01, decay=1.0))
+    original = dict(tiny_lm.model.named_parameters())
+
+    def distance(model):
+        return sum(float((p - original[k]).detach().norm()) for k, p in model.named_parameters())
+
+    assert distance(held.model) < 0.5 * distance(free.model)
+
+
+def test_the_api_and_the_command_line_gather_statistics_once(tmp_path, text_file, monkeypatch):
+    from typer.testing import CliRunner
+
+    from nlp_lstm.cli import app
+
+    monkeypatch.setenv("NLP_LSTM_CACHE", str(tmp_path / "cache"))
+    config = nlp_lstm.TrainConfig(dataset=str(text_file), seq_len=32, batch_size=8, max_steps=20, eval_every=20, threads=1)
+    nlp_lstm.train_language_model(config, tmp_path / "run", {"embedding_dim": 16, "hidden_size": 32, "num_layers": 1})
+    saved = nlp_lstm.load_model(tmp_path / "run" / "best")
+    gathered = []
+    settings = DynamicConfig(segment_length=SEGMENT, statistics_segments=5, statistics_batch_size=4)
+    first = nlp_lstm.evaluate_language_model(
+        saved, str(text_file), "validation", dynamic=settings, statistics_progress=lambda d, t: gathered.append(d)
+    )
+    assert gathered and first["dynamic"]["statistics"]["dataset"] == str(text_file)  # from the model's training record
+    again = nlp_lstm.evaluate_language_model(
+        saved, str(text_file), "validation", dynamic=settings, statistics_progress=lambda d, t: gathered.append(-1)
+    )
+    assert -1 not in gathered and again["bits_per_char"] == first["bits_per_char"]  # read from the cache
+    static = nlp_lstm.evaluate_language_model(saved, str(text_file), "validation")
+    assert first["characters"] == static["characters"] and math.isfinite(first["bits_per_char"])
+    runner = CliRunner()
+    command = [
+        "evaluate",
+        "lm",
+        "--model",
+        str(tmp_path / "run" / "best"),
+        "--dataset",
+        str(text_file),
+        "--split",
+        "validation",
+        "--json",
+    ]
+    result = runner.invoke(app, [*command, "--dynamic", "--dynamic-lr", "0"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["bits_per_char"] == pytest.approx(static["bits_per_char"], rel=1e-4)
+    refused = runner.invoke(app, [*command, "--dynamic-lr", "0.1"])
+    assert refused.exit_code == 2 and "need --dynamic" in refused.stderr
+
+
+def test_settings_out_of_range_are_usage_errors():
+    for bad in ({"segment_length": 0}, {"learning_rate": -1.0}, {"decay": 2.0}, {"learning_rate": float("nan")}):
+        with pytest.raises(UsageError):
+            DynamicConfig(**bad)
