@@ -19,6 +19,7 @@ _EXPORTS = {
     "ClassifierTrainConfig": "nlp_lstm.config",
     "TrainConfig": "nlp_lstm.config",
     "SampleConfig": "nlp_lstm.config",
+    "DynamicConfig": "nlp_lstm.config",
     "CharTokenizer": "nlp_lstm.tokenizer",
     "SubwordTokenizer": "nlp_lstm.tokenizer",
     "ReferenceLSTM": "nlp_lstm.lstm",
@@ -75,7 +76,7 @@ if TYPE_CHECKING:
     from nlp_lstm.checkpoint import SavedModel, shipped_model
     from nlp_lstm.checkpoint import save as save_model
     from nlp_lstm.classifier_training import train_classifier
-    from nlp_lstm.config import ClassifierTrainConfig, ModelConfig, SampleConfig, TeacherTrainConfig, TrainConfig
+    from nlp_lstm.config import ClassifierTrainConfig, DynamicConfig, ModelConfig, SampleConfig, TeacherTrainConfig, TrainConfig
     from nlp_lstm.data.sources import load_labelled_splits, load_text_splits, read_texts
     from nlp_lstm.ensemble import build_ensemble
     from nlp_lstm.errors import Interrupted, NlpLstmError, UsageError

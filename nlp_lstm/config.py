@@ -418,3 +418,27 @@ class SampleConfig(JsonConfig):
             "num_samples",
             "length",
         )
+
+
+@dataclass(frozen=True)
+class DynamicConfig:
+    """How a language model adapts while it reads (``dynamic.py``); the defaults were chosen on validation
+    (benchmarks/dynamic_eval.py). Options: --segment-length, --dynamic-lr (η), --dynamic-decay (λ)."""
+
+    segment_length: int = 50  # tokens scored between two updates
+    learning_rate: float = 3e-5  # η
+    decay: float = 1e-3  # λ, toward the loaded weights
+    epsilon: float = 2e-5  # ε, as the reference
+    statistics_segments: int = 100  # training batches the gradient RMS is taken over
+    statistics_batch_size: int = 64  # rows of each of those batches
+
+    def __post_init__(self) -> None:
+        flags = {"segment_length": "--segment-length", "learning_rate": "--dynamic-lr", "decay": "--dynamic-decay"}
+        for name in ("segment_length", "statistics_segments", "statistics_batch_size"):
+            value = getattr(self, name)
+            _require(type(value) is int and value >= 1, f"{flags.get(name, name)} must be a positive integer, got {value!r}")
+        for name in ("learning_rate", "decay", "epsilon"):
+            value = getattr(self, name)
+            fits = isinstance(value, (int, float)) and math.isfinite(value) and 0 <= value <= (1 if name == "decay" else 1e3)
+            most = "1 (a full return to the saved weights at every step)" if name == "decay" else "1,000"
+            _require(fits, f"{flags.get(name, name)} must be a number from 0 to {most}, got {value!r}")

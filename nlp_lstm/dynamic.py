@@ -31,37 +31,11 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save
 from torch import Tensor, nn
 
+from nlp_lstm.config import DynamicConfig
 from nlp_lstm.data.token_store import cache_root, write_atomically
-from nlp_lstm.errors import UsageError
 from nlp_lstm.model import detach_state
 
 Progress = Callable[[int, int], None]  # tokens done, tokens in all
-
-
-@dataclass(frozen=True)
-class DynamicConfig:
-    """The settings of dynamic evaluation; the defaults were chosen on validation (benchmarks/dynamic_eval.py)."""
-
-    segment_length: int = 50  # tokens scored between two updates
-    learning_rate: float = 3e-4  # η
-    decay: float = 0.01  # λ, toward the loaded weights
-    epsilon: float = 2e-5  # ε, as the reference
-    statistics_segments: int = 100  # training batches the gradient RMS is taken over
-    statistics_batch_size: int = 64  # rows of each of those batches
-
-    def __post_init__(self) -> None:
-        for name in ("segment_length", "statistics_segments", "statistics_batch_size"):
-            value = getattr(self, name)
-            if type(value) is not int or value < 1:
-                raise UsageError(f"dynamic evaluation: {name} must be a positive whole number, got {value!r}")
-        for name in ("learning_rate", "decay", "epsilon"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not 0 <= value < 1e3 or value != value:
-                raise UsageError(f"dynamic evaluation: {name} must be a number from 0 up to 1,000, got {value!r}")
-        if self.decay > 1:
-            raise UsageError(
-                f"dynamic evaluation: decay must be at most 1 (a full return to the loaded weights), got {self.decay}"
-            )
 
 
 def _segments(length: int, segment_length: int) -> list[tuple[int, int]]:

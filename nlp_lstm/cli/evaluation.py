@@ -25,16 +25,17 @@ from nlp_lstm.cli.options import (
     TextDatasetOption,
     ThreadsOption,
     default,
+    flag,
 )
 from nlp_lstm.cli.render import RowProgress, StagedProgress, print_classifier_metrics, print_metrics_table
-from nlp_lstm.config import ClassifierTrainConfig, TrainConfig
+from nlp_lstm.config import ClassifierTrainConfig, DynamicConfig, TrainConfig
 from nlp_lstm.errors import UsageError
 
 DynamicOption = Annotated[
     bool,
-    typer.Option(
+    flag(
         "--dynamic",
-        help="Adapt to the text while reading it (dynamic evaluation, Krause et al. 2018): each segment is scored, "
+        "Adapt to the text while reading it (dynamic evaluation, Krause et al. 2018): each segment is scored, "
         "then the weights take one step on it. The saved model is never changed.",
     ),
 ]
@@ -55,8 +56,6 @@ StatisticsOption = Annotated[
 
 def dynamic_settings(dynamic: bool, segment_length: int, learning_rate: float, decay: float, statistics: str | None) -> Any:
     """The dynamic evaluation settings the options ask for, or None; its options without --dynamic are refused."""
-    from nlp_lstm.dynamic import DynamicConfig
-
     settings = DynamicConfig(segment_length=segment_length, learning_rate=learning_rate, decay=decay)
     if not dynamic and (settings != DynamicConfig() or statistics is not None):
         raise UsageError("--segment-length, --dynamic-lr, --dynamic-decay and --statistics-dataset need --dynamic")
@@ -76,9 +75,9 @@ def evaluate_lm(
     device: DeviceOption = "auto",
     threads: ThreadsOption = INFERENCE_THREADS,
     dynamic: DynamicOption = False,
-    segment_length: SegmentOption = 50,
-    dynamic_lr: DynamicLrOption = 3e-5,
-    dynamic_decay: DecayOption = 1e-3,
+    segment_length: SegmentOption = default(DynamicConfig, "segment_length"),
+    dynamic_lr: DynamicLrOption = default(DynamicConfig, "learning_rate"),
+    dynamic_decay: DecayOption = default(DynamicConfig, "decay"),
     statistics_dataset: StatisticsOption = None,
 ) -> None:
     """Exact loss of a language model over a whole split: nats/char, bits/char, perplexity.
