@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from nlp_lstm.files import signed_card
+
 ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINTS = ROOT / "checkpoints"
 
@@ -262,7 +264,7 @@ def write_card(name: str) -> None:
         text["limitations"],
         "",
     ]
-    (directory / "README.md").write_text("\n".join(lines))
+    (directory / "README.md").write_text(signed_card("\n".join(lines)))  # signed: a later save may replace it
     print(
         f"{directory}: "
         + "; ".join(
