@@ -111,8 +111,15 @@ def read_json_file(path: Path, what: str = "JSON file", limit: int = JSON_LIMIT)
     except UnicodeDecodeError:
         raise UnreadableFile(f"{path}: {what} is not UTF-8 text; the file is damaged") from None
     except (ValueError, RecursionError) as error:  # bad JSON, a giant integer, or nesting deeper than Python recurses
-        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error).splitlines()[0]
-        raise UnreadableFile(f"{path}: {what} is not valid JSON ({reason}); the file is damaged") from None
+        raise UnreadableFile(f"{path}: {what} is not valid JSON ({json_error_reason(error)}); the file is damaged") from None
+
+
+def json_error_reason(error: ValueError | RecursionError) -> str:
+    """Why ``json.loads`` failed, in a few words: its first line, without Python's advice on its own settings."""
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    reason = (str(error).splitlines() or [type(error).__name__])[0]
+    return reason.split(";")[0]  # a giant integer's message goes on "; use sys.set_int_max_str_digits() ..."
 
 
 def temporary(target: Path, role: str, pid: int | None = None) -> Path:

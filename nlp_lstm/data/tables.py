@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from nlp_lstm.data.text_check import CheckedReader
 from nlp_lstm.errors import DataError, UsageError
-from nlp_lstm.files import UnreadableFile, check_regular_file, fsync_directory, stale_temporaries, temporary
+from nlp_lstm.files import UnreadableFile, check_regular_file, fsync_directory, json_error_reason, stale_temporaries, temporary
 
 FORMATS = ("csv", "tsv", "jsonl", "json", "parquet", "txt")
 CHUNK_ROWS = 10_000
@@ -97,9 +97,9 @@ def json_row(line: bytes, path: Path, number: int) -> dict[str, Any]:
     try:
         row = json.loads(line)
     except (ValueError, RecursionError) as error:  # bad JSON, a giant integer, or nesting deeper than Python recurses
-        # Python's advice on a giant integer (after a ";") is about its own settings: not for the user
-        reason = "nested too deeply" if isinstance(error, RecursionError) else first_line(error).split(";")[0]
-        raise DataError(f"{path}:{number}: not valid JSON ({reason}); each line must be one JSON object") from None
+        raise DataError(
+            f"{path}:{number}: not valid JSON ({json_error_reason(error)}); each line must be one JSON object"
+        ) from None
     if not isinstance(row, dict):
         raise DataError(f"{path}:{number}: a JSON Lines row must be an object")
     return row
