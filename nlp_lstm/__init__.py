@@ -37,6 +37,7 @@ _EXPORTS = {
     "from_pretrained": "nlp_lstm.models",
     "save_model": "nlp_lstm.checkpoint:save",
     "evaluate_language_model": "nlp_lstm.evaluate",
+    "adapt": "nlp_lstm.adaptation",
     "evaluate_classifier": "nlp_lstm.evaluate",
     "classify": "nlp_lstm.prediction",
     "Prediction": "nlp_lstm.prediction",
@@ -73,6 +74,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from nlp_lstm.adaptation import adapt
     from nlp_lstm.checkpoint import SavedModel, shipped_model
     from nlp_lstm.checkpoint import save as save_model
     from nlp_lstm.classifier_training import train_classifier

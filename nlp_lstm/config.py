@@ -421,7 +421,7 @@ class SampleConfig(JsonConfig):
 
 
 @dataclass(frozen=True)
-class DynamicConfig:
+class DynamicConfig(JsonConfig):
     """How a language model adapts while it reads (``dynamic.py``); the defaults were chosen on validation
     (benchmarks/dynamic_eval.py). Options: --segment-length, --dynamic-lr (η), --dynamic-decay (λ)."""
 

@@ -6,17 +6,14 @@ never depend on how datasets are found.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from typing import Any
 
+from nlp_lstm.adaptation import dynamic_statistics, statistics_source
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.config import ClassifierTrainConfig, TrainConfig
-from nlp_lstm.data.batching import encode_stream
 from nlp_lstm.data.sources import load_labelled_splits, load_text_splits
 from nlp_lstm.data.splits import check_split
-from nlp_lstm.dynamic import DynamicConfig, cached_statistics, gradient_statistics, statistics_key, store_statistics
-from nlp_lstm.errors import UsageError
+from nlp_lstm.dynamic import DynamicConfig
 from nlp_lstm.metrics import classifier_metrics, language_model_metrics
 from nlp_lstm.prediction import Progress
 
@@ -49,33 +46,7 @@ def evaluate_language_model(
     source = statistics_source(saved, statistics_dataset, text_column)
     rms = dynamic_statistics(saved, dynamic, source, statistics_progress)
     metrics = language_model_metrics(saved, texts, progress=progress, dynamic=(dynamic, rms))
-    return {"dataset": dataset, "split": split, **metrics, "dynamic": {**dataclasses.asdict(dynamic), "statistics": source}}
-
-
-def statistics_source(saved: SavedModel, dataset: str | None, text_column: str) -> dict[str, Any]:
-    """Where the gradient statistics of dynamic evaluation come from: the model's own training data by default."""
-    if dataset is not None:
-        return {"dataset": dataset, "text_column": text_column, "dataset_config": None, "seed": 0}
-    trained_on = saved.training.get("train_config") if isinstance(saved.training, dict) else None
-    if not isinstance(trained_on, dict) or not isinstance(trained_on.get("dataset"), str):
-        raise UsageError(
-            f"{saved.path}: records no training dataset; name one for the gradient statistics (--statistics-dataset)"
-        )
-    keys = ("dataset", "text_column", "dataset_config", "seed")
-    return {key: trained_on.get(key, TrainConfig.__dataclass_fields__[key].default) for key in keys}
-
-
-def dynamic_statistics(
-    saved: SavedModel, config: DynamicConfig, source: dict[str, Any], progress: Progress | None = None
-) -> list[Any]:
-    """The gradient RMS of ``saved`` on the training split of ``source``: from the cache, or gathered once and cached."""
-    key = statistics_key(saved.model, json.dumps(source, sort_keys=True), config)
-    rms = cached_statistics(key)
-    if rms is None:
-        texts = load_text_splits(source["dataset"], source["text_column"], source["dataset_config"], source["seed"]).get("train")
-        rms = gradient_statistics(saved.model, encode_stream(texts, saved.tokenizer), config, progress)
-        store_statistics(key, rms)
-    return rms
+    return {"dataset": dataset, "split": split, **metrics, "dynamic": {**dynamic.to_dict(), "statistics": source}}
 
 
 def evaluate_classifier(

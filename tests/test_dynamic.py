@@ -8,6 +8,7 @@ time; the model given is unchanged; the run is deterministic; the statistics are
 import json
 import math
 import random
+from pathlib import Path
 
 import pytest
 import torch
@@ -144,3 +145,44 @@ def test_settings_out_of_range_are_usage_errors():
     for bad in ({"segment_length": 0}, {"learning_rate": -1.0}, {"decay": 2.0}, {"learning_rate": float("nan")}):
         with pytest.raises(UsageError):
             DynamicConfig(**bad)
+
+
+@pytest.fixture(scope="module")
+def trained_lm(tmp_path_factory, sonnets_text):
+    """A small language model trained for 60 steps on the sonnets: adaptation starts from a model that has learnt."""
+    directory = tmp_path_factory.mktemp("trained")
+    (directory / "sonnets.txt").write_text(sonnets_text)
+    config = nlp_lstm.TrainConfig(
+        dataset=str(directory / "sonnets.txt"), seq_len=32, batch_size=8, max_steps=60, eval_every=60, threads=1
+    )
+    nlp_lstm.train_language_model(config, directory / "run", {"embedding_dim": 16, "hidden_size": 32, "num_layers": 1})
+    return nlp_lstm.load_model(directory / "run" / "best")
+
+
+def test_adapt_returns_a_new_model_that_learnt_the_text_and_saves_like_any_other(trained_lm, tmp_path):
+    from nlp_lstm.metrics import language_model_metrics
+
+    pattern = "the cat sat on the mat. " * 40
+    before = {k: v.clone() for k, v in trained_lm.model.state_dict().items()}
+    settings = DynamicConfig(segment_length=SEGMENT, learning_rate=3e-3, decay=0.0, statistics_batch_size=8)
+    adapted = nlp_lstm.adapt(trained_lm, pattern, settings)
+    assert all(torch.equal(before[k], v) for k, v in trained_lm.model.state_dict().items())  # the original is untouched
+    record = adapted.training["adapted_on"]
+    assert record["texts"] == 1 and record["characters"] == len(pattern) - 1
+    assert record["dynamic"]["statistics"]["dataset"].endswith("sonnets.txt")  # the model's own training data
+    held_out = ["the mat sat on the cat. " * 5]  # the same words in another order: not in what it read
+    adapted_bits = language_model_metrics(adapted, held_out)["bits_per_char"]
+    assert adapted_bits < 0.8 * language_model_metrics(trained_lm, held_out)["bits_per_char"]
+    nlp_lstm.save_model(adapted, tmp_path / "adapted")
+    reloaded = nlp_lstm.load_model(tmp_path / "adapted")
+    assert reloaded.training["adapted_on"] == json.loads(json.dumps(record))
+    greedy = nlp_lstm.SampleConfig(length=40, temperature=0)
+    assert nlp_lstm.generate(reloaded, "the ", greedy) == nlp_lstm.generate(adapted, "the ", greedy)
+
+
+def test_adapt_refuses_a_classifier_and_an_empty_text(tiny_lm, text_file):
+    with pytest.raises(UsageError, match="at least two characters"):
+        nlp_lstm.adapt(tiny_lm, "", statistics_dataset=str(text_file))
+    classifier = nlp_lstm.load_model(Path(__file__).resolve().parent.parent / "checkpoints" / "sentiment")
+    with pytest.raises(UsageError, match="takes a language model"):
+        nlp_lstm.adapt(classifier, "a fine film", statistics_dataset=str(text_file))
