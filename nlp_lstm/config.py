@@ -206,6 +206,7 @@ class TrainConfig(JsonConfig):
     tokenizer: Literal["char", "bpe"] = "char"
     vocab_size: int = 8000  # bpe only: tokens in the subword vocabulary
     init_from: str | None = None  # start from this language model's weights and tokenizer (fine-tuning)
+    grow_vocabulary: bool = True  # with init_from: characters the model lacks get new rows instead of the unknown id
     seq_len: int = 128  # truncated-BPTT window
     # Chance that a row's carried state is zeroed at a window boundary. Without it the model only ever sees a
     # zero state at the start of an epoch and can diverge from one, which is where generation and evaluation start.

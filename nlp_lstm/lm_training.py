@@ -46,6 +46,7 @@ from nlp_lstm.train import (
     mark_embeddings_undecayed,
     shared_tokenizer,
 )
+from nlp_lstm.vocabulary_growth import grown, new_characters
 
 STATE_RESET_STREAM = 1  # keeps the state-reset draws apart from the epoch offsets, seeded by [seed, epoch]
 
@@ -58,20 +59,27 @@ def _new_model(
     group: Processes,
     given: set[str],
 ) -> tuple[LanguageModel, Any, dict[str, Any] | None]:
-    """A new model and tokenizer, and with ``init_from`` the training record of the model it starts from."""
+    """A new model and tokenizer, and with ``init_from`` the training record of the model it starts from.
+
+    That record also says which characters the fine-tuning text added to the vocabulary (``added_characters``).
+    """
     if config.init_from:  # fine-tune an existing language model on new text
         saved = checkpoint.load(config.init_from, device=device, kind="lm")
         if saved.tokenizer.kind != config.tokenizer:
             raise TrainingUsageError(
                 f"--init-from {config.init_from} uses a {saved.tokenizer.kind} tokenizer, not {config.tokenizer}; drop --tokenizer or match it"
             )
+        model, tokenizer = saved.model, saved.tokenizer
+        added = new_characters(tokenizer, texts) if config.grow_vocabulary and tokenizer.kind == "char" else []
+        if added:  # characters the model never saw get rows of their own instead of "unknown"
+            model, tokenizer = grown(model, tokenizer, added)
         # The shape comes from the saved model; dropout given on the command line replaces its own.
         regularisation = {k: v for k, v in model_options.items() if k in REGULARISATION_FIELDS and k in given}
-        if not regularisation:
-            return saved.model.train(), saved.tokenizer, saved.training
-        model = LanguageModel(saved.config.replace(**regularisation)).to(device)
-        model.load_state_dict(saved.model.state_dict(), strict=True)
-        return model.train(), saved.tokenizer, saved.training
+        if regularisation:
+            replaced = LanguageModel(model.config.replace(**regularisation)).to(device)
+            replaced.load_state_dict(model.state_dict(), strict=True)
+            model = replaced
+        return model.train(), tokenizer, {**saved.training, "added_characters": "".join(added)}
     tokenizer = with_newline(shared_tokenizer(group, config.tokenizer, texts, config.vocab_size))
     try:
         model_config = ModelConfig(vocab_size=tokenizer.vocab_size, **model_options)
@@ -133,6 +141,8 @@ class LanguageModelRecipe(loop.Recipe):
         if run.resume:
             saved = checkpoint.load(run.last_dir, device=run.device, kind="lm")
             self.model, self.tokenizer, parent = saved.model, saved.tokenizer, saved.training.get("started_from")
+            if parent is not None:  # what the first start added stays in the record
+                parent = {**parent, "added_characters": saved.training.get("added_characters", "")}
         else:
             self.model, self.tokenizer, parent = _new_model(
                 config, splits.train, self.model_options, run.device, group, self.given
@@ -159,8 +169,10 @@ class LanguageModelRecipe(loop.Recipe):
         parameters = sum(p.numel() for p in self.model.parameters())
         run.record = {"kind": "lm", "dataset": self.config.dataset, "splits": source, "command": self.command}
         run.record["parameters"] = parameters
+        added = (parent or {}).pop("added_characters", "")
         if parent is not None:  # provenance of a fine-tuned model: the training record of the model it started from
             run.record["started_from"] = parent
+            run.record["added_characters"] = added
         self.model.train()
         return {
             "step": run.step,
@@ -168,6 +180,7 @@ class LanguageModelRecipe(loop.Recipe):
             "device": str(run.device),
             "parameters": parameters,
             "vocab_size": self.tokenizer.vocab_size,
+            "added_characters": len(added),
             "train_tokens": len(self.batches.stream),
             "steps_per_epoch": len(self.batches),
             "splits": source,

@@ -64,7 +64,7 @@ class TrainingProgress:
 
     def on_start(self, info: dict[str, Any]) -> None:
         self.console.print(
-            f"training on {info['device']}: {info['parameters']:,} parameters, vocabulary {info['vocab_size']}, "
+            f"training on {info['device']}: {info['parameters']:,} parameters, vocabulary {info['vocab_size']}{grown(info)}, "
             f"{info['train_tokens']:,} training tokens ({info['steps_per_epoch']} steps per epoch)"
         )
         self.console.print(f"data: {info['splits']}")
@@ -274,6 +274,12 @@ class RowProgress:
 
     def __exit__(self, *exc: object) -> None:
         self.close()  # the bar ends before an error or a result is printed
+
+
+def grown(info: dict[str, Any]) -> str:
+    """What a fine-tuning run added to the vocabulary, for the start line: " (3 new characters)", or nothing."""
+    added = info.get("added_characters", 0)
+    return f" ({added} new character{'s' if added != 1 else ''})" if added else ""
 
 
 class StagedProgress:

@@ -67,6 +67,15 @@ InitFromLmOption = Annotated[
         rich_help_panel=MODEL,
     ),
 ]
+GrowVocabularyOption = Annotated[
+    bool,
+    typer.Option(
+        "--grow-vocabulary/--no-grow-vocabulary",
+        help="With --init-from and a character tokenizer: characters of the new text the model lacks get new rows "
+        "(started at the mean of the known ones) instead of the unknown id, so the model can learn to write them.",
+        rich_help_panel=MODEL,
+    ),
+]
 TieWeightsOption = Annotated[
     bool, flag("--tie-weights", "Share embedding and output weights (needs --embedding-dim = --hidden-size).", MODEL)
 ]
@@ -200,6 +209,7 @@ def train_lm(
     tokenizer: TokenizerOption = default(TrainConfig, "tokenizer"),
     vocab_size: VocabSizeOption = default(TrainConfig, "vocab_size"),
     init_from: InitFromLmOption = None,
+    grow_vocabulary: GrowVocabularyOption = default(TrainConfig, "grow_vocabulary"),
     embedding_dim: EmbeddingDimOption = LM_MODEL["embedding_dim"],
     hidden_size: HiddenSizeOption = LM_MODEL["hidden_size"],
     num_layers: NumLayersOption = LM_MODEL["num_layers"],
