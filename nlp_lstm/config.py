@@ -136,7 +136,7 @@ def options_toml(options: dict[str, Any], header: str) -> str:
 
 
 # The ModelConfig fields a fine-tuned model may change; the others fix the shape of its weights.
-REGULARISATION_FIELDS = ("dropout", "embedding_dropout")
+REGULARISATION_FIELDS = ("dropout", "embedding_dropout", "weight_drop", "locked_dropout")
 
 
 @dataclass(frozen=True)
@@ -149,6 +149,8 @@ class ModelConfig(JsonConfig):
     num_layers: int = 2
     dropout: float = 0.2  # between LSTM layers and on the encoder output
     embedding_dropout: float = 0.1
+    weight_drop: float = 0.0  # AWD-LSTM: DropConnect on the hidden-to-hidden weights, one mask per batch
+    locked_dropout: float = 0.0  # AWD-LSTM: one dropout mask per sequence between LSTM layers, instead of dropout
     bidirectional: bool = False
     tie_weights: bool = False  # LM only: share the embedding matrix with the output layer
     num_classes: int = 0  # classifier only; 0 for a language model
@@ -193,7 +195,7 @@ def _model_options(fields: tuple[str, ...], defaults: dict[str, Any], given: dic
 class TrainConfig(JsonConfig):
     """How to train a language model: data, optimisation, schedule, evaluation cadence."""
 
-    MODEL_FIELDS: ClassVar[tuple[str, ...]] = (*ENCODER_FIELDS, "tie_weights")
+    MODEL_FIELDS: ClassVar[tuple[str, ...]] = (*ENCODER_FIELDS, "tie_weights", "weight_drop", "locked_dropout")
 
     @classmethod
     def model_options(cls, given: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -9,11 +9,16 @@ out; no I/O here.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 from torch import Tensor, nn
+from torch.overrides import TorchFunctionMode
 
 from nlp_lstm.config import ModelConfig
 from nlp_lstm.lstm import ReferenceLSTM, State
+from nlp_lstm.recurrent_dropout import run_lstm
 
 
 class Encoder(nn.Module):
@@ -45,6 +50,11 @@ class Encoder(nn.Module):
             dropout=config.dropout if config.num_layers > 1 else 0.0,
             batch_first=True,
         )
+
+    @property
+    def _recurrent_dropout(self) -> tuple[float, float]:
+        """AWD-LSTM's weight drop and locked dropout (``recurrent_dropout.py``); both 0 leaves ``nn.LSTM`` as it is."""
+        return self.config.weight_drop, self.config.locked_dropout
 
     @property
     def directions(self) -> int:
@@ -84,12 +94,13 @@ class Encoder(nn.Module):
         The returned state is the forward stack's; a bidirectional encoder takes no state in.
         """
         embedded = self.embedding_dropout(self.embedding(ids))  # (B, T, E)
-        features, state = self.lstm(embedded, state)  # (B, T, H)
+        features, state = run_lstm(self.lstm, embedded, state, *self._recurrent_dropout)  # (B, T, H)
         if self.lstm_reverse is not None:
             if lengths is None:
                 lengths = ids.new_full((ids.shape[0],), ids.shape[1])
             order = reverse_within_lengths(lengths, ids.shape[1])  # (B, T)
-            backward, _ = self.lstm_reverse(embedded.gather(1, order[..., None].expand_as(embedded)))
+            reversed_text = embedded.gather(1, order[..., None].expand_as(embedded))
+            backward, _ = run_lstm(self.lstm_reverse, reversed_text, None, *self._recurrent_dropout)
             backward = backward.gather(1, order[..., None].expand_as(backward))  # back into text order
             features = torch.cat([features, backward], dim=2)  # (B, T, 2H)
         return self.output_dropout(features), state
@@ -213,6 +224,29 @@ class ClassifierEnsemble(nn.Module):
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
         probabilities = torch.stack([member(ids, lengths).float().softmax(dim=-1) for member in self.members])
         return probabilities.mean(dim=0).log()  # (B, C)
+
+
+class _SkipInitialisers(TorchFunctionMode):
+    """Turns the initialisers of ``torch.nn.init`` and the random fills into no-ops.
+
+    A meta tensor has no values to set, and torch's meta kernels of the random fills import
+    ``torch._dynamo`` (with sympy: 1.4 s of a cold ``classify``) on their first call.
+    """
+
+    RANDOM_FILLS = frozenset({Tensor.uniform_, Tensor.normal_})
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204 - torch's protocol
+        initialiser = getattr(func, "__module__", None) == "torch.nn.init" and func.__name__.endswith("_")
+        if initialiser or func in self.RANDOM_FILLS:
+            return args[0] if args else kwargs["tensor"]  # in place: every one returns the tensor it was given
+        return func(*args, **(kwargs or {}))
+
+
+@contextmanager
+def shapes_only() -> Iterator[None]:
+    """Modules built inside are on the meta device and left uninitialised: shapes to check, no memory, no values."""
+    with torch.device("meta"), _SkipInitialisers():
+        yield
 
 
 def layer_groups(model: Classifier) -> list[list[torch.nn.Parameter]]:

@@ -72,12 +72,16 @@ class InterruptAt(Callback):
             os.kill(os.getpid(), signal.SIGINT)
 
 
-def test_interrupt_saves_and_resume_continues_exactly_like_an_uninterrupted_run(tmp_path, text_file):
+AWD = {**MODEL, "weight_drop": 0.3, "locked_dropout": 0.2}  # random masks too must come back exactly on resume
+
+
+@pytest.mark.parametrize("model", [MODEL, AWD], ids=["dropout", "weight drop and locked dropout"])
+def test_interrupt_saves_and_resume_continues_exactly_like_an_uninterrupted_run(tmp_path, text_file, model):
     # 30 steps cross an epoch boundary too: the tiny text gives about 10 steps per epoch.
     config = config_for(text_file, max_steps=30, eval_every=10)
-    train_language_model(config, tmp_path / "full", MODEL)
+    train_language_model(config, tmp_path / "full", model)
     with pytest.raises(TrainingError, match=r"stopped at step 20.*Resume with: nlp-lstm train lm --output .* --resume"):
-        train_language_model(config, tmp_path / "split", MODEL, callback=InterruptAt(20))
+        train_language_model(config, tmp_path / "split", model, callback=InterruptAt(20))
     assert checkpoint.load(tmp_path / "split" / "last").training["step"] == 20
     train_language_model(config, tmp_path / "split", MODEL, resume=True)
     full_train, full_val = train_losses(tmp_path / "full")

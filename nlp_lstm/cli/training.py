@@ -67,6 +67,19 @@ InitFromLmOption = Annotated[
         rich_help_panel=MODEL,
     ),
 ]
+WeightDropOption = Annotated[
+    float,
+    typer.Option(
+        help="AWD-LSTM weight drop: DropConnect on the hidden-to-hidden weights, one mask per batch.", rich_help_panel=MODEL
+    ),
+]
+LockedDropoutOption = Annotated[
+    float,
+    typer.Option(
+        help="AWD-LSTM locked dropout between LSTM layers: one mask per sequence, in place of --dropout there.",
+        rich_help_panel=MODEL,
+    ),
+]
 GrowVocabularyOption = Annotated[
     bool,
     typer.Option(
@@ -216,6 +229,8 @@ def train_lm(
     dropout: DropoutOption = LM_MODEL["dropout"],
     embedding_dropout: EmbeddingDropoutOption = LM_MODEL["embedding_dropout"],
     tie_weights: TieWeightsOption = LM_MODEL["tie_weights"],
+    weight_drop: WeightDropOption = LM_MODEL["weight_drop"],
+    locked_dropout: LockedDropoutOption = LM_MODEL["locked_dropout"],
     seq_len: SeqLenOption = default(TrainConfig, "seq_len"),
     state_reset: StateResetOption = default(TrainConfig, "state_reset"),
     batch_size: BatchSizeOption = default(TrainConfig, "batch_size"),
