@@ -29,6 +29,7 @@ import html
 import importlib.resources
 import json
 import unicodedata
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,9 @@ if TYPE_CHECKING:
     from nlp_lstm.checkpoint import SavedModel
 
 MAX_TOKENS = 1000
+PNG_ROW_TOKENS = 100  # columns per row of the PNG heatmap: narrow enough for each token's character under it
+# Whitespace and control characters as the PNG's axis shows them (the HTML page shows a newline as ↵ too).
+VISIBLE_WHITESPACE = str.maketrans({"\n": "\u21b5", " ": "\u2423", "\t": "\u21e5", "\r": "\u240d"})
 QUANTITIES = ("f", "i", "o", "c", "h")
 QUANTITY_NAMES = {"f": "forget gate", "i": "input gate", "o": "output gate", "c": "cell state", "h": "hidden state"}
 FEATURES = ("inside quotes", "position in line", "uppercase", "punctuation", "whitespace")
@@ -206,6 +210,22 @@ def diverging_rgb(position: float) -> tuple[int, int, int]:
     return tuple(round(255 + (e - 255) * weight) for e in end)  # type: ignore[return-value]
 
 
+def ink_rgb(background: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Black or white, whichever contrasts more with ``background`` (WCAG 2 luminance); the page's JavaScript agrees.
+
+    Black text on the deep ends of the scale (dark red, dark blue) was unreadable. The better of the two always
+    reaches a contrast of at least 4.58, above WCAG's 4.5 for body text.
+    """
+    luminance = relative_luminance(background)
+    return (0, 0, 0) if (luminance + 0.05) / 0.05 >= 1.05 / (luminance + 0.05) else (255, 255, 255)
+
+
+def relative_luminance(rgb: tuple[int, int, int]) -> float:
+    """WCAG 2's relative luminance of an sRGB colour, 0 (black) to 1 (white)."""
+    linear = [v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4 for v in (c / 255 for c in rgb)]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
 def text_features(tokens: list[str]) -> dict[str, np.ndarray]:
     """Per-token features (steps,) of the text the tokens spell: the mean over each token's characters.
 
@@ -328,6 +348,24 @@ def render_png(
     max_units: int = 32,
 ) -> Path:
     """A heatmap (units × tokens) of one layer's ``quantity`` as a PNG; by default the ``max_units`` most variable units."""
+    figure = heatmap_figure(inspection, layer, quantity, units, max_units)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        # A character the font lacks (an emoji, say) is drawn as a box; the warning would only add noise to stderr.
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
+        figure.savefig(path)
+    return path
+
+
+def heatmap_figure(
+    inspection: Inspection, layer: int | None = None, quantity: str = "c", units: list[int] | None = None, max_units: int = 32
+) -> Any:
+    """The matplotlib ``Figure`` of :func:`render_png`: one row of panels per :data:`PNG_ROW_TOKENS` tokens.
+
+    Every token's character stands under its column: a longer text wraps onto rows, as a paragraph does, instead
+    of squeezing its columns too narrow for a label.
+    """
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -339,26 +377,34 @@ def render_png(
         units = sorted(np.argsort(-position.std(axis=0))[:max_units].tolist())
     for unit in units:
         inspection.check_view(layer, quantity, unit)
-    steps = inspection.steps
+    rows = [range(start, min(start + PNG_ROW_TOKENS, inspection.steps)) for start in range(0, inspection.steps, PNG_ROW_TOKENS)]
+    columns = len(rows[0])  # every row as wide as the first, so a short last row keeps the same column width
+    row_height = 0.7 + 0.11 * len(units)
     # A figure object, not pyplot: no global backend or state, and no display needed.
-    figure = Figure(figsize=(min(max(6.0, 2.0 + 0.12 * steps), 30.0), min(max(3.0, 1.5 + 0.22 * len(units)), 12.0)), dpi=100)
-    axes = figure.add_subplot()
-    image = axes.imshow(position[:, units].T, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
-    axes.set_yticks(range(len(units)), [str(u) for u in units], fontsize=6)
-    axes.set_ylabel("unit")
-    if steps <= 150:
-        labels = [{"\n": "\\n", " ": "\u2423"}.get(t, t) for t in inspection.tokens]
-        axes.set_xticks(range(steps), labels, fontsize=6, rotation=0 if all(len(t) <= 1 for t in labels) else 90)
-    else:
-        axes.set_xlabel("token")
+    figure = Figure(figsize=(max(6.0, 2.5 + 0.12 * columns), 0.5 + row_height * len(rows)), dpi=100, layout="constrained")
+    panels = figure.subplots(len(rows), 1, squeeze=False)[:, 0]
+    for axes, row in zip(panels, rows):
+        image = axes.imshow(
+            position[row.start : row.stop, units].T, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest"
+        )
+        axes.set_xlim(-0.5, columns - 0.5)
+        axes.set_yticks(range(len(units)), [str(u) for u in units], fontsize=6)
+        axes.set_ylabel("unit", fontsize=8)
+        _label_tokens(axes, inspection.tokens[row.start : row.stop], row.start)
     scale = {"c": "c / max |c| of the unit", "h": "h"}.get(quantity, f"2·{quantity} - 1")
-    axes.set_title(f"layer {layer}, {QUANTITY_NAMES[quantity]}, {len(units)} units")
-    figure.colorbar(image, ax=axes, label=scale, fraction=0.03, pad=0.01)
-    figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    return path
+    panels[0].set_title(f"layer {layer}, {QUANTITY_NAMES[quantity]}, {len(units)} units")
+    figure.colorbar(image, ax=list(panels), label=scale, fraction=0.03, pad=0.01)
+    return figure
+
+
+def _label_tokens(axes: Any, tokens: list[str], first: int) -> None:
+    """Each token's text under its column (whitespace made visible), and where in the text the row starts."""
+    labels = [token.translate(VISIBLE_WHITESPACE) for token in tokens]
+    vertical = any(len(label) > 1 for label in labels)  # subwords would overlap side by side
+    # parse_math off: a "$" in the text is a dollar sign, not the start of a formula.
+    axes.set_xticks(range(len(labels)), labels, fontsize=7, rotation=90 if vertical else 0, parse_math=False)
+    axes.tick_params(axis="x", length=0)
+    axes.set_xlabel(f"tokens {first:,} to {first + len(tokens) - 1:,}", fontsize=8)
 
 
 def render_terminal(inspection: Inspection, layer: int | None = None, quantity: str = "c", unit: int | None = None) -> Text:
@@ -371,9 +417,9 @@ def render_terminal(inspection: Inspection, layer: int | None = None, quantity: 
     position = inspection.colour_positions(layer, quantity)[:, unit]
     text = Text()
     for token, value in zip(inspection.tokens, position):
-        red, green, blue = diverging_rgb(value)
-        # Newlines are shown as ↵ so their colour is visible too.
-        text.append(token.replace("\n", "\u21b5\n"), style=f"rgb(0,0,0) on rgb({red},{green},{blue})")
+        background = diverging_rgb(value)
+        style = "rgb({},{},{}) on rgb({},{},{})".format(*ink_rgb(background), *background)
+        text.append(token.replace("\n", "\u21b5\n"), style=style)  # newlines shown as ↵, so their colour is visible too
     return text
 
 

@@ -17,12 +17,18 @@ from typer.testing import CliRunner
 import nlp_lstm
 from nlp_lstm.cli import app
 from nlp_lstm.inspection import (
+    DEFAULT_TEXT,
+    PNG_ROW_TOKENS,
     QUANTITIES,
+    VISIBLE_WHITESPACE,
     GateMismatchError,
     colour_positions,
     diverging_rgb,
+    heatmap_figure,
+    ink_rgb,
     inspect_gates,
     rank_units,
+    relative_luminance,
     render_html,
     render_png,
     render_terminal,
@@ -173,14 +179,40 @@ def test_png_heatmap_is_written(tiny_lm, tmp_path):
     data = path.read_bytes()
     assert data[:8] == PNG_SIGNATURE and len(data) > 1000
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    assert width >= 600 and height >= 300
+    assert width >= 600 and height >= 200  # one row of 44 characters, 8 units of about 11 pixels each
+
+
+def test_the_heatmap_has_every_character_on_its_axis_however_long_the_text(shipped_lm):
+    pytest.importorskip("matplotlib")
+    text = DEFAULT_TEXT + 'A "$5" bet\tnow.\n'  # longer than two rows; a dollar sign, a tab
+    inspection = inspect_gates(shipped_lm, text)
+    figure = heatmap_figure(inspection, layer=0, quantity="o", max_units=8)
+    panels = [axes for axes in figure.axes if axes.get_xlabel().startswith("tokens")]
+    assert len(panels) == -(-len(text) // PNG_ROW_TOKENS) >= 3
+    shown = [label.get_text() for axes in panels for label in axes.get_xticklabels()]
+    assert shown == [c.translate(VISIBLE_WHITESPACE) for c in text] and "$" in shown and "\u21e5" in shown
+    assert panels[1].get_xlabel() == f"tokens {PNG_ROW_TOKENS} to {2 * PNG_ROW_TOKENS - 1}"
+    assert panels[-1].get_xlim() == panels[0].get_xlim()  # the short last row keeps the columns' width
+
+
+def test_text_is_readable_on_every_colour_of_the_scale():
+    for position in np.linspace(-1, 1, 201):
+        background = diverging_rgb(position)
+        assert contrast(ink_rgb(background), background) >= 4.5, position  # WCAG AA for body text
+    assert ink_rgb(diverging_rgb(1.0)) == (255, 255, 255) and ink_rgb(diverging_rgb(0.0)) == (0, 0, 0)
+
+
+def contrast(one: tuple[int, ...], other: tuple[int, ...]) -> float:
+    light, dark = sorted((relative_luminance(one), relative_luminance(other)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
 
 
 def test_terminal_view_colours_each_character(shipped_inspection):
     text = render_terminal(shipped_inspection, layer=0, quantity="h", unit=11)
     assert text.plain == "".join(shipped_inspection.tokens).replace("\n", "\u21b5\n")
-    position = colour_positions(shipped_inspection.gates["h"][0], "h")[0, 11]
-    assert str(text.spans[0].style).endswith("on rgb({},{},{})".format(*diverging_rgb(position)))
+    for span, value in zip(text.spans, colour_positions(shipped_inspection.gates["h"][0], "h")[:, 11]):
+        background = diverging_rgb(value)
+        assert str(span.style) == "rgb({},{},{}) on rgb({},{},{})".format(*ink_rgb(background), *background)
 
 
 def test_cli_writes_html_png_and_json(tmp_path):
@@ -238,6 +270,8 @@ def test_page_in_a_headless_browser(shipped_inspection, tmp_path):
             # The page's colours match Python's for the same unit, up to the one-byte quantisation.
             expected = [diverging_rgb(x) for x in shipped_inspection.colour_positions(1, "c")[:, int(unit)]]
             assert np.abs(np.array([rgb(c) for c in spans]) - np.array(expected)).max() <= 2
+            inks = page.eval_on_selector_all("#text span.tok", "els => els.map(e => getComputedStyle(e).color)")
+            assert [rgb(c) for c in inks] == [ink_rgb(rgb(c)) for c in spans]  # the page's rule is Python's
 
             page.select_option("#quantity", "f")
             after_quantity = page.eval_on_selector_all("#text span.tok", colours)
