@@ -2,10 +2,13 @@
 
 Endpoints: ``GET /health``, ``GET /v1/models``, ``POST /v1/classify``, ``POST /v1/generate`` (JSON, or
 server-sent events with ``"stream": true``, which end with ``event: done``, or ``event: error`` when the
-generation fails), ``GET /v1/inspect`` (the gate page of a text), ``GET /`` (the playground). Every error is
-JSON, ``{"error": "..."}``, with its status code: 400 a bad value (named as its JSON field) or a foreign Host,
-401 no or a wrong API key, 404 and 405 no such endpoint or method, 408 a body too slow, 413 too large, 422 a
-malformed body, 500 a failure of the server, 503 the queue is full, 504 too slow.
+generation fails), ``GET /v1/inspect`` (the gate page of a text), ``GET /`` (the playground) and
+``GET /openapi.json`` (the API's OpenAPI schema). FastAPI's ``/docs`` and ``/redoc`` pages are off: they load
+their scripts from a CDN, so offline they were blank, and no package ships a Swagger UI that reads the OpenAPI
+3.1 this schema is (swagger-ui-bundle's 4.15 reads 3.0). Every error is JSON, ``{"error": "..."}``, with its
+status code: 400 a bad value (named as its JSON field) or a foreign Host, 401 no or a wrong API key, 404 and
+405 no such endpoint or method, 408 a body too slow, 413 too large, 422 a malformed body, 500 a failure of the
+server, 503 the queue is full, 504 too slow.
 """
 
 from __future__ import annotations
@@ -121,7 +124,8 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         yield
         await server.batcher.stop()
 
-    app = FastAPI(title="nlp-lstm", version=nlp_lstm.__version__, lifespan=lifespan)
+    # No /docs or /redoc (see the module docstring); the schema they would show stays at /openapi.json.
+    app = FastAPI(title="nlp-lstm", version=nlp_lstm.__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.server = server
     app.add_middleware(Guard, settings=server.settings)  # Host, API key, body size and deadlines, before any route
     _add_error_handlers(app)
@@ -213,7 +217,7 @@ def _add_model_routes(app: FastAPI, server: Server) -> None:
     @app.get("/v1/inspect", response_class=HTMLResponse)
     async def inspect(text: str = "") -> str:
         if len(text) > settings.max_chars:
-            raise ApiError(413, f"a text of {len(text):,} characters; at most {settings.max_chars:,}")
+            raise ApiError(413, f"text has {len(text):,} characters; at most {settings.max_chars:,}")
         _check_text("text", text)
         with server.slot():
             saved = server.models["lm"]
@@ -229,7 +233,7 @@ def _sample_config(body: GenerateRequest, settings: ServeSettings) -> Any:
     if body.length > settings.max_length:
         raise ApiError(413, f"length {body.length:,}; at most {settings.max_length:,} characters per request")
     if len(body.prompt) > settings.max_chars:
-        raise ApiError(413, f"a prompt of {len(body.prompt):,} characters; at most {settings.max_chars:,}")
+        raise ApiError(413, f"prompt has {len(body.prompt):,} characters; at most {settings.max_chars:,}")
     _check_text("prompt", body.prompt)
     return nlp_lstm.SampleConfig(  # its bounds are every front end's: a ConfigError here is a 400 naming the field
         length=body.length, temperature=body.temperature, top_k=body.top_k, top_p=body.top_p, seed=body.seed
