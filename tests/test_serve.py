@@ -1,7 +1,9 @@
 """nlp-lstm serve end to end: a real server process on a free port, driven over HTTP (and by Chromium)."""
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -16,6 +18,7 @@ httpx = pytest.importorskip("httpx", reason="the test extra has httpx")
 pytest.importorskip("fastapi", reason="the test extra has the serve extra's fastapi and uvicorn")
 
 import nlp_lstm  # noqa: E402
+from nlp_lstm.inspection import ink_rgb  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -65,6 +68,10 @@ def post(served, path, body, **options):
     return httpx.post(served.url + path, json=body, timeout=60, **options)
 
 
+def rgb(css):
+    return tuple(int(v) for v in re.findall(r"\d+", css))
+
+
 def test_every_endpoint_answers_as_the_python_api_does(server, models):
     assert httpx.get(server.url + "/health").json()["status"] == "ok"
     listed = {m["kind"]: m for m in httpx.get(server.url + "/v1/models").json()}
@@ -106,6 +113,38 @@ def test_limits_are_clear_json_errors_with_the_right_status(server):
     assert bad.status_code == 400 and bad.json() == {"error": "temperature must be >= 0 (0 = greedy), got -1.0"}
     big = httpx.post(server.url + "/v1/classify", content=b"x" * 30_000, headers={"content-type": "application/json"})
     assert big.status_code == 413 and "over 20,000 bytes" in big.json()["error"]
+
+
+def test_an_error_about_a_value_names_it_as_the_request_spells_it(server):
+    """The JSON field or query parameter, never the command line's option (--top-p)."""
+    answers = {
+        "prompt": post(server, "/v1/generate", {"prompt": "x" * 301}),
+        "length": post(server, "/v1/generate", {"length": 1501}),
+        "top_p": post(server, "/v1/generate", {"top_p": 2}),
+        "top_k": post(server, "/v1/generate", {"top_k": -2}),
+        "seed": post(server, "/v1/generate", {"seed": "soon"}),
+        "stream": post(server, "/v1/generate", {"stream": "please"}),
+        "text": httpx.get(server.url + "/v1/inspect", params={"text": "x" * 301}),
+        "texts": post(server, "/v1/classify", {"texts": "one"}),
+    }
+    for field, answer in answers.items():
+        error = answer.json()["error"]
+        named = f"{field}:" if answer.status_code == 422 else f"{field} "  # pydantic's "field: ...", or our sentence
+        assert answer.status_code in (400, 413, 422) and error.startswith(named), error
+        assert "--" not in error, error
+
+
+def test_the_schema_is_served_and_no_page_needs_a_cdn(server):
+    """/docs and /redoc loaded Swagger UI and ReDoc from a CDN, blank offline: they are gone, /openapi.json stays."""
+    for page in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        answer = httpx.get(server.url + page)
+        assert answer.status_code == 404 and answer.json() == {"error": "Not Found"}, page
+    schema = httpx.get(server.url + "/openapi.json").json()
+    routes = {"/", "/health", "/v1/models", "/v1/classify", "/v1/generate", "/v1/inspect"}
+    assert set(schema["paths"]) == routes and schema["info"]["title"] == "nlp-lstm"
+    wide = {**os.environ, "COLUMNS": "200"}
+    served_help = subprocess.run([sys.executable, "-m", "nlp_lstm", "serve", "--help"], capture_output=True, text=True, env=wide)
+    assert all(route in served_help.stdout for route in (*routes, "/openapi.json"))  # its --help lists every route
 
 
 def test_concurrent_classify_requests_share_batches():
@@ -172,7 +211,9 @@ def test_sigterm_lets_the_request_in_flight_finish_then_stops():
         httpx.get(served.url + "/health", timeout=2)
 
 
-def test_the_playground_generates_classifies_and_shows_the_gates_in_chromium(server):
+@contextlib.contextmanager
+def chromium_page(served):
+    """A page of Debian's Chromium at the playground of ``served``, with the errors and requests it made."""
     executable = shutil.which("chromium") or shutil.which("chromium-browser")
     if executable is None:
         pytest.skip("no Chromium installed (apt-get install chromium; .ci/run does)")
@@ -180,24 +221,69 @@ def test_the_playground_generates_classifies_and_shows_the_gates_in_chromium(ser
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, headless=True, args=["--no-sandbox"])
         try:
-            page = browser.new_page()
-            errors, requests = [], []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(server.url + "/")
-            page.fill("#prompt", "JULIET:")
-            page.fill("#length", "80")
-            page.click("#generate")
-            page.wait_for_selector("body[data-generated=yes]", timeout=60_000)
-            assert page.text_content("#output").startswith("JULIET:") and len(page.text_content("#output")) > 60
-            page.fill("#text", "a tedious, joyless mess")
-            page.click("#classify")
-            page.wait_for_selector(".bar", timeout=30_000)
-            assert page.text_content("#label") == "negative" and page.locator(".bar").count() == 2
-            page.click("#gates")
-            frame = page.frame_locator("#gate-view")
-            frame.locator("#text span.tok").first.wait_for(timeout=60_000)
-            assert errors == [] and all(url.startswith(server.url) or url == "about:srcdoc" for url in requests), requests
+            page = browser.new_page(viewport={"width": 1000, "height": 900})
+            page.errors, page.requests = [], []
+            page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: page.errors.append(str(e)))
+            page.on("request", lambda r: page.requests.append(r))
+            page.goto(served.url + "/")
+            yield page
         finally:
             browser.close()
+
+
+def sent(page, path):
+    return [json.loads(r.post_data) for r in page.requests if r.url.endswith(path)]
+
+
+def test_the_playground_generates_classifies_and_shows_the_gates_in_chromium(server, tmp_path):
+    with chromium_page(server) as page:
+        assert not page.is_visible("#key") and page.is_visible("#auth summary")  # folded away: no key is needed
+        page.fill("#prompt", "JULIET:")
+        page.fill("#length", "80")
+        page.fill("#top-p", "0.9")
+        page.click("#generate")
+        page.wait_for_selector("body[data-generated=yes]", timeout=60_000)
+        assert page.text_content("#output").startswith("JULIET:") and len(page.text_content("#output")) > 60
+        assert sent(page, "/v1/generate")[0]["top_p"] == 0.9
+        page.fill("#text", "   ")
+        assert page.is_disabled("#classify")
+        page.press("#text", "Enter")  # a blank box does nothing: no request, no error
+        page.fill("#text", "a tedious, joyless mess")
+        page.click("#classify")
+        page.wait_for_selector(".bar", timeout=30_000)
+        assert page.text_content("#label") == "negative" and page.locator(".bar").count() == 2
+        assert sent(page, "/v1/classify") == [{"texts": ["a tedious, joyless mess"]}] and page.text_content("#error") == ""
+        page.click("#gates")
+        frame = page.frame_locator("#gate-view")
+        frame.locator("#text span.tok").first.wait_for(timeout=60_000)
+        styles = "els => els.map(e => [getComputedStyle(e).backgroundColor, getComputedStyle(e).color])"
+        colours = [(rgb(back), rgb(ink)) for back, ink in frame.locator("#text span.tok").evaluate_all(styles)]
+        assert all(ink == ink_rgb(back) for back, ink in colours) and {ink for _, ink in colours} == {(0, 0, 0), (255, 255, 255)}
+        page.screenshot(path=str(tmp_path / "playground.png"), full_page=True)  # looked at when the page changes
+        urls = [r.url for r in page.requests]
+        assert page.errors == [] and all(url.startswith(server.url) or url == "about:srcdoc" for url in urls), urls
+
+
+def test_the_playground_unfolds_the_key_box_when_the_server_wants_a_key(tmp_path):
+    served = Served("--api-key", "s3cret")
+    try:
+        with chromium_page(served) as page:
+            assert not page.is_visible("#key")
+            page.click("#classify")
+            page.wait_for_selector("#key", state="visible", timeout=30_000)
+            assert page.text_content("#error").startswith("This server needs its API key")
+            assert page.evaluate("document.activeElement.id") == "key"
+            page.screenshot(path=str(tmp_path / "playground-401.png"), full_page=True)
+            page.fill("#key", "wrong")
+            page.click("#classify")
+            page.wait_for_function("document.getElementById('error').textContent.includes('refused this API key')")
+            page.fill("#key", "s3cret")
+            page.click("#classify")
+            page.wait_for_selector(".bar", timeout=30_000)
+            assert page.text_content("#error") == "" and page.text_content("#label") == "positive"
+            keys = [r.headers.get("authorization") for r in page.requests if r.url.endswith("/v1/classify")]
+            assert keys == [None, "Bearer wrong", "Bearer s3cret"]
+            assert all("status of 401" in error for error in page.errors), page.errors  # Chromium's log of each 401
+    finally:
+        served.stop()

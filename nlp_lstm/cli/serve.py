@@ -61,7 +61,10 @@ def serve(
     batch_wait_ms: LimitOption(float, BATCH_WAIT_HELP) = limit("batch_wait_ms"),
     max_batch: LimitOption(int, "Texts per merged batch (1: every request alone, no micro-batching).") = limit("max_batch"),
 ) -> None:
-    """Serve the models over HTTP with a web playground: /health, /v1/models, /v1/classify, /v1/generate, /.
+    """Serve the models over HTTP with a web playground at /; the API is described at /openapi.json.
+
+    Routes: GET / (the playground), GET /health, GET /v1/models, POST /v1/classify, POST /v1/generate,
+    GET /v1/inspect?text=..., GET /openapi.json.
 
     Example: nlp-lstm serve --port 8000, then open http://127.0.0.1:8000/
     """
@@ -82,7 +85,10 @@ def serve(
         ) from None
     if not is_loopback(host) and api_key is None:
         typer.echo(f"warning: serving on {host} without --api-key: anyone who can reach this port can use it", err=True)
-    typer.echo(f"serving on http://{host}:{port}/ (the playground; the API under /v1/). Ctrl-C stops.", err=True)
+    typer.echo(
+        f"serving on http://{host}:{port}/ (the playground; the API under /v1/, its schema at /openapi.json). Ctrl-C stops.",
+        err=True,
+    )
     # The one protocol with a deadline for a request's head, and idle connections closed after the same time.
     connections = {"http": BoundedH11Protocol, "timeout_keep_alive": idle_timeout_s}
     running = {"timeout_graceful_shutdown": int(timeout_s) + 1, **connections}
