@@ -104,3 +104,14 @@ def test_generate_json_prints_each_sample_when_it_is_done(tiny_lm, tmp_path):
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     expected = generate_samples(tiny_lm, "From", SampleConfig(length=12, seed=2, num_samples=3))
     assert rows == [{"index": i, "prompt": "From", "continuation": text} for i, text in enumerate(expected)]
+
+
+def test_generate_parts_plain_samples_with_a_line_each(tiny_lm, tmp_path):
+    directory = nlp_lstm.save_model(tiny_lm, tmp_path / "lm")
+    options = ["--num-samples", "3", "--length", "30", "--seed", "2", "--temperature", "3"]  # hot: blank lines too
+    result = CliRunner().invoke(app, ["generate", "--model", str(directory), "--prompt", "From", *options])
+    assert result.exit_code == 0, result.stderr
+    expected = generate_samples(tiny_lm, "From", SampleConfig(length=30, seed=2, temperature=3.0, num_samples=3))
+    assert result.stdout == "".join(f"--- sample {i + 1} of 3 ---\nFrom{text}\n" for i, text in enumerate(expected))
+    one = CliRunner().invoke(app, ["generate", "--model", str(directory), "--prompt", "From", "--length", "30", "--seed", "2"])
+    assert one.stdout == "From" + generate(tiny_lm, "From", SampleConfig(length=30, seed=2)) + "\n"  # one sample: no line

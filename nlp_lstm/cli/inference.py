@@ -107,7 +107,11 @@ def generate(
     ),
     seed: Annotated[Optional[int], typer.Option(help="Seed for reproducible samples, 0 to 2^64 - 1.")] = None,
     num_samples: Annotated[
-        int, typer.Option(help="How many samples to draw (times --length: at most 10 million tokens).")
+        int,
+        typer.Option(
+            help="How many samples to draw (times --length: at most 10 million tokens); more than one are printed each "
+            "under a line '--- sample N of M ---'."
+        ),
     ] = default(SampleConfig, "num_samples"),
     device: DeviceOption = "auto",
     threads: ThreadsOption = INFERENCE_THREADS,
@@ -128,7 +132,9 @@ def generate(
     for index, piece in nlp_lstm.generate_stream(saved, prompt, config):
         if index != current:
             if current >= 0:
-                sys.stdout.write("\n\n" if num_samples > 1 else "\n")
+                sys.stdout.write("\n")
+            if num_samples > 1:  # a blank line cannot part samples: the text has blank lines of its own
+                sys.stdout.write(f"--- sample {index + 1} of {num_samples} ---\n")
             current = index
             sys.stdout.write(prompt)
         sys.stdout.write(piece)
