@@ -10,22 +10,69 @@ import errno
 import functools
 import os
 import sys
+import typing
 from collections.abc import Callable
+from pathlib import PurePath
 from typing import Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 import nlp_lstm
 from nlp_lstm.errors import Interrupted, NlpLstmError
 
-app = typer.Typer(
+
+def plain_metavar(param: Any) -> None:
+    """Show a parameter in --help as what it takes: nothing after a flag, ``<path>...`` after a list of paths.
+
+    Typer writes ``<bool>`` after every flag, its own --help and --install-completion included, though a flag
+    takes no value, and the Python type after a list argument (``<list[str]>``).
+    """
+    if getattr(param, "is_flag", False) and param.metavar is None:
+        param.metavar = ""
+    descriptor = getattr(param, "type_descriptor", None)
+    if isinstance(param, TyperArgument) and descriptor is not None and descriptor.is_list:
+        (element,) = typing.get_args(descriptor.annotation) or (str,)
+        label = "path" if isinstance(element, type) and issubclass(element, PurePath) else getattr(element, "__name__", "str")
+        param.display_type_rich = lambda ctx: f"<{label}>..."  # one instance's label; typer's method gives the class's
+
+
+class PlainHelp:
+    """A command or group whose --help shows its parameters with :func:`plain_metavar`."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)  # type: ignore[misc] # typer's own --help option is made here, so it is fixed here
+        for param in params:
+            plain_metavar(param)
+        return params
+
+
+class PlainHelpCommand(PlainHelp, TyperCommand):
+    pass
+
+
+class PlainHelpGroup(PlainHelp, TyperGroup):
+    pass
+
+
+class Typer(typer.Typer):
+    """typer.Typer whose groups and commands are :class:`PlainHelp` ones unless told otherwise."""
+
+    def __init__(self, **options: Any):
+        super().__init__(**{"cls": PlainHelpGroup, **options})
+
+    def command(self, *args: Any, **options: Any) -> Any:
+        return super().command(*args, **{"cls": PlainHelpCommand, **options})
+
+
+app = Typer(
     name="nlp-lstm",
     help="Train LSTM language models and text classifiers on any dataset; generate, classify and evaluate.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-train_app = typer.Typer(help="Train a model.", no_args_is_help=True)
-evaluate_app = typer.Typer(help="Evaluate a model on a held-out split.", no_args_is_help=True)
+train_app = Typer(help="Train a model.", no_args_is_help=True)
+evaluate_app = Typer(help="Evaluate a model on a held-out split.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
 app.add_typer(evaluate_app, name="evaluate")
 
