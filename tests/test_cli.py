@@ -267,6 +267,13 @@ def test_help_reads_right(command):
         assert "[auto|cpu|cuda|cuda:N|mps]" in text and "--threads" in text
 
 
+def test_help_shows_what_each_parameter_takes():
+    top = help_of([])
+    assert "<bool>" not in top and "--help " in top and "--install-completion " in top  # typer's own flags too
+    assert "TEXT      <str>..." in help_of(["classify"]) and "RUN      <path>..." in help_of(["plot"])
+    assert "MODEL      <path>..." in help_of(["ensemble"])
+
+
 def test_help_lists_the_choices_and_groups_the_training_options():
     lm = help_of(["train", "lm"])
     assert "<char|bpe>" in lm and "<fp32|bf16>" in lm
@@ -280,13 +287,6 @@ def test_help_lists_the_choices_and_groups_the_training_options():
     assert "<start|end|both>" in classifier and "builtin:shakespeare" not in classifier  # it has no labels
     assert "<char|bpe|teacher>" in classifier and "─ Distillation " in classifier
     assert "<f|i|o|c|h>" in help_of(["inspect"])
-def test_help_shows_what_each_parameter_takes():
-    top = help_of([])
-    assert "<bool>" not in top and "--help " in top and "--install-completion " in top  # typer's own flags too
-    assert "TEXT      <str>..." in help_of(["classify"]) and "RUN      <path>..." in help_of(["plot"])
-    assert "MODEL      <path>..." in help_of(["ensemble"])
-
-
     assert "[train|validation|test|all]" in help_of(["evaluate", "lm"])
     assert "Hub datasets" not in help_of(["classify"])  # --input reads local files only
 
