@@ -327,6 +327,18 @@ def test_info_takes_the_model_as_every_command_does():
     assert runner.invoke(app, ["info"]).exit_code == 2
 
 
+def test_info_writes_counts_as_models_does(tmp_path):
+    import nlp_lstm
+
+    shipped = str(nlp_lstm.shipped_model("classifier"))
+    details = json.loads(runner.invoke(app, ["info", shipped, "--json"]).stdout)
+    table = runner.invoke(app, ["info", shipped], env={"COLUMNS": "200"}).stdout
+    listed = runner.invoke(app, ["models", "--runs", str(tmp_path)], env={"COLUMNS": "200"}).stdout
+    parameters = f"{details['parameters']:,}"  # 4,700,418
+    assert parameters in table and parameters in listed and str(details["parameters"]) not in table
+    assert f"{details['vocabulary']:,}" in table and f"{details['step']:,}" in table
+
+
 def test_the_model_list_keeps_every_path_whole_at_80_columns(tmp_path):
     import nlp_lstm
 

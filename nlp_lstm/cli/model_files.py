@@ -58,8 +58,15 @@ def info(
     if json_output:
         typer.echo(json.dumps(details))
         return
-    rows = [(key, value if isinstance(value, str) else json.dumps(value)) for key, value in details.items()]
+    rows = [(key, shown(value)) for key, value in details.items()]
     print_metrics_table(str(directory), rows, header=("field", "value"))
+
+
+def shown(value: object) -> str:
+    """A field of ``info`` as a person reads it: counts grouped by thousands (4,700,418), as ``models`` shows them."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 @app.command()
