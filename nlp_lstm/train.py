@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 import signal
 import threading
 import time
@@ -242,9 +243,20 @@ class TrainingRun:
         with naming(directory / RUN_CONFIG_FILE):  # a failed write names no file by itself
             (directory / RUN_CONFIG_FILE).write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
         options = {"output": str(self.output_dir), **self.config.to_dict(), **self.model_options}
-        header = f"Every option of this run, resolved. Re-run it with: nlp-lstm train {self.command_name} --config run.toml"
         with naming(directory / RUN_TOML_FILE):
-            (directory / RUN_TOML_FILE).write_text(options_toml(options, header), encoding="utf-8")
+            (directory / RUN_TOML_FILE).write_text(options_toml(options, self.rerun_header()), encoding="utf-8")
+
+    def rerun_header(self) -> str:
+        """run.toml's first line: a command that runs this again, as typed where this run was started.
+
+        The file's output is this run, which a new run may not overwrite unasked (exit 2), so the command names
+        a new directory beside it; its paths are as the user gave them, relative to where the run was started.
+        """
+        output = self.output_dir if self.output_dir.name else self.output_dir.resolve()
+        again = output.with_name(output.name + "-again")
+        config = shlex.quote(str(output / RUN_TOML_FILE))
+        command = f"nlp-lstm train {self.command_name} --config {config} --output {shlex.quote(str(again))}"
+        return f"Every option of this run, resolved (paths as given where it started). Run it again with: {command}"
 
     def _check_model_options(self, model_options: dict[str, Any], given: set[str]) -> None:
         """A resumed run keeps its model's shape: options given that differ from it are an error, not ignored."""

@@ -1,6 +1,7 @@
 """The command line end to end on a small text file, through typer's CliRunner."""
 
 import json
+import shlex
 
 import pandas as pd
 import pytest
@@ -103,6 +104,18 @@ def test_user_errors_are_one_line_and_exit_non_zero(tmp_path, trained, text_file
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], (args, result.stderr)
         assert "Traceback" not in result.output
+
+
+def test_the_command_in_run_toml_runs_again(tmp_path, text_file, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # paths as a user types them, relative to where the run starts
+    result = run("train", "lm", "--dataset", text_file.name, "--output", "runs/first try", "--max-steps", 5, *SMALL)
+    assert result.exit_code == 0, result.output
+    header = (tmp_path / "runs" / "first try" / "run.toml").read_text().splitlines()[0]
+    command = shlex.split(header.split("Run it again with: ", 1)[1])
+    assert command[:3] == ["nlp-lstm", "train", "lm"], header
+    again = runner.invoke(app, command[1:])
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "runs" / "first try-again" / "best").is_dir()
 
 
 def test_version_and_help():
