@@ -44,7 +44,7 @@ from nlp_lstm.files import (
     naming,
     read_json_file,
 )
-from nlp_lstm.model import Classifier, ClassifierEnsemble, LanguageModel
+from nlp_lstm.model import Classifier, ClassifierEnsemble, LanguageModel, shapes_only
 from nlp_lstm.tokenizer import AnyTokenizer, TokenizerError, load_tokenizer
 
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt")
@@ -294,7 +294,7 @@ def _load_weights(
     header = _weights_header(weights)
     _check_layers(weights, header, [model_config] if member_configs is None else member_configs)
     try:
-        with torch.device("meta"):  # shapes without memory: the config is checked against the header first
+        with shapes_only():  # shapes without memory: the config is checked against the header first
             implied = _build(kind, model_config, member_configs)
     except (RuntimeError, ValueError, OverflowError) as error:  # sizes no tensor can have
         raise ModelLoadError(f"{directory / CONFIG_FILE}: sizes no model can have ({str(error).splitlines()[0]})") from None
