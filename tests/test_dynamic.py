@@ -186,3 +186,51 @@ def test_adapt_refuses_a_classifier_and_an_empty_text(tiny_lm, text_file):
     classifier = nlp_lstm.load_model(Path(__file__).resolve().parent.parent / "checkpoints" / "sentiment")
     with pytest.raises(UsageError, match="takes a language model"):
         nlp_lstm.adapt(classifier, "a fine film", statistics_dataset=str(text_file))
+
+
+def test_generate_adapt_reads_the_text_saves_the_adapted_model_and_leaves_the_original(trained_lm, tmp_path):
+    import hashlib
+
+    from typer.testing import CliRunner
+
+    from nlp_lstm.cli import app
+
+    def digest(directory):
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir())}
+
+    before = digest(trained_lm.path)
+    sample = tmp_path / "mine.txt"
+    sample.write_text("the cat sat on the mat.\n" * 30, encoding="utf-8")
+    runner = CliRunner()
+    base = ["generate", "--model", str(trained_lm.path), "--prompt", "the ", "--length", "30", "--seed", "0", "--threads", "1"]
+    result = runner.invoke(app, [*base, "--adapt", str(sample), "--save-adapted", str(tmp_path / "adapted")])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("the ") and len(result.stdout) == len("the ") + 30 + 1
+    assert "adapting to" in result.stderr or result.stderr == ""  # progress lines come every few seconds
+    record = json.loads((tmp_path / "adapted" / "training.json").read_text())["adapted_on"]
+    assert record["sources"] == [str(sample)] and record["characters"] == len(sample.read_text()) - 1
+    assert digest(trained_lm.path) == before  # the model adapted from is byte for byte as it was
+    again = runner.invoke(app, ["generate", "--model", str(tmp_path / "adapted"), *base[3:]])
+    assert again.exit_code == 0 and again.stdout == result.stdout  # the saved model writes what the adapted one wrote
+
+
+@pytest.mark.parametrize(
+    "extra, code, message",
+    [
+        (["--save-adapted", "out"], 2, "--save-adapted needs --adapt"),
+        (["--adapt", "-", "--adapt", "-"], 2, "at most once"),
+        (["--adapt", "binary.bin"], 1, "holds NUL bytes"),
+        (["--adapt", "missing.txt"], 2, "missing"),
+    ],
+)
+def test_generate_adapt_refuses_what_it_cannot_read_in_one_line(tmp_path, monkeypatch, extra, code, message):
+    from typer.testing import CliRunner
+
+    from nlp_lstm.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "binary.bin").write_bytes(b"text\0more")
+    result = CliRunner().invoke(app, ["generate", "--length", "5", *extra], input="")
+    assert result.exit_code == code, result.output
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+    assert not (tmp_path / "out").exists()

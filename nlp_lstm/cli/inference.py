@@ -85,6 +85,21 @@ def print_samples_as_json(saved: Any, prompt: str, config: SampleConfig) -> None
     typer.echo(json.dumps({"index": current, "prompt": prompt, "continuation": "".join(pieces)}))
 
 
+AdaptOption = Annotated[
+    Optional[list[Path]],
+    typer.Option(
+        "--adapt",
+        help="Write like this text: the model first reads it (a file; - for stdin; repeat for more), adapting as it "
+        "goes (dynamic evaluation, Krause et al. 2018), then samples. A prompt longer than 50 characters adapts it too. "
+        "The saved model is never changed.",
+        metavar="FILE",
+    ),
+]
+SaveAdaptedOption = Annotated[
+    Optional[Path], typer.Option("--save-adapted", help="With --adapt: also save the adapted model to this directory.")
+]
+
+
 @app.command()
 @user_errors
 def generate(
@@ -118,13 +133,21 @@ def generate(
     json_output: Annotated[
         bool, flag("--json", "Print one JSON object per sample (index, prompt, continuation) when done.")
     ] = False,
+    adapt: AdaptOption = None,
+    save_adapted: SaveAdaptedOption = None,
 ) -> None:
     """Generate text from a language model, streamed as it is produced.
 
     Example: nlp-lstm generate --model runs/shakespeare/best --prompt "ROMEO:" --length 300 --temperature 0.7
     """
     config = SampleConfig(length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, num_samples=num_samples)
+    if save_adapted is not None and not adapt:
+        raise UsageError("--save-adapted needs --adapt FILE: there is nothing adapted to save")
     saved = load_for(model, "lm", device, threads)
+    if adapt:
+        from nlp_lstm.cli.adapting import adapted
+
+        saved = adapted(saved, adapt, prompt, save_adapted)
     if json_output:
         print_samples_as_json(saved, prompt, config)
         return
