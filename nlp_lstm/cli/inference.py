@@ -24,6 +24,7 @@ from nlp_lstm.cli.options import (
     ModelOption,
     Quantity,
     ThreadsOption,
+    check_model_named,
     default,
     flag,
     plain,
@@ -49,6 +50,7 @@ def bound_kernel_cache() -> None:
 
 def load_for(model: Path | None, kind: str | None, device: str, threads: int) -> Any:
     """The model at ``model`` (default: the shipped one of ``kind``), on ``device``, computing on ``threads`` threads."""
+    check_model_named(model)  # before torch is imported, so that a wrong --model is reported at once
     from nlp_lstm.devices import select_device, use_threads  # noqa: I001 - lazy: keeps torch out of --help
 
     use_threads(threads)
@@ -287,6 +289,8 @@ def check_classify_options(texts: list[str], options: dict[str, Any]) -> None:
         raise UsageError("--format is for --output - (stdout); a file's extension says its format")
     if options["id_column"] is not None and options["input_file"] is None:
         raise UsageError("--id-column names a column of the --input file")
+    if options["input_file"] is None:  # texts as arguments: no file to check, and pyarrow (0.2 s) stays unimported
+        return
     from nlp_lstm.data.tables import check_input_file, table_format  # noqa: I001 - lazy: pyarrow stays out of --help
 
     if options["input_file"] is not None:

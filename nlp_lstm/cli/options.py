@@ -86,6 +86,19 @@ ModelOption = Annotated[
     Optional[Path],
     typer.Option("--model", "-m", help="Model directory (e.g. runs/NAME/best); default: the shipped model."),
 ]
+
+
+def check_model_named(model: Path | None) -> None:
+    """Refuse a ``--model`` that names nothing before torch is imported: importing it takes longer than finding out.
+
+    A name that may be a Hub repo id (``owner/name``) is left to the load, which may need the network.
+    """
+    from nlp_lstm import hub  # noqa: I001 - lazy, though light: --help needs none of it
+
+    if model is not None and not hub.REPO_ID.match(str(model)):
+        hub.resolve(model)  # a path that exists or a shipped model's name passes; anything else raises ModelNotFound
+
+
 TextDatasetOption = Annotated[
     str, typer.Option("--dataset", "-d", help=DATASET_HELP.format(builtins=BUILTINS), rich_help_panel=DATA)
 ]

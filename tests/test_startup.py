@@ -1,0 +1,74 @@
+"""What a cold command imports: no inference path pulls in torch._dynamo or the training stack, and
+usage errors are reported before torch is imported.
+
+Imports are asserted here, never times: benchmarks/startup.py measures the seconds. Each check runs
+the real command line in a fresh interpreter, as a user's command would, on the shipped models.
+"""
+
+import json
+import subprocess
+import sys
+
+# Not on any inference path: torch._dynamo (and sympy) cost 1.4 s of a cold command, the rest is the
+# training and teacher stack.
+NEVER_FOR_INFERENCE = ("torch._dynamo", "sympy", "transformers", "datasets")
+
+PROBE = """
+import json, runpy, sys
+codes = []
+for argv in json.loads(sys.argv[1]):
+    sys.argv = ["nlp-lstm", *argv]
+    try:
+        runpy.run_module("nlp_lstm", run_name="__main__")
+        codes.append(0)
+    except SystemExit as stop:
+        codes.append(stop.code or 0)
+print(json.dumps({"codes": codes, "modules": sorted(sys.modules)}))
+"""
+
+
+def run_commands(*commands: list[str]) -> tuple[list[int], set[str]]:
+    """Run the commands one after another in one fresh interpreter: their exit codes, and every module then imported."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(commands)], capture_output=True, text=True, check=True, timeout=600
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return result["codes"], set(result["modules"])
+
+
+def test_no_inference_command_imports_dynamo_or_the_training_stack(tmp_path):
+    rows = tmp_path / "rows.csv"
+    rows.write_text("text\na gorgeous film\na tedious mess\n", encoding="utf-8")
+    codes, modules = run_commands(
+        ["classify", "a gorgeous, heartfelt film"],
+        ["classify", "--input", str(rows), "--json"],
+        ["generate", "--length", "20", "--seed", "0"],
+        ["inspect", "But, soft! what light", "--json"],
+    )
+    assert codes == [0, 0, 0, 0]
+    assert "torch" in modules  # the probe did run the models
+    assert sorted(set(NEVER_FOR_INFERENCE) & modules) == []
+
+
+def test_the_api_loads_and_runs_without_dynamo():
+    code = (
+        "import sys, nlp_lstm; "
+        "nlp_lstm.classify(nlp_lstm.load_model(nlp_lstm.shipped_model('classifier')), ['a fine film']); "
+        "nlp_lstm.generate(nlp_lstm.load_model(nlp_lstm.shipped_model('lm')), 'ROMEO:', nlp_lstm.SampleConfig(length=10, seed=0)); "
+        f"print([m for m in {NEVER_FOR_INFERENCE!r} if m in sys.modules])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=600)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_usage_errors_come_before_torch(tmp_path):
+    missing = str(tmp_path / "no-such-model")
+    for command, code in [
+        (["generate", "--model", missing], 1),
+        (["classify", "--model", missing, "a gorgeous film"], 1),
+        (["inspect", "--model", missing, "text"], 1),
+        (["classify", "--no-such-option", "a gorgeous film"], 2),
+        (["generate", "--length", "many"], 2),
+    ]:
+        codes, modules = run_commands(command)  # one interpreter each: the assertion names the command
+        assert (codes, "torch" in modules) == ([code], False), command
