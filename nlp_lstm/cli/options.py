@@ -14,6 +14,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from nlp_lstm.config import ClassifierTrainConfig, TrainConfig
+from nlp_lstm.errors import NlpLstmError
 
 DATA, MODEL, OPTIMISATION, RUN = "Data", "Model", "Optimisation", "Run"  # option groups of the training commands
 
@@ -95,8 +96,10 @@ def check_model_named(model: Path | None) -> None:
     """
     from nlp_lstm import hub  # noqa: I001 - lazy, though light: --help needs none of it
 
-    if model is not None and not hub.REPO_ID.match(str(model)):
-        hub.resolve(model)  # a path that exists or a shipped model's name passes; anything else raises ModelNotFound
+    if model is None or hub.REPO_ID.match(str(model)):
+        return
+    if not hub.resolve(model).exists():  # a path that exists, or a shipped model's name, resolves to a directory
+        raise NlpLstmError(f"{model}: no such model directory")
 
 
 TextDatasetOption = Annotated[
