@@ -6,6 +6,7 @@ the real command line in a fresh interpreter, as a user's command would, on the 
 """
 
 import json
+import os
 import subprocess
 import sys
 
@@ -72,3 +73,16 @@ def test_usage_errors_come_before_torch(tmp_path):
     ]:
         codes, modules = run_commands(command)  # one interpreter each: the assertion names the command
         assert (codes, "torch" in modules) == ([code], False), command
+
+
+def test_help_lists_every_command_though_a_run_builds_only_its_own():
+    from nlp_lstm.cli import app
+    from nlp_lstm.cli.app import registered_name
+
+    def help_of(*args: str) -> str:
+        command = [sys.executable, "-m", "nlp_lstm", *args, "--help"]
+        return subprocess.run(command, capture_output=True, text=True, check=True, env={**os.environ, "COLUMNS": "200"}).stdout
+
+    assert all(f" {registered_name(info)} " in help_of() for info in app.registered_commands)
+    assert all(f" {name} " in help_of("train") for name in ("lm", "classifier", "teacher"))
+    assert "--temperature" in help_of("generate") and "--batch-size" not in help_of("generate")

@@ -6,12 +6,13 @@ read or a write, 130 interrupted, 141 stdout closed by its reader.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import os
 import sys
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import PurePath
 from typing import Annotated, Any, TypeVar
 
@@ -167,7 +168,41 @@ def main_options(
     DEBUG["on"] = debug or debug_from_environment()  # per invocation: one --debug must not stick to the next command
 
 
+def registered_name(info: Any) -> str:
+    """The name a command or a group of commands is invoked by."""
+    return info.name or typer.main.get_command_name(info.callback.__name__)
+
+
+@contextlib.contextmanager
+def only_the_invoked_command(typer_app: typer.Typer, args: list[str]) -> Iterator[None]:
+    """Leave registered, while inside, only the command ``args`` invoke, in its group if it has one.
+
+    Typer turns the signature of every registered command into click parameters on each run (about
+    0.05 s for these thirteen), though a run needs its own command's alone. Anything else (help, a name
+    that is no command, a group without a command) keeps them all: help and suggestions list every one.
+    """
+    before = (typer_app.registered_commands, typer_app.registered_groups)
+    words = []
+    for arg in args:  # the application's own options are flags, so the first word is a command's or a group's name
+        if arg in ("--help", "-h") or not arg.startswith("-"):
+            words.append(arg)
+    name = words[0] if words else None
+    commands = [info for info in typer_app.registered_commands if registered_name(info) == name]
+    groups = [info for info in typer_app.registered_groups if registered_name(info) == name]
+    try:
+        if commands or groups:
+            typer_app.registered_commands, typer_app.registered_groups = commands, groups
+        if groups:
+            with only_the_invoked_command(groups[0].typer_instance, words[1:]):
+                yield
+        else:
+            yield
+    finally:
+        typer_app.registered_commands, typer_app.registered_groups = before
+
+
 def main() -> None:
     # Quiet the thread oversubscription warning and tokenizers' fork warning for CLI users.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    app()
+    with only_the_invoked_command(app, sys.argv[1:]):
+        app()
