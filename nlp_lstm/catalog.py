@@ -30,8 +30,19 @@ SHIPPED_ROOTS = (Path(__file__).resolve().parent / "_checkpoints", Path(__file__
 
 def shipped_model_dir(kind: str) -> Path | None:
     """The shipped model directory of ``kind``, or None when it is not installed."""
+    return shipped_model_named(SHIPPED_MODELS[kind])
+
+
+def shipped_model_named(name: str) -> Path | None:
+    """The directory of the shipped model called ``name`` (as ``nlp-lstm models`` lists it), or None.
+
+    None too when no shipped model is so called: a name is one of SHIPPED_MODELS' values, never a
+    kind or a path, so that resolving a name can never pick a folder the user did not name.
+    """
+    if name not in SHIPPED_MODELS.values():
+        return None
     for root in SHIPPED_ROOTS:
-        candidate = root / SHIPPED_MODELS[kind]
+        candidate = root / name
         if (candidate / CONFIG_FILE).is_file():
             return candidate
     return None

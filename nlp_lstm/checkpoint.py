@@ -27,7 +27,7 @@ from safetensors.torch import load_file, load_model, save_file, save_model
 from torch import nn
 
 from nlp_lstm import hub
-from nlp_lstm.catalog import SHIPPED_MODELS, model_card, shipped_model_dir
+from nlp_lstm.catalog import SHIPPED_MODELS, model_card, shipped_model_named
 from nlp_lstm.config import EXTENDED_FORMAT_VERSION, FORMAT_VERSION, MODEL_KINDS, ConfigError, ModelConfig
 from nlp_lstm.errors import NlpLstmError
 from nlp_lstm.files import (
@@ -57,13 +57,19 @@ WEIGHT_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 FLOAT_HEADER_DTYPES = ("F16", "BF16", "F32", "F64")
 
 
-def shipped_model(kind: str) -> Path:
-    """The shipped model directory of ``kind``: inside an installed wheel or in a source checkout."""
-    directory = shipped_model_dir(kind)
+def shipped_model(name: str) -> Path:
+    """The directory of a shipped model, by its name as ``nlp-lstm models`` lists it (``"sentiment"``,
+    ``"shakespeare-char"``) or by its kind (``"classifier"``, ``"lm"``): inside an installed wheel or in a source checkout.
+    """
+    shipped = SHIPPED_MODELS.get(name, name)
+    if shipped not in SHIPPED_MODELS.values():
+        choices = ", ".join(f"{value!r} (or {kind!r})" for kind, value in SHIPPED_MODELS.items())
+        raise ModelLoadError(f"{name!r} is not a shipped model; the shipped ones are {choices}")
+    directory = shipped_model_named(shipped)
     if directory is not None:
         return directory
     raise ModelLoadError(
-        f"no --model given and the shipped model checkpoints/{SHIPPED_MODELS[kind]} is not installed; pass --model DIR"
+        f"the shipped model {shipped} (checkpoints/{shipped}) is not installed; pass --model DIR, a model directory"
     )
 
 

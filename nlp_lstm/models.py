@@ -1,8 +1,10 @@
-"""Load any model directory nlp-lstm writes: an LSTM model, or a transformer teacher.
+"""Load any model nlp-lstm writes, by any name a user has for it: an LSTM model, or a transformer teacher.
 
 A teacher (``nlp-lstm train teacher``) classifies like an LSTM classifier, so ``classify`` and
 ``evaluate classifier`` take it too, to compare both on the same sets. Only a teacher directory
-imports ``transformers``; an LSTM directory goes straight to ``checkpoint.load``.
+imports ``transformers``; an LSTM directory goes straight to ``checkpoint.load``. The CLI's
+``--model``, the server's models and the API all come through :func:`load_model`, so a name means
+the same model everywhere.
 """
 
 from __future__ import annotations
@@ -17,11 +19,28 @@ from nlp_lstm.errors import UsageError
 from nlp_lstm.teacher.base import is_teacher_directory
 
 
-def load_model(directory: str | Path, device: str | torch.device = "cpu", kind: str | None = None) -> SavedModel:
-    """The model in ``directory``; with ``kind``, refuse any other kind (a teacher is a classifier)."""
+def load_model(
+    name_or_path: str | Path, device: str | torch.device = "cpu", kind: str | None = None, revision: str | None = None
+) -> SavedModel:
+    """The model ``name_or_path`` names, on ``device``; with ``kind`` ('lm' or 'classifier'), refuse any other kind.
+
+    ``name_or_path`` is resolved in one order, the same for the API, the CLI's ``--model`` and the server:
+
+    1. a path that exists: a model directory (an LSTM's or a teacher's), used as it is, never looked up elsewhere;
+    2. a shipped model's name, as ``nlp-lstm models`` lists it: ``"sentiment"``, ``"shakespeare-char"``;
+    3. a Hugging Face Hub repo id, ``"owner/name"`` (at ``revision``), downloaded into the Hub cache.
+
+    Anything else raises :class:`nlp_lstm.NlpLstmError` naming what was tried (``hub.ModelNotFound``, or
+    ``hub.HubError`` where the Hub was asked); a model of the wrong kind raises ``ModelLoadError``. A
+    teacher is a classifier.
+    """
+    if kind is not None and kind not in checkpoint.MODEL_CLASSES:
+        raise UsageError(f"kind must be one of {', '.join(map(repr, checkpoint.MODEL_CLASSES))} or None (any), got {kind!r}")
+    directory = hub.resolve(name_or_path, revision)
     if is_teacher_directory(directory):
-        if kind not in (None, "classifier"):
-            raise UsageError(f"{directory}: is a teacher, a classifier; a {kind} is needed here")
+        if kind == "lm":
+            # the words checkpoint.load uses for a model of the wrong kind
+            raise checkpoint.ModelLoadError(f"{directory}: is a teacher (a classifier), but this command needs a language model")
         from nlp_lstm.teacher.model import load_teacher
 
         return load_teacher(directory, device)
@@ -31,5 +50,5 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu", kind: 
 def from_pretrained(
     name_or_path: str | Path, device: str | torch.device = "cpu", kind: str | None = None, revision: str | None = None
 ) -> SavedModel:
-    """``load_model`` of a model directory (an LSTM's or a teacher's), or of a Hub repo id where no such path exists."""
-    return load_model(hub.resolve(name_or_path, revision), device=device, kind=kind)
+    """:func:`load_model` under the name ``transformers`` users know: it takes the same names, in the same order."""
+    return load_model(name_or_path, device=device, kind=kind, revision=revision)

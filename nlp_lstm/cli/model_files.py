@@ -38,22 +38,31 @@ def plot(
 @user_errors
 def info(
     model_argument: Annotated[
-        Optional[Path], typer.Argument(help="Model directory (e.g. runs/NAME/best); or give it with --model.", metavar="MODEL")
+        Optional[Path],
+        typer.Argument(
+            help="Model directory (e.g. runs/NAME/best) or name (sentiment); or give it with --model.", metavar="MODEL"
+        ),
     ] = None,
-    model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Model directory, as for every other command.")] = None,
+    model: Annotated[
+        Optional[Path], typer.Option("--model", "-m", help="Model directory or name, as for every other command.")
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """What a model is: kind, shape, parameters, vocabulary, training data and metrics (reads its JSON files only).
 
-    Example: nlp-lstm info --model checkpoints/shakespeare-char
+    MODEL is what --model takes everywhere: a directory, a shipped model's name, or a Hub repo id.
+
+    Example: nlp-lstm info sentiment
     """
     from nlp_lstm.catalog import model_info
+    from nlp_lstm.hub import resolve  # the resolution order of load_model, without loading the weights
 
     if model_argument is not None and model is not None:
         raise UsageError("give the model once: as the argument or with --model")
-    directory = model_argument or model
-    if directory is None:
-        raise UsageError("which model? give its directory with --model (nlp-lstm models lists them)")
+    name = model_argument or model
+    if name is None:
+        raise UsageError("which model? give its directory or name with --model (nlp-lstm models lists them)")
+    directory = resolve(name)
     details = model_info(directory)
     if json_output:
         typer.echo(json.dumps(details))

@@ -70,11 +70,12 @@ class Server:
         use_threads(settings.threads)
         device = select_device(settings.device)
         self.settings = settings
-        self.paths = {
-            "classifier": Path(settings.classifier or nlp_lstm.shipped_model("classifier")),
-            "lm": Path(settings.generator or nlp_lstm.shipped_model("lm")),
+        given = {"classifier": settings.classifier, "lm": settings.generator}  # a name as --model takes it, or None
+        self.models = {
+            kind: nlp_lstm.load_model(name or nlp_lstm.shipped_model(kind), device=device, kind=kind)
+            for kind, name in given.items()
         }
-        self.models = {kind: nlp_lstm.load_model(path, device=device, kind=kind) for kind, path in self.paths.items()}
+        self.paths = {kind: Path(saved.path) for kind, saved in self.models.items()}  # where a name (sentiment) led
         self.batcher = MicroBatcher(self.classify_now, settings.batch_wait_ms, settings.max_batch)
         self.active = 0  # requests being served (queued or computing); only the event loop changes the counters
         self.generating = 0  # generation threads computing, for /health
