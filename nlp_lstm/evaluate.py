@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from nlp_lstm.adaptation import dynamic_statistics, statistics_source
+from nlp_lstm.arguments import check_config, check_model, dataset_spec
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.config import ClassifierTrainConfig, TrainConfig
 from nlp_lstm.data.sources import load_labelled_splits, load_text_splits
@@ -32,13 +33,19 @@ def evaluate_language_model(
     statistics_dataset: str | None = None,
     statistics_progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Nats/char, bits/char and perplexity of ``saved`` on ``split`` of ``dataset``.
+    """Nats/char, bits/char and perplexity of ``saved`` (a language model) on ``split`` of ``dataset``.
+
+    ``dataset`` is a spec as ``--dataset`` takes it (``builtin:NAME``, a file or glob, a Hub id), never
+    the texts themselves: write those to a file.
 
     ``seed`` must be the training seed when the dataset is split by us (local
     files), so the held-out rows are the same ones training left out. With ``dynamic``, the
     model adapts to the split as it reads it (Krause et al. 2018); its gradient statistics come
     from the training split of ``statistics_dataset``, by default the data the model was trained on.
     """
+    check_model(saved, "lm", "evaluate_language_model")
+    dataset = dataset_spec(dataset)
+    check_config(dynamic, DynamicConfig)
     check_split(split)  # before reading the data
     texts = load_text_splits(dataset, text_column, dataset_config, seed).get(split)
     if dynamic is None:
@@ -60,7 +67,10 @@ def evaluate_classifier(
     batch_size: int = 64,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Classification metrics of ``saved`` on ``split`` of ``dataset``; labels are matched by name."""
+    """Classification metrics of ``saved`` (a classifier) on ``split`` of ``dataset`` (a spec, as for
+    :func:`evaluate_language_model`); labels are matched by name."""
+    check_model(saved, "classifier", "evaluate_classifier")
+    dataset = dataset_spec(dataset)
     check_split(split)  # before reading the data
     splits = load_labelled_splits(dataset, text_column, label_column, dataset_config, seed)
     part = splits.get(split)

@@ -28,26 +28,15 @@ from nlp_lstm.prediction import Prediction, classify
 FileProgress = Callable[[int, float], None]  # rows read so far, fraction of the file read
 
 
-def is_blank(text: Any) -> bool:
-    return not isinstance(text, str) or not text.strip()
-
-
-def kept_positions(texts: list[Any]) -> list[int]:
-    """Where the texts that are not blank stand: the ones to classify."""
-    return [i for i, text in enumerate(texts) if not is_blank(text)]
-
-
-def placed(predictions: list[Prediction], positions: list[int], first_index: int = 0) -> list[Prediction]:
-    """The predictions of the kept texts, each given its text's position in the input as its index."""
-    for prediction, position in zip(predictions, positions):
-        prediction.index = first_index + position
-    return predictions
-
-
 def classify_kept(saved: SavedModel, texts: list[Any], batch_size: int = 64, first_index: int = 0) -> list[Prediction]:
-    """Predictions of the texts that are not blank, each with its position among ``texts`` (plus ``first_index``)."""
-    positions = kept_positions(texts)
-    return placed(classify(saved, [texts[i] for i in positions], batch_size), positions, first_index)
+    """Predictions of the texts that are not blank, each with its position among ``texts`` (plus ``first_index``).
+
+    ``classify`` gives a blank text no label; a file's output leaves its row out (and the caller counts it).
+    """
+    kept = [prediction for prediction in classify(saved, texts, batch_size) if prediction.label is not None]
+    for prediction in kept:
+        prediction.index += first_index
+    return kept
 
 
 # The first chunks are small, so the first rows are written within seconds; later ones hold 32
@@ -119,13 +108,16 @@ def texts_of(table: pa.Table, column: str, path: Path) -> list[Any]:
 def classified_chunks(
     saved: SavedModel, path: Path, text_column: str = "text", batch_size: int = 64, progress: FileProgress | None = None
 ) -> Iterator[ClassifiedChunk]:
-    """The chunks of ``path`` with the predictions of their rows; a file of no rows has no texts, as no arguments have none."""
+    """The chunks of ``path`` with the predictions of their rows; a file of no rows, or of blank texts only, has no texts,
+    as no arguments have none."""
     reader = TableReader(path, table_format(str(path)), CHUNK_ROWS)
-    start = 0
+    start = classified = 0
     try:
         for table in growing(reader, min(FIRST_CHUNK_ROWS, CHUNK_ROWS), CHUNK_ROWS):
             texts = texts_of(table, text_column, path)
-            yield ClassifiedChunk(table, start, classify_kept(saved, texts, batch_size, start))
+            chunk = ClassifiedChunk(table, start, classify_kept(saved, texts, batch_size, start))
+            classified += len(chunk.predictions)
+            yield chunk
             release_free_memory()
             start += table.num_rows
             if progress is not None:
@@ -134,6 +126,8 @@ def classified_chunks(
         reader.close()
     if start == 0:
         raise UsageError(f"{path}: no texts to classify (the file has no rows)")
+    if classified == 0:  # as classify "" is: blank texts only are no texts
+        raise UsageError(f"{path}: no texts to classify (its {start:,} row{'s are' if start != 1 else ' is'} blank)")
 
 
 def added_names(columns: list[str], labels: list[str]) -> list[str]:

@@ -1,18 +1,20 @@
 """Batch inference of a text classifier (``nlp_lstm.classify``): labels and class probabilities for a list of texts.
 
 Texts are cut by the model's own ``max_length``/``keep`` policy, sorted into
-length buckets so padding costs little, and returned in input order.
+length buckets so padding costs little, and returned in input order. A blank text gets no
+label (the one input policy of every front end, see ``arguments``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
+from nlp_lstm.arguments import check_model, is_blank, text_list
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.config import ClassifierTrainConfig
 from nlp_lstm.data.batching import ClassifierBatches, encode_texts
@@ -24,9 +26,11 @@ DEFAULT_INPUTS = {name: ClassifierTrainConfig.__dataclass_fields__[name].default
 
 @dataclass
 class Prediction:
+    """What ``classify`` says of one text; a blank text has ``label`` None and no ``probabilities``."""
+
     index: int  # position of the text in the input
-    label: str
-    probabilities: dict[str, float]
+    label: str | None
+    probabilities: dict[str, float]  # class name -> probability, in the model's label order
 
 
 Progress = Callable[[int, int], None]  # items done so far, items in all: for a progress bar
@@ -60,15 +64,26 @@ def encode_for(saved: SavedModel, texts: list[str]) -> list[np.ndarray]:
     return encode_texts(texts, saved.tokenizer, policy["max_length"], policy["keep"])
 
 
-def classify(saved: SavedModel, texts: list[str], batch_size: int = 64) -> list[Prediction]:
-    """The label and the probability of every class for each text."""
+def classify(saved: SavedModel, texts: str | Iterable[str | None], batch_size: int = 64) -> list[Prediction]:
+    """The label and the probability of every class for each text: a list of one :class:`Prediction` per text, in order.
+
+    ``texts`` is one string, which is one text (as in ``transformers.pipeline``; the answer is then a
+    list of one), or an iterable of strings. ``index`` is always the text's position in ``texts``. A
+    blank text (empty, whitespace only, or None for a missing value) is not classified: its
+    Prediction has ``label`` None and empty ``probabilities``. The CLI leaves such rows out and
+    counts them; the server answers them with ``"label": null``.
+    """
+    check_model(saved, "classifier", "classify")
     if batch_size < 1:
         raise UsageError(f"--batch-size must be a positive integer, got {batch_size}")
-    if not texts:
-        return []
+    texts = text_list(texts)
+    predictions = [Prediction(index, None, {}) for index in range(len(texts))]
+    kept = [index for index, text in enumerate(texts) if not is_blank(text)]
+    if not kept:
+        return predictions
     labels = saved.labels or [str(i) for i in range(saved.config.num_classes)]
-    probabilities = predict_probabilities(saved.model, encode_for(saved, texts), batch_size, saved.tokenizer.pad_id)
-    return [
-        Prediction(i, labels[int(p.argmax())], {name: float(v) for name, v in zip(labels, p.tolist())})
-        for i, p in enumerate(probabilities)
-    ]
+    ids = encode_for(saved, [texts[index] for index in kept])  # type: ignore[arg-type]  # kept: str, never None
+    probabilities = predict_probabilities(saved.model, ids, batch_size, saved.tokenizer.pad_id)
+    for index, p in zip(kept, probabilities):
+        predictions[index] = Prediction(index, labels[int(p.argmax())], {name: float(v) for name, v in zip(labels, p.tolist())})
+    return predictions

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
+from nlp_lstm.arguments import check_config, check_model, check_prompt
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.config import SampleConfig
 from nlp_lstm.stepping import KernelStepper, LSTMStepper, stepper_for
@@ -81,10 +82,21 @@ def cached_stepper(model: torch.nn.Module, banned: list[int]) -> LSTMStepper | K
     return cached[1]
 
 
-@torch.inference_mode()
 def generate_stream(saved: SavedModel, prompt: str = "", config: SampleConfig | None = None) -> Iterator[tuple[int, str]]:
-    """Yield ``(sample_index, text_piece)`` as characters are produced, sample after sample."""
-    config = config or SampleConfig()
+    """Yield ``(sample_index, text_piece)`` as characters are produced, sample after sample.
+
+    ``prompt`` is one string, the text to continue (empty: start from a newline); its last
+    ``PROMPT_CONTEXT`` characters prime the model. Bad arguments are refused here, at the call,
+    not at the first ``next``.
+    """
+    check_model(saved, "lm", "generate")
+    check_prompt(prompt)
+    check_config(config, SampleConfig)
+    return _stream(saved, prompt, config or SampleConfig())
+
+
+@torch.inference_mode()
+def _stream(saved: SavedModel, prompt: str, config: SampleConfig) -> Iterator[tuple[int, str]]:
     model, tokenizer = saved.model, saved.tokenizer
     model.eval()
     device = next(model.parameters()).device
@@ -110,15 +122,17 @@ def generate_stream(saved: SavedModel, prompt: str = "", config: SampleConfig | 
 
 
 def generate_samples(saved: SavedModel, prompt: str = "", config: SampleConfig | None = None) -> list[str]:
-    """The continuations of ``prompt`` (without the prompt), one string per sample."""
+    """The continuations of the one string ``prompt`` (without the prompt), a list of ``config.num_samples`` strings."""
+    pieces = generate_stream(saved, prompt, config)  # checks the arguments first
     config = config or SampleConfig()
     samples: list[list[str]] = [[] for _ in range(config.num_samples)]
-    for index, piece in generate_stream(saved, prompt, config):
+    for index, piece in pieces:
         samples[index].append(piece)  # joined once at the end: += on a list item copies the string every time
     return ["".join(pieces) for pieces in samples]
 
 
 def generate(saved: SavedModel, prompt: str = "", config: SampleConfig | None = None) -> str:
-    """One continuation of ``prompt`` (without the prompt)."""
+    """One continuation of the one string ``prompt`` (without the prompt), as a string; ``config.num_samples`` is ignored."""
+    check_config(config, SampleConfig)
     config = (config or SampleConfig()).replace(num_samples=1)
     return generate_samples(saved, prompt, config)[0]

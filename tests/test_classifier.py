@@ -158,7 +158,8 @@ def test_string_labels_round_trip_to_names_and_training_learns(tmp_path, reviews
     assert saved.labels == ["negative", "positive"] and saved.inputs == {"max_length": 48, "keep": "end"}
     predictions = classify(saved, ["a gorgeous, heartfelt film", "dull", ""])
     assert [p.index for p in predictions] == [0, 1, 2]
-    for p in predictions:
+    assert predictions[2].label is None and predictions[2].probabilities == {}  # a blank text gets no label
+    for p in predictions[:2]:
         assert p.label in ("negative", "positive")
         assert sum(p.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
         assert p.label == max(p.probabilities, key=p.probabilities.get)

@@ -82,6 +82,9 @@ def test_every_endpoint_answers_as_the_python_api_does(server, models):
     expected = nlp_lstm.classify(models["classifier"], texts)
     assert [p["label"] for p in answered] == [p.label for p in expected]
     assert [p["probabilities"]["positive"] for p in answered] == pytest.approx([p.probabilities["positive"] for p in expected])
+    assert [p["index"] for p in answered] == [0, 1, 2]
+    blank = post(server, "/v1/classify", {"texts": ["fine", " "]}).json()["predictions"][1]
+    assert blank == {"index": 1, "label": None, "probabilities": {}}  # as nlp_lstm.classify: a blank text gets no label
     request = {"prompt": "ROMEO:", "length": 60, "temperature": 0.7, "seed": 3}
     config = nlp_lstm.SampleConfig(length=60, temperature=0.7, seed=3)
     continuation = post(server, "/v1/generate", request).json()["continuation"]

@@ -49,7 +49,10 @@ def bound_kernel_cache() -> None:
 
 
 def load_for(model: Path | None, kind: str | None, device: str, threads: int) -> Any:
-    """The model at ``model`` (default: the shipped one of ``kind``), on ``device``, computing on ``threads`` threads."""
+    """The model ``model`` names (default: the shipped one of ``kind``), on ``device``, computing on ``threads`` threads.
+
+    ``--model`` takes what ``nlp_lstm.load_model`` takes, in its order: a path, a shipped name, a Hub repo id.
+    """
     check_model_named(model)  # before torch is imported, so that a wrong --model is reported at once
     from nlp_lstm.devices import select_device, use_threads  # noqa: I001 - lazy: keeps torch out of --help
 
@@ -204,6 +207,17 @@ def given_texts(texts: list[str]) -> list[str]:
     return read_stdin_lines() if texts == [STDIN] else texts
 
 
+def check_some_text(texts: list[str]) -> None:
+    """Refuse, before the model loads, texts that are all blank as no texts at all: neither has anything to classify."""
+    from nlp_lstm.arguments import is_blank
+
+    if not texts:
+        raise UsageError("no texts to classify; pass them as arguments, '-' for stdin, or --input FILE")
+    if all(is_blank(text) for text in texts):
+        given = "the text given is" if len(texts) == 1 else f"all {len(texts):,} texts given are"
+        raise UsageError(f"no texts to classify: {given} blank; pass them as arguments, '-' for stdin, or --input FILE")
+
+
 def prediction_row(prediction: Any, ids: list[Any] | None = None, start: int = 0) -> str:
     row: dict[str, Any] = {"index": prediction.index}
     if ids is not None:
@@ -320,7 +334,9 @@ def classify(
 ) -> None:
     """Classify texts (sentiment by default): a label and the probability of each class.
 
-    Blank texts are skipped and counted; every result keeps its text's position as its index.
+    Blank texts are skipped and counted, and every result keeps its text's position as its index.
+
+    Only blank texts are no texts, as none are: exit code 2.
 
     Example: nlp-lstm classify "a gorgeous, heartfelt film" "a tedious mess" --json
     """
@@ -329,8 +345,7 @@ def classify(
     check_classify_options(texts, options)
     if input_file is None:
         texts = given_texts(texts)
-        if not texts:
-            raise UsageError("no texts to classify; pass them as arguments, '-' for stdin, or --input FILE")
+        check_some_text(texts)
     if batch_size < 1:
         raise UsageError(f"--batch-size must be a positive integer, got {batch_size}")
     bound_kernel_cache()  # before torch is imported: texts of every length make kernels of every shape
@@ -338,10 +353,7 @@ def classify(
     if input_file is not None:
         classify_input_file(saved, options)
         return
-    from nlp_lstm.file_classification import kept_positions, placed
-
-    positions = kept_positions(texts)
-    predictions = placed(nlp_lstm.classify(saved, [texts[i] for i in positions], batch_size), positions)
+    predictions = [p for p in nlp_lstm.classify(saved, texts, batch_size) if p.label is not None]  # blank: no label, no row
     report_skipped(len(texts) - len(predictions))
     if json_output:
         for prediction in predictions:

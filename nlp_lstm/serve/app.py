@@ -205,6 +205,7 @@ def _add_model_routes(app: FastAPI, server: Server) -> None:
 
     @app.post("/v1/classify")
     async def classify(body: ClassifyRequest) -> dict[str, Any]:
+        """One prediction per text, in order; a blank text's has ``"label": null`` and no probabilities (as the API's)."""
         if len(body.texts) > settings.max_texts:
             raise ApiError(413, f"{len(body.texts)} texts; at most {settings.max_texts} per request")
         if longest := max((len(t) for t in body.texts if len(t) > settings.max_chars), default=0):
@@ -213,7 +214,10 @@ def _add_model_routes(app: FastAPI, server: Server) -> None:
             _check_text(f"texts[{index}]", text)
         with server.slot():
             predictions = await server.batcher.submit(body.texts)
-        return {"predictions": [{"label": p.label, "probabilities": p.probabilities} for p in predictions]}
+        # the batcher classified them among other requests' texts: their index here is their place in this request
+        return {
+            "predictions": [{"index": i, "label": p.label, "probabilities": p.probabilities} for i, p in enumerate(predictions)]
+        }
 
     @app.get("/v1/inspect", response_class=HTMLResponse)
     async def inspect(text: str = "") -> str:
