@@ -25,7 +25,7 @@ from nlp_lstm.data.tables import STDOUT, TableReader, TableWriter, table_format
 from nlp_lstm.errors import DataError, NlpLstmError, UsageError
 from nlp_lstm.prediction import Prediction, classify
 
-FileProgress = Callable[[int, float], None]  # rows read so far, fraction of the file read
+FileProgress = Callable[[int, float], None]  # rows classified so far, their share of the file's rows
 
 
 def classify_kept(saved: SavedModel, texts: list[Any], batch_size: int = 64, first_index: int = 0) -> list[Prediction]:
@@ -121,7 +121,7 @@ def classified_chunks(
             release_free_memory()
             start += table.num_rows
             if progress is not None:
-                progress(start, reader.progress)
+                progress(start, reader.share_of_rows(start))
     finally:
         reader.close()
     if start == 0:

@@ -11,7 +11,7 @@ import nlp_lstm
 from nlp_lstm.cli import app
 from nlp_lstm.data import tables
 from nlp_lstm.data.tables import TableReader
-from nlp_lstm.file_classification import classify_file
+from nlp_lstm.file_classification import CHUNK_ROWS, FIRST_CHUNK_ROWS, classify_file, growing
 
 runner = CliRunner()
 ROWS = [
@@ -126,3 +126,41 @@ def test_long_commands_report_progress_on_stderr_and_results_alone_on_stdout(mon
     rows = write(tmp_path / "in.jsonl", ROWS)
     classified = runner.invoke(app, ["classify", "-i", str(rows), "--text-column", "review", "-o", str(tmp_path / "o.csv")])
     assert classified.exit_code == 0 and "classifying" in classified.stderr and "rows/s" in classified.stderr
+
+
+@pytest.mark.parametrize("suffix", ["csv", "tsv", "jsonl", "json", "parquet", "txt"])
+def test_a_reader_counts_rows_against_the_rows_of_the_file_not_the_bytes_read_ahead(tmp_path, reviews, suffix):
+    texts = reviews.train.texts[:2_000]
+    path = tmp_path / f"in.{suffix}"
+    if suffix == "txt":
+        path.write_text("".join(t.replace("\n", " ") + "\n" for t in texts), encoding="utf-8")
+    else:
+        write(path, [{"text": t} for t in texts])
+    reader = TableReader(path, tables.table_format(str(path)), CHUNK_ROWS)
+    done, shares = 0, []
+    for piece in growing(reader, FIRST_CHUNK_ROWS, CHUNK_ROWS):  # as classified_chunks reads it
+        done += piece.num_rows
+        shares.append(reader.share_of_rows(done))
+    # The first chunk is 256 of 2,000 rows, though the reader has read the whole file to give it.
+    assert shares == pytest.approx([256 / 2_000, 768 / 2_000, 1_792 / 2_000, 1.0], abs=0.01)
+
+
+def test_the_share_of_a_file_larger_than_a_block_is_estimated_from_its_bytes(tmp_path, reviews):
+    texts = (reviews.train.texts * 3)[:20_000]  # about 2.3 MB: pyarrow parses it a block (1 MiB) at a time
+    path = write(tmp_path / "in.csv", [{"text": t} for t in texts])
+    reader = TableReader(path, "csv", CHUNK_ROWS)
+    done = 0
+    for piece in growing(reader, FIRST_CHUNK_ROWS, CHUNK_ROWS):
+        done += piece.num_rows
+        assert reader.share_of_rows(done) == pytest.approx(done / len(texts), abs=0.05)
+    assert reader.share_of_rows(done) == 1.0
+
+
+def test_classify_input_reports_rows_classified_not_bytes_read(monkeypatch, tmp_path, reviews):
+    monkeypatch.setattr("nlp_lstm.cli.render.PLAIN_EVERY_S", 0.0)  # a line at every update, not every 5 s
+    given = write(tmp_path / "in.csv", [{"text": t} for t in reviews.train.texts[:2_000]])
+    done = runner.invoke(app, ["classify", "--input", str(given), "--output", str(tmp_path / "out.csv")])
+    assert done.exit_code == 0, done.output
+    lines = [line for line in done.stderr.splitlines() if line.startswith("classifying")]
+    assert "256 rows" in lines[0] and "(13%)" in lines[0] and "eta 0 s" not in lines[0]
+    assert "2,000 rows" in lines[-1] and lines[-1].endswith("(100%), eta 0 s")

@@ -5,7 +5,9 @@ and ``.txt`` (one text per line, as a column ``text``). CSV and TSV cells are re
 table written back holds exactly what was read; JSON Lines and Parquet keep their types. ``.json``
 is one array, so it is read whole: use JSON Lines for files larger than memory.
 
-Every chunk is a ``pyarrow.Table``; ``progress`` of a reader is the fraction of the file read so far.
+Every chunk is a ``pyarrow.Table``; a reader's ``share_of_rows`` says what share of the file's rows a count
+of them is: of the rows the file holds where that is known (Parquet, ``.json``), else of the rows its bytes
+hold at the rate of the rows read so far.
 
 What cannot be read is refused in one line, never read as something else: bytes that are not UTF-8
 text in a text format (the check stdin has too), a row longer than ``LONGEST_ROW``, two columns of
@@ -118,12 +120,14 @@ def check_column_names(table: pa.Table, path: Path) -> None:
 
 
 class TableReader:
-    """The chunks of a file as ``pyarrow.Table``s of at most ``rows`` rows; ``progress`` says how far it is."""
+    """The chunks of a file as ``pyarrow.Table``s of at most ``rows`` rows; ``share_of_rows`` says how far a count is."""
 
     def __init__(self, path: Path, fmt: str, rows: int = CHUNK_ROWS):
         self.path, self.format, self.rows = path, fmt, rows
         self.size = check_input_file(path)
         self.rows_read = 0
+        self.bytes_of_rows = 0.0  # the bytes the rows read so far were parsed from
+        self.total_rows: int | None = None  # where the file says (Parquet) or was parsed whole (.json)
         self.handle: Any = self._open()
 
     def _open(self) -> Any:
@@ -131,11 +135,17 @@ class TableReader:
         handle = open(self.path, "rb")  # noqa: SIM115 - closed by close(), after the last chunk
         return handle if self.format == "parquet" else CheckedReader(handle, str(self.path))
 
-    @property
-    def progress(self) -> float:
-        if self.handle.closed:
-            return 1.0
-        return min(1.0, self.handle.tell() / max(1, self.size))
+    def share_of_rows(self, done: int) -> float:
+        """The share of the file's rows that ``done`` of them are.
+
+        A reader reads ahead of the rows its caller has finished (a CSV block may hold the whole file), so
+        the share of the bytes read would say 100% at the first chunk: the total is instead the rows the
+        file holds, or, for a text format, the rows read so far scaled by the bytes they came from.
+        """
+        total = self.total_rows
+        if total is None and self.bytes_of_rows > 0:
+            total = round(self.rows_read * self.size / min(self.size, self.bytes_of_rows))
+        return min(1.0, done / total) if total else 0.0
 
     def close(self) -> None:
         self.handle.close()
@@ -195,13 +205,19 @@ class TableReader:
                 column_types={name: pa.string() for name in self._header(delimiter)}, strings_can_be_null=False
             ),
         )
+        parsed = 0  # bytes behind the batches so far: one block each, but pyarrow reads ahead, so never past the last
         for batch in reader:
+            batch_bytes = min(block, self.handle.tell() - parsed)
+            parsed += batch_bytes
             if skip >= batch.num_rows:
                 skip -= batch.num_rows
                 continue
+            row_bytes = batch_bytes / max(1, batch.num_rows)
             batch, skip = batch.slice(skip), 0
             for start in range(0, batch.num_rows, self.rows):
-                yield pa.Table.from_batches([batch.slice(start, self.rows)])
+                piece = batch.slice(start, self.rows)
+                self.bytes_of_rows += piece.num_rows * row_bytes
+                yield pa.Table.from_batches([piece])
 
     def _header(self, delimiter: str) -> list[str]:
         """The column names, so that every column is read as text: cells are texts, written back as they were."""
@@ -220,22 +236,27 @@ class TableReader:
                 continue
             rows.append(json_row(line, self.path, number))
             if len(rows) == self.rows:
+                self.bytes_of_rows = self.handle.tell()
                 yield pa.Table.from_pylist(rows)
                 rows = []
         if rows:
+            self.bytes_of_rows = self.handle.tell()
             yield pa.Table.from_pylist(rows)
 
     def _json_array(self) -> Iterator[pa.Table]:
         data = json.load(self.handle)
         if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
             raise DataError(f"{self.path}: a .json file must hold an array of objects (or use .jsonl)")
+        self.total_rows = len(data)
         for start in range(0, len(data), self.rows):
             yield pa.Table.from_pylist(data[start : start + self.rows])
 
     def _parquet(self) -> Iterator[pa.Table]:
         import pyarrow.parquet as pq
 
-        for batch in pq.ParquetFile(self.handle).iter_batches(batch_size=self.rows):
+        parquet = pq.ParquetFile(self.handle)
+        self.total_rows = parquet.metadata.num_rows
+        for batch in parquet.iter_batches(batch_size=self.rows):
             yield pa.Table.from_batches([batch])
 
     def _lines(self) -> Iterator[pa.Table]:
@@ -243,9 +264,11 @@ class TableReader:
         for raw in bounded_lines(self.handle, self.path):
             lines.append(raw.decode("utf-8").rstrip("\r\n"))
             if len(lines) == self.rows:
+                self.bytes_of_rows = self.handle.tell()
                 yield pa.table({"text": lines})
                 lines = []
         if lines:
+            self.bytes_of_rows = self.handle.tell()
             yield pa.table({"text": lines})
 
 
