@@ -360,3 +360,16 @@ def test_the_model_list_keeps_every_path_whole_at_80_columns(tmp_path):
     paths = [line.split()[-1] for line in result.stdout.splitlines() if line.strip().startswith("path")]
     shipped = [nlp_lstm.shipped_model(kind).resolve() for kind in ("lm", "classifier")]
     assert [(tmp_path.cwd() / p).resolve() for p in paths] == shipped
+
+
+def test_training_without_a_terminal_prints_whole_plain_lines_as_it_goes(tmp_path, text_file, monkeypatch):
+    monkeypatch.setattr("nlp_lstm.cli.render.TRAINING_LINE_EVERY_S", 0.0)  # a line at every logged step, not every 30 s
+    result = run("train", "lm", "--dataset", text_file, "--output", tmp_path / "run", "--max-steps", 30, *SMALL)
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    steps = [line for line in lines if line.startswith("step ") and "loss" in line]
+    assert [line.split(":")[0] for line in steps] == ["step 10/30 (33%)", "step 20/30 (67%)", "step 30/30 (100%)"]
+    assert all(" tok/s, lr " in line and ", elapsed 0:00:" in line and ", eta 0:00:" in line for line in steps)
+    assert steps[-1].endswith("eta 0:00:00")
+    start = next(line for line in lines if line.startswith("training on cpu: "))
+    assert len(start) > 80 and start.endswith("steps per epoch)")  # one line in a log, not cut at 80 columns

@@ -1,7 +1,8 @@
 """How results look: the training bar on stderr, tables and blocks on stdout. Libraries report; this prints.
 
-A training run shows a rich progress bar on a terminal and one plain line per evaluation
-otherwise; tables never cut what a user needs to copy (the model list prints one model per block).
+A training run shows a rich progress bar on a terminal; otherwise (nohup, CI, a log file) a plain line
+every TRAINING_LINE_EVERY_S and one per evaluation, never hard-wrapped. Tables never cut what a user
+needs to copy (the model list prints one model per block).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import typer
 import nlp_lstm
 
 PLAIN_EVERY_S = 5.0  # without a terminal, a progress line at most this often
+# Without a terminal, a training line at most this often (and at the first logged step): a log of hours
+# stays readable, and a few minutes show how fast the run goes and when it will end.
+TRAINING_LINE_EVERY_S = 30.0
 
 STOPPING = (
     "stopping: the run is saved after this step or evaluation (Ctrl-C again stops at once, "
@@ -29,6 +33,25 @@ def training_progress(console: Any) -> Any:
     progress = Progress(*columns, TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=console)
     progress.start()
     return progress
+
+
+def clock_time(seconds: float) -> str:
+    """``h:mm:ss``, as the bar shows elapsed time and what remains."""
+    whole = max(0, round(seconds))
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def speed(metrics: dict[str, Any]) -> str:
+    return f"{metrics['tokens_per_s']:,.0f} tok/s" if "tokens_per_s" in metrics else f"{metrics['texts_per_s']:,.0f} texts/s"
+
+
+def log_console() -> Any:
+    """A console on stderr that never hard-wraps a line where no terminal shows it (a log keeps whole lines)."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    console.soft_wrap = not console.is_terminal
+    return console
 
 
 def evaluation_line(metrics: dict[str, Any]) -> str:
@@ -51,13 +74,16 @@ class TrainingProgress:
     """
 
     def __init__(self) -> None:
-        from rich.console import Console
+        import time
 
-        self.console = Console(stderr=True)
+        self.console = log_console()
         self.progress: Any = None
         self.task: Any = None
         self.validating_since: float | None = None
         self.last_line = 0.0
+        self.clock = time.perf_counter
+        self.started, self.first_step, self.max_steps = self.clock(), 0, 0
+        self.last_step_line: float | None = None
 
     def print(self, line: str) -> None:
         (self.progress.console if self.progress else self.console).print(line)
@@ -68,17 +94,30 @@ class TrainingProgress:
             f"{info['train_tokens']:,} training tokens ({info['steps_per_epoch']} steps per epoch)"
         )
         self.console.print(f"data: {info['splits']}")
+        self.started, self.first_step, self.max_steps = self.clock(), info["step"], info["max_steps"]
         if self.console.is_terminal:
             self.progress = training_progress(self.console)
             self.task = self.progress.add_task("train", total=info["max_steps"], completed=info["step"], status="")
 
     def on_step(self, metrics: dict[str, Any]) -> None:
         if self.progress is not None:
-            speed = (
-                f"{metrics['tokens_per_s']:,.0f} tok/s" if "tokens_per_s" in metrics else f"{metrics['texts_per_s']:,.0f} texts/s"
-            )
-            status = f"loss {metrics['train_loss']:.3f}  {speed}  lr {metrics['lr']:.2e}"
+            status = f"loss {metrics['train_loss']:.3f}  {speed(metrics)}  lr {metrics['lr']:.2e}"
             self.progress.update(self.task, completed=metrics["step"], status=status)
+        elif self.last_step_line is None or self.clock() - self.last_step_line >= TRAINING_LINE_EVERY_S:
+            self.last_step_line = self.clock()
+            self.console.print(self.step_line(metrics), highlight=False)
+
+    def step_line(self, metrics: dict[str, Any]) -> str:
+        """The bar's figures as one line: step, loss, speed, learning rate, elapsed and remaining time.
+
+        What remains is this session's pace (evaluations included) times the steps left.
+        """
+        step, total = metrics["step"], max(1, self.max_steps)
+        pace = (self.clock() - self.started) / max(1, step - self.first_step)
+        return (
+            f"step {step:,}/{total:,} ({step / total:.0%}): loss {metrics['train_loss']:.3f}, {speed(metrics)}, "
+            f"lr {metrics['lr']:.2e}, elapsed {clock_time(metrics['elapsed_s'])}, eta {clock_time(pace * (total - step))}"
+        )
 
     def on_eval(self, metrics: dict[str, Any]) -> None:
         self.validating_since = None
@@ -230,9 +269,7 @@ class RowProgress:
     def __init__(self, what: str, unit: str = "rows"):
         import time
 
-        from rich.console import Console
-
-        self.console = Console(stderr=True)
+        self.console = log_console()
         self.what, self.unit = what, unit
         self.clock = time.perf_counter
         self.started = self.last_line = self.clock()
