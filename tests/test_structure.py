@@ -142,7 +142,7 @@ ALLOWED = {
     "serve.batcher": set(),
     "serve.guards": {"serve.settings"},
     "serve.connections": set(),
-    "serve.generation": {"__init__"},
+    "serve.generation": {"__init__", "adaptation", "config"},
     "serve.app": {
         "__init__",
         "catalog",

@@ -54,6 +54,7 @@ def serve(
     max_texts: LimitOption(int, "Texts per classify request.") = limit("max_texts"),
     max_chars: LimitOption(int, "Characters per text or prompt.") = limit("max_chars"),
     max_length: LimitOption(int, "Characters generated per request.") = limit("max_length"),
+    max_adapt_chars: LimitOption(int, "Characters of a generate request's adapt text.") = limit("max_adapt_chars"),
     max_body_bytes: LimitOption(int, "Bytes per request body.") = limit("max_body_bytes"),
     timeout_s: LimitOption(float, "Seconds a request may take (then 504).") = limit("timeout_s"),
     idle_timeout_s: LimitOption(float, IDLE_TIMEOUT_HELP) = limit("idle_timeout_s"),

@@ -32,7 +32,7 @@ import nlp_lstm
 from nlp_lstm.catalog import describe_model
 from nlp_lstm.config import ConfigError
 from nlp_lstm.serve.batcher import MicroBatcher
-from nlp_lstm.serve.generation import Generation
+from nlp_lstm.serve.generation import AdaptationStatistics, Generation
 from nlp_lstm.serve.guards import Guard
 from nlp_lstm.serve.settings import ServeSettings
 
@@ -59,6 +59,7 @@ class GenerateRequest(BaseModel):
     top_p: float = 1.0
     seed: int | None = None
     stream: bool = False
+    adapt: str = ""  # text the model reads first (dynamic evaluation's rule), for this request alone
 
 
 class Server:
@@ -79,6 +80,7 @@ class Server:
         self.batcher = MicroBatcher(self.classify_now, settings.batch_wait_ms, settings.max_batch)
         self.active = 0  # requests being served (queued or computing); only the event loop changes the counters
         self.generating = 0  # generation threads computing, for /health
+        self.adaptation = AdaptationStatistics(self.models["lm"])  # gathered at the first request that adapts
 
     def classify_now(self, texts: list[str]) -> list[Any]:
         return nlp_lstm.classify(self.models["classifier"], texts, batch_size=64)
@@ -98,14 +100,19 @@ class Server:
         finally:
             self.active -= 1
 
-    def start_generation(self, prompt: str, config: Any) -> Generation:
+    def start_generation(self, prompt: str, config: Any, adapt: str = "") -> Generation:
         """A generation with a place in the queue (or 503 at once), which it holds until its thread has ended.
 
         Admission and the count are one step of the event loop, so concurrent requests cannot all pass the check.
+        With ``adapt`` text, the generation's own copy of the model reads it first: no request sees another's.
         """
+        if adapt:
+            problem = self.adaptation.problem()
+            if problem is not None:
+                raise ApiError(*problem)
         self.admit()
         self.active += 1
-        return Generation(self.models["lm"], prompt, config, self.generation_started, self.generation_ended)
+        return Generation(self.models["lm"], prompt, config, self.generation_started, self.generation_ended, adapt)
 
     def generation_started(self) -> None:
         self.generating += 1
@@ -240,6 +247,11 @@ def _sample_config(body: GenerateRequest, settings: ServeSettings) -> Any:
     if len(body.prompt) > settings.max_chars:
         raise ApiError(413, f"prompt has {len(body.prompt):,} characters; at most {settings.max_chars:,}")
     _check_text("prompt", body.prompt)
+    if len(body.adapt) > settings.max_adapt_chars:
+        raise ApiError(413, f"adapt has {len(body.adapt):,} characters; at most {settings.max_adapt_chars:,}")
+    _check_text("adapt", body.adapt)
+    if len(body.adapt) == 1:
+        raise ApiError(400, "adapt needs at least two characters of text (or none, not to adapt)")
     return nlp_lstm.SampleConfig(  # its bounds are every front end's: a ConfigError here is a 400 naming the field
         length=body.length, temperature=body.temperature, top_k=body.top_k, top_p=body.top_p, seed=body.seed
     )
@@ -249,7 +261,7 @@ def _add_generate_route(app: FastAPI, server: Server) -> None:
     @app.post("/v1/generate", response_model=None)
     async def generate(body: GenerateRequest, request: Request) -> Any:
         config = _sample_config(body, server.settings)
-        generation = server.start_generation(body.prompt, config)  # or 503, while it can still be the status
+        generation = server.start_generation(body.prompt, config, body.adapt)  # or 503, while it can still be the status
         if body.stream:
             return GenerationStream(generation)
         try:

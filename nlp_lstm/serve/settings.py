@@ -24,6 +24,7 @@ class ServeSettings:
     max_texts: int = 256  # texts per classify request
     max_chars: int = 20_000  # characters per text, and per prompt
     max_length: int = 2_000  # characters generated per request
+    max_adapt_chars: int = 10_000  # characters of "adapt" text per generate request (about 15 s of adapting on one core)
     max_body_bytes: int = 1 << 20
     timeout_s: float = 60.0  # a request that takes longer is answered 504 (408 when its body is what is slow)
     idle_timeout_s: float = 10.0  # a connection that sends no request, or only part of its head, for this long is closed
@@ -32,7 +33,7 @@ class ServeSettings:
     max_batch: int = 256  # texts per merged batch; 1: every request alone
 
     def __post_init__(self) -> None:
-        for name in ("max_texts", "max_chars", "max_length", "max_body_bytes", "queue_limit", "max_batch"):
+        for name in ("max_texts", "max_chars", "max_length", "max_adapt_chars", "max_body_bytes", "queue_limit", "max_batch"):
             if getattr(self, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(self, name)}")
         if self.timeout_s <= 0 or self.idle_timeout_s <= 0 or self.batch_wait_ms < 0:
