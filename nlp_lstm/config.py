@@ -432,12 +432,18 @@ class DynamicConfig(JsonConfig):
     learning_rate: float = 2e-5  # η (with segments of 50 and λ 0.001: the best of a 16-point grid on validation)
     decay: float = 1e-3  # λ, toward the loaded weights
     epsilon: float = 2e-5  # ε, as the reference
+    rows: int = 1  # parts of the text read side by side; 1 is the published rule, more are faster on a CPU
     statistics_segments: int = 100  # training batches the gradient RMS is taken over
     statistics_batch_size: int = 64  # rows of each of those batches
 
     def __post_init__(self) -> None:
-        flags = {"segment_length": "--segment-length", "learning_rate": "--dynamic-lr", "decay": "--dynamic-decay"}
-        for name in ("segment_length", "statistics_segments", "statistics_batch_size"):
+        flags = {
+            "segment_length": "--segment-length",
+            "learning_rate": "--dynamic-lr",
+            "decay": "--dynamic-decay",
+            "rows": "--dynamic-rows",
+        }
+        for name in ("segment_length", "rows", "statistics_segments", "statistics_batch_size"):
             value = getattr(self, name)
             _require(type(value) is int and value >= 1, f"{flags.get(name, name)} must be a positive integer, got {value!r}")
         for name in ("learning_rate", "decay", "epsilon"):

@@ -100,30 +100,44 @@ class _Update:
         torch._foreach_add_(self.parameters, change)
 
 
+def side_by_side(stream: Tensor, rows: int) -> tuple[Tensor, Tensor]:
+    """Inputs and targets of ``stream`` as ``rows`` consecutive parts read side by side, (rows, columns) each.
+
+    The last part is padded to the others' length; its padding's targets are -100, which no loss counts.
+    """
+    inputs, targets = stream[:-1].long(), stream[1:].long()
+    columns = -(-len(targets) // rows)
+    pad = rows * columns - len(targets)
+    return F.pad(inputs, (0, pad)).view(rows, columns), F.pad(targets, (0, pad), value=-100).view(rows, columns)
+
+
 def dynamic_loss(
     model: nn.Module, stream: Tensor, rms: list[Tensor], config: DynamicConfig, progress: Progress | None = None
 ) -> DynamicResult:
     """Summed cross-entropy of every target of ``stream`` under dynamic evaluation, and the adapted copy.
 
     Each segment's loss is added to the total before the update that has seen the segment, so no
-    token is ever scored by weights that learnt from it. ``model`` itself is left as it was.
+    token is ever scored by weights that learnt from it. ``model`` itself is left as it was. With
+    ``config.rows`` > 1 the stream is read as that many parts side by side, each update learning from
+    a segment of every part: many times faster on a CPU, but no longer the published single-stream rule.
     """
     adapted = copy.deepcopy(model).eval()
     parameters = list(adapted.parameters())
     update = _Update(parameters, rms, config)
     learns = config.learning_rate > 0  # with η = 0 the weights never leave θ₀: no gradient is needed
     device = parameters[0].device
+    inputs, targets = side_by_side(stream, config.rows)
     state, scored, segment_nats = None, 0, []
-    for start, end in _segments(len(stream), config.segment_length):
-        inputs = stream[start:end].long().to(device)[None]  # (1, T)
-        targets = stream[start + 1 : end + 1].long().to(device)
+    for start, end in _segments(inputs.shape[1] + 1, config.segment_length):
+        wanted = targets[:, start:end].to(device)
         with torch.set_grad_enabled(learns):
-            logits, state = adapted(inputs, state)
-            loss = F.cross_entropy(logits[0].float(), targets, reduction="sum")
+            logits, state = adapted(inputs[:, start:end].to(device), state)  # (rows, T, V)
+            loss = F.cross_entropy(logits.flatten(0, 1).float(), wanted.flatten(), reduction="sum", ignore_index=-100)
         segment_nats.append(loss.detach().double())  # scored first
-        scored += end - start
-        if learns:
-            update.step(torch.autograd.grad(loss / (end - start), parameters))
+        count = int((wanted != -100).sum())
+        scored += count
+        if learns and count:
+            update.step(torch.autograd.grad(loss / count, parameters))
         state = detach_state(state)
         if progress is not None:
             progress(scored, len(stream) - 1)

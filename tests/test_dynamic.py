@@ -139,6 +139,8 @@ def test_the_api_and_the_command_line_gather_statistics_once(tmp_path, text_file
     assert json.loads(result.stdout)["bits_per_char"] == pytest.approx(static["bits_per_char"], rel=1e-4)
     refused = runner.invoke(app, [*command, "--dynamic-lr", "0.1"])
     assert refused.exit_code == 2 and "need --dynamic" in refused.stderr
+    with_rows = runner.invoke(app, [*command, "--dynamic", "--dynamic-lr", "0", "--dynamic-rows", "3"])
+    assert with_rows.exit_code == 0 and json.loads(with_rows.stdout)["dynamic"]["rows"] == 3
 
 
 def test_settings_out_of_range_are_usage_errors():
@@ -234,3 +236,19 @@ def test_generate_adapt_refuses_what_it_cannot_read_in_one_line(tmp_path, monkey
     assert result.exit_code == code, result.output
     assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_rows_read_side_by_side_score_every_token_once_as_their_parts_alone_would(tiny_lm, rms, sonnets_text):
+    """With eta = 0, four rows are four parts of the text read from a zero state each: the sum of their static losses."""
+    from nlp_lstm.dynamic import side_by_side
+
+    stream = stream_of(tiny_lm, sonnets_text[:2_001])  # 2,000 targets: rows of 500
+    result = dynamic_loss(tiny_lm.model, stream, rms, DynamicConfig(segment_length=SEGMENT, learning_rate=0.0, rows=4))
+    assert result.tokens == len(stream) - 1
+    parts = [language_model_loss(tiny_lm.model, stream[i * 500 : i * 500 + 501], 1, 256, warmup=0)[0] for i in range(4)]
+    assert result.nats == pytest.approx(sum(parts), rel=1e-6)
+    inputs, targets = side_by_side(stream_of(tiny_lm, sonnets_text[:11]), 3)  # 10 targets in rows of 4: 2 padded
+    assert inputs.shape == targets.shape == (3, 4) and int((targets == -100).sum()) == 2
+    learning = dynamic_loss(tiny_lm.model, stream, rms, DynamicConfig(segment_length=SEGMENT, learning_rate=0.01, rows=4))
+    assert learning.segment_nats[0] == pytest.approx(result.segment_nats[0], rel=1e-6)  # the first segments: before any update
+    assert learning.nats != result.nats
