@@ -1,4 +1,4 @@
-"""Training curves and confusion matrices as PNG files, with matplotlib (the ``plot`` extra).
+"""Training curves and confusion matrices as PNG files, with matplotlib (the ``plot`` extra); titles that fit.
 
 Reads a run's ``metrics.jsonl``: training rows (``train_loss``, ``train_accuracy`` for
 classifiers) logged every few steps, and validation rows (``"split": "validation"``) logged at
@@ -9,11 +9,47 @@ each evaluation. A language model's training loss is in nats per token, as is it
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
 from nlp_lstm.errors import NlpLstmError, UsageError
 from nlp_lstm.files import METRICS_FILE
+
+ELLIPSIS = "…"
+# Characters of a title per inch of figure: a title is 12 pt, a character at most about 0.65 of that wide,
+# and a tenth of the width is left as margin.
+TITLE_CHARS_PER_INCH = 0.9 * 72 / (12 * 0.65)
+
+
+def short_path(path: str | Path) -> str:
+    """A path relative to the working directory when it lies under it: what a user would type."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except (ValueError, OSError):
+        return str(path)
+
+
+def shortened(word: str, width: int) -> str:
+    """A path no longer than ``width``: relative to here if under it, then its middle folders as one ellipsis."""
+    if "/" not in word:
+        return word
+    word = short_path(word)
+    if len(word) <= width:
+        return word
+    parts = word.split("/")
+    head, tail = parts[0] + "/" + ELLIPSIS, []
+    for part in reversed(parts[1:]):
+        if len("/".join([head, part, *tail])) > width:
+            break
+        tail.insert(0, part)
+    return "/".join([head, *tail]) if tail else ELLIPSIS + word[-(width - 1) :]
+
+
+def fit_title(title: str, width: int) -> str:
+    """``title`` in lines of at most ``width`` characters, broken between words, never inside one: paths are shortened."""
+    words = [shortened(word, width) for word in title.split(" ")]
+    return textwrap.fill(" ".join(words), width, break_long_words=False, break_on_hyphens=False)
 
 
 class PlotsUnavailable(NlpLstmError):
@@ -100,7 +136,10 @@ def plot_confusion(matrix: list[list[int]], labels: list[str], output: str | Pat
     axis.imshow(matrix, cmap="Blues")
     axis.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
     axis.set_yticks(range(len(labels)), labels)
-    axis.set(xlabel="predicted", ylabel="true", title=title)
+    axis.set(xlabel="predicted", ylabel="true")
+    # Over the figure, not the axes: the axes sit right of centre (the labels take the left), and a title
+    # centred on them ran off the figure's right edge.
+    figure.suptitle(fit_title(title, int(size * TITLE_CHARS_PER_INCH)))
     peak = max((max(row) for row in matrix), default=0)
     for i, row in enumerate(matrix):
         for j, count in enumerate(row):

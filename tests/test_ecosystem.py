@@ -109,3 +109,33 @@ def test_hub_ids_fail_clearly_while_offline(tmp_path, tiny_lm):
         nlp_lstm.from_pretrained("nobody-here/no-such-model")
     with pytest.raises(HubError, match="HF_HUB_OFFLINE is set"):
         tiny_lm.push_to_hub("nobody-here/no-such-model")
+
+
+def test_titles_fit_and_break_between_words_with_long_paths_shortened():
+    from nlp_lstm.plots import fit_title
+
+    title = "/tmp/some/very/long/directory/name/that/goes/on/checkpoints/sentiment on builtin:rotten_tomatoes (test)"
+    lines = fit_title(title, 40).splitlines()
+    assert all(len(line) <= 40 for line in lines)
+    assert lines == ["/\u2026/that/goes/on/checkpoints/sentiment on", "builtin:rotten_tomatoes (test)"]
+    assert fit_title("runs/a on b (test)", 80) == "runs/a on b (test)"
+
+
+def test_a_table_title_is_never_broken_inside_a_path(capsys):
+    from nlp_lstm.cli.render import print_metrics_table
+
+    print_metrics_table("/tmp/x/checkpoints/sentiment on builtin:rotten_tomatoes (test)", [("accuracy", "0.8123")])
+    printed = capsys.readouterr().out  # not a terminal: 80 columns
+    assert "/tmp/x/checkpoints/sentiment on builtin:rotten_tomatoes (test)" in printed
+
+
+def test_a_confusion_matrix_title_stays_inside_the_figure(tmp_path):
+    import matplotlib.image
+
+    from nlp_lstm.plots import plot_confusion
+
+    title = "/tmp/x/data/some/longer/folder/reviews_held_out.csv (test)"
+    image = matplotlib.image.imread(plot_confusion([[40, 10], [7, 43]], ["negative", "positive"], tmp_path / "cm.png", title))
+    band = image[: image.shape[0] // 8, :, :3]  # the title's band, above the matrix
+    assert band.min() < 0.5  # the title is drawn
+    assert band[:, :3].min() == 1.0 and band[:, -3:].min() == 1.0  # and no letter touches either edge

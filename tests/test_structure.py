@@ -167,7 +167,7 @@ ALLOWED = {
     "cli.adapting": {"__init__", "cli.render", "config", "data.text_check", "errors", "files"},
     "cli.app": {"__init__", "errors"},
     "cli.options": {"config", "errors", "hub"},
-    "cli.render": {"__init__"},
+    "cli.render": {"__init__", "plots"},
     "cli.training": {"__init__", "cli.app", "cli.options", "cli.render", "config"},
     "cli.inference": {
         "__init__",

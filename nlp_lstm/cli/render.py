@@ -13,6 +13,7 @@ from typing import Any
 import typer
 
 import nlp_lstm
+from nlp_lstm.plots import fit_title, short_path
 
 PLAIN_EVERY_S = 5.0  # without a terminal, a progress line at most this often
 # Without a terminal, a training line at most this often (and at the first logged step): a log of hours
@@ -166,16 +167,25 @@ class TrainingProgress:
         )
 
 
-def print_metrics_table(title: str, rows: list[tuple[str, str]], header: tuple[str, str] = ("metric", "value")) -> None:
-    from rich.console import Console
+def titled_table(title: str, console: Any) -> Any:
+    """A rich table whose title fits the console, on lines broken between words; rich would break a path anywhere
+    to fit the title to the table's own width."""
     from rich.table import Table
 
-    table = Table(title=title)
+    fitted = fit_title(title, console.width)
+    return Table(title=fitted, min_width=max(map(len, fitted.splitlines())))
+
+
+def print_metrics_table(title: str, rows: list[tuple[str, str]], header: tuple[str, str] = ("metric", "value")) -> None:
+    from rich.console import Console
+
+    console = Console()
+    table = titled_table(title, console)
     table.add_column(header[0])
     table.add_column(header[1], justify="right" if header[0] == "metric" else "left")
     for name, value in rows:
         table.add_row(name, value)
-    Console().print(table)
+    console.print(table)
 
 
 def print_predictions(predictions: list[Any], texts: list[str], labels: list[str]) -> None:
@@ -215,14 +225,6 @@ def print_classifier_metrics(metrics: dict[str, Any], title: str) -> None:
     Console().print(confusion)
     scored = "every row" if metrics["split"] == "all" else f"the {metrics['split']} split"
     Console(highlight=False, soft_wrap=True).print(f"scored: {scored} of {metrics['splits']} ({metrics['examples']:,} texts)")
-
-
-def short_path(path: Path) -> str:
-    """A path relative to the working directory when it lies under it: what a user would type."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 def print_model_blocks(entries: list[Any]) -> None:
