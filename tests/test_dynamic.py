@@ -222,7 +222,7 @@ def test_generate_adapt_reads_the_text_saves_the_adapted_model_and_leaves_the_or
         (["--save-adapted", "out"], 2, "--save-adapted needs --adapt"),
         (["--adapt", "-", "--adapt", "-"], 2, "at most once"),
         (["--adapt", "binary.bin"], 1, "holds NUL bytes"),
-        (["--adapt", "missing.txt"], 2, "missing"),
+        (["--adapt", "missing.txt"], 1, "missing"),  # a missing input file is exit 1, as for every input
     ],
 )
 def test_generate_adapt_refuses_what_it_cannot_read_in_one_line(tmp_path, monkeypatch, extra, code, message):

@@ -307,3 +307,14 @@ def test_training_on_a_latin1_csv_is_our_one_line_and_no_log_line_of_datasets(tm
 @pytest.fixture(scope="module")
 def sentiment():
     return nlp_lstm.load_model(nlp_lstm.shipped_model("classifier"), kind="classifier")
+
+
+def test_inspect_input_gets_the_same_text_check(tmp_path):
+    """inspect --input reads its file through the check every input gets: NUL bytes and non-UTF-8 are one line."""
+    binary, latin = tmp_path / "binary.txt", tmp_path / "latin.txt"
+    binary.write_bytes(b"ROMEO:\0 what light")
+    latin.write_bytes("caf\xe9".encode("latin-1"))
+    for path, message in ((binary, "holds NUL bytes"), (latin, "is not UTF-8 text")):
+        result = CliRunner().invoke(app, ["inspect", "--input", str(path), "--json"])
+        assert result.exit_code == 1, result.output
+        assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr

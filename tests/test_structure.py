@@ -25,7 +25,7 @@ ALLOWED = {
     "data.builtin": {"data.splits", "errors"},
     "data.sources": {"data.builtin", "data.splits", "data.text_check", "errors", "files"},
     "data.batching": {"data.token_store", "errors", "tokenizer"},
-    "data.text_check": {"errors"},
+    "data.text_check": {"errors", "files"},
     "data.tables": {"data.text_check", "errors", "files"},
     "checkpoint": {"catalog", "config", "errors", "files", "hub", "model", "tokenizer"},
     "dynamic": {"config", "data.token_store", "model"},

@@ -8,38 +8,28 @@ written, and the model given is never changed.
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Any
 
 import nlp_lstm
 from nlp_lstm.cli.render import StagedProgress
 from nlp_lstm.config import DynamicConfig
+from nlp_lstm.data.text_check import READ_CHUNK, TextCheck, read_text_file
 from nlp_lstm.errors import UsageError
 
 STDIN = "-"
-READ_CHUNK = 2**20
 MOST_ADAPT_BYTES = 256 * 2**20  # far past what a CPU adapts to in a sitting (about 1.5 ms a character)
 
 
 def read_text(source: Path) -> str:
     """A whole file (``-``: stdin), checked as text as it is read."""
+    if str(source) != STDIN:
+        return read_text_file(source, "text file", MOST_ADAPT_BYTES)
     import sys
 
-    from nlp_lstm.data.text_check import TextCheck
-    from nlp_lstm.files import UnreadableFile, check_regular_file
-
-    name = "stdin" if str(source) == STDIN else str(source)
-    if name != "stdin":
-        try:
-            check_regular_file(source, "text file", MOST_ADAPT_BYTES)
-        except UnreadableFile as error:
-            raise UsageError(f"--adapt {error}") from None
-    check, pieces = TextCheck(name), []
-    opened = open(source, "rb") if name != "stdin" else contextlib.nullcontext(sys.stdin.buffer)  # noqa: SIM115 - stdin is not ours to close
-    with opened as handle:
-        while chunk := handle.read(READ_CHUNK):
-            pieces.append(check(chunk))
+    check, pieces = TextCheck("stdin"), []
+    while chunk := sys.stdin.buffer.read(READ_CHUNK):
+        pieces.append(check(chunk))
     pieces.append(check(b"", final=True))
     return "".join(pieces)
 

@@ -35,6 +35,7 @@ from nlp_lstm.errors import DataError, NlpLstmError, UsageError
 
 STDIN = STDOUT = "-"
 STDIN_CHUNK = 2**20
+INSPECT_MOST_BYTES = 64 * 2**20  # inspect shows the first 1,000 tokens of a text: a bigger file is not one text
 
 
 # oneDNN keeps up to 1,024 LSTM kernels, one per input shape; classifying millions of texts of every
@@ -371,11 +372,10 @@ def text_to_inspect(text: str | None, text_option: str | None, input_file: Path 
         return text_option
     if text == STDIN:
         return read_stdin()
-    if input_file is not None:
-        try:
-            return input_file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise NlpLstmError(f"cannot read {input_file} as UTF-8 text ({error}); pass a text file") from None
+    if input_file is not None:  # checked as text like every input; inspect reads its first 1,000 tokens
+        from nlp_lstm.data.text_check import read_text_file
+
+        return read_text_file(input_file, "text file", INSPECT_MOST_BYTES)
     return text
 
 

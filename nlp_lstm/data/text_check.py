@@ -9,6 +9,7 @@ mark, UTF-16 would otherwise pass as UTF-8).
 from __future__ import annotations
 
 import codecs
+from pathlib import Path
 from typing import IO
 
 from nlp_lstm.errors import DataError
@@ -68,3 +69,24 @@ class CheckedReader:
 
     def close(self) -> None:
         self.handle.close()
+
+
+READ_CHUNK = 2**20
+
+
+def read_text_file(path: Path, what: str, limit: int) -> str:
+    """A whole file of at most ``limit`` bytes as text, checked as it is read: text or one line saying why not."""
+    from nlp_lstm.files import UnreadableFile, check_regular_file
+
+    try:
+        check_regular_file(path, what, limit)
+        check, pieces = TextCheck(str(path)), []
+        with open(path, "rb") as handle:
+            while chunk := handle.read(READ_CHUNK):
+                pieces.append(check(chunk))
+        pieces.append(check(b"", final=True))  # a character cut at the very end is not text either
+    except UnreadableFile as error:
+        raise DataError(str(error)) from None
+    except OSError as error:
+        raise DataError(f"{path}: cannot read {what} ({error.strerror})") from None
+    return "".join(pieces)
