@@ -408,10 +408,3 @@ def load_trainer_state(directory: Path, optimizer: torch.optim.Optimizer) -> tup
     except (ValueError, KeyError) as error:
         raise ModelLoadError(f"{directory}: optimiser state does not fit this model ({error})") from None
     return extra, meta["info"]
-
-
-def from_pretrained(
-    name_or_path: str | Path, device: str | torch.device = "cpu", kind: str | None = None, revision: str | None = None
-) -> SavedModel:
-    """``SavedModel.from_pretrained`` as a function: a model directory, or a Hub repo id."""
-    return SavedModel.from_pretrained(name_or_path, device, kind, revision)
