@@ -218,6 +218,7 @@ def test_a_closed_pipe_stops_generate_quietly():
     assert done.returncode == 141 and len(done.stdout) == 10 and done.stderr == ""
 
 
+@pytest.mark.slow  # real processes killed or disks filled: the slow set (README)
 @pytest.mark.skipif(not ROOT, reason="mounting a small or read-only tmpfs needs root")
 @pytest.mark.parametrize("fault", ["size=64k", "ro"])
 def test_a_full_or_read_only_disk_is_one_line_with_exit_code_74(tmp_path, text_file, fault):

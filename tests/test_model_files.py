@@ -186,6 +186,7 @@ def small_disk(tmp_path):
         subprocess.run(["umount", str(disk)], check=True)
 
 
+@pytest.mark.slow  # real processes killed or disks filled: the slow set (README)
 def test_a_full_disk_names_the_file_and_leaves_no_run(small_disk, text_file):
     disk = small_disk("4k")  # one page: train_config.json fills it
     out = disk / "run"

@@ -88,6 +88,7 @@ print(json.dumps({"problem": problem, "code": done.returncode, "stderr": done.st
 """
 
 
+@pytest.mark.slow  # real training runs under two CPU settings: the slow set (README)
 @pytest.mark.parametrize("isa", ["AVX2", None])
 def test_the_probe_predicts_what_a_real_bf16_run_does(tmp_path, text_file, isa):
     env = {k: v for k, v in os.environ.items() if k not in (BF16_VARIABLE, "ONEDNN_MAX_CPU_ISA")}

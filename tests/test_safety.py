@@ -99,6 +99,7 @@ def test_overwrite_keeps_the_old_run_through_a_bad_dataset_and_an_unavailable_de
     assert hidden(lm_run.parent) == [] and hidden(lm_run) == []
 
 
+@pytest.mark.slow  # real processes killed or disks filled: the slow set (README)
 @pytest.mark.skipif(STRACE is None, reason="needs strace to hold the process in its data loading")
 def test_ctrl_c_while_the_new_run_reads_its_data_keeps_the_old_run(lm_run, text_file, tmp_path):
     before = snapshot(lm_run)
@@ -284,6 +285,7 @@ def test_ten_random_kills_with_an_evaluation_every_step(tmp_path, text_file):
 # 5. One process at a time in a run.
 
 
+@pytest.mark.slow  # real processes killed or disks filled: the slow set (README)
 def test_a_second_process_on_a_run_in_use_is_refused_and_the_lock_dies_with_the_first(lm_run):
     first = resumed_and_training(lm_run)
     try:
@@ -303,6 +305,7 @@ def test_a_second_process_on_a_run_in_use_is_refused_and_the_lock_dies_with_the_
 # 6. A start that never saved does not block its output directory.
 
 
+@pytest.mark.slow  # real processes killed or disks filled: the slow set (README)
 def test_a_failed_start_leaves_nothing_and_a_killed_one_leaves_a_free_directory(tmp_path, text_file):
     out = tmp_path / "runs" / "new"
     result = run_cli("train", "lm", "--dataset", tmp_path / "typo.txt", "--output", out, *LM)
@@ -377,6 +380,7 @@ def resumed_and_training(run: Path) -> subprocess.Popen:
     return process
 
 
+@pytest.mark.slow  # real processes killed or disks filled: the slow set (README)
 def test_ctrl_c_is_acknowledged_a_second_one_stops_at_once_and_the_run_resumes(lm_run):
     process = resumed_and_training(lm_run)
     process.send_signal(signal.SIGINT)
@@ -392,6 +396,7 @@ def test_ctrl_c_is_acknowledged_a_second_one_stops_at_once_and_the_run_resumes(l
     assert hidden(lm_run) == []
 
 
+@pytest.mark.slow  # real processes killed or disks filled: the slow set (README)
 def test_a_single_ctrl_c_saves_and_says_how_to_resume_without_calling_it_an_error(lm_run):
     result = resumed_and_training(lm_run)
     result.send_signal(signal.SIGINT)
