@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nlp_lstm import checkpoint, distillation, loop
+from nlp_lstm import checkpoint, distillation, hub, loop
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.config import REGULARISATION_FIELDS, ClassifierTrainConfig, ModelConfig
 from nlp_lstm.data.batching import ClassifierBatches, encode_texts
@@ -96,7 +96,7 @@ def _transferred_model(
     config: ClassifierTrainConfig, model_options: dict[str, Any], given: set[str], num_classes: int, device: torch.device
 ):
     """A classifier whose encoder and tokenizer are a language model's (ULMFiT)."""
-    lm = checkpoint.load(config.init_from, device=device, kind="lm")
+    lm = checkpoint.load(hub.resolve(config.init_from), device=device, kind="lm")  # a directory or a model name
     if "tokenizer" in given and lm.tokenizer.kind != config.tokenizer:
         raise TrainingUsageError(
             f"--init-from {config.init_from} has a {lm.tokenizer.kind} tokenizer but --tokenizer is {config.tokenizer}; "

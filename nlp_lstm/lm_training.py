@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nlp_lstm import checkpoint, loop
+from nlp_lstm import checkpoint, hub, loop
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.config import REGULARISATION_FIELDS, ModelConfig, TrainConfig
 from nlp_lstm.data.batching import LMBatches, encode_stream
@@ -64,7 +64,7 @@ def _new_model(
     That record also says which characters the fine-tuning text added to the vocabulary (``added_characters``).
     """
     if config.init_from:  # fine-tune an existing language model on new text
-        saved = checkpoint.load(config.init_from, device=device, kind="lm")
+        saved = checkpoint.load(hub.resolve(config.init_from), device=device, kind="lm")  # a directory or a model name
         if saved.tokenizer.kind != config.tokenizer:
             raise TrainingUsageError(
                 f"--init-from {config.init_from} uses a {saved.tokenizer.kind} tokenizer, not {config.tokenizer}; drop --tokenizer or match it"

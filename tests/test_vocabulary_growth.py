@@ -92,3 +92,15 @@ def test_the_command_line_reports_the_characters_it_added(base, new_text, tmp_pa
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert f"({len(NEW)} new characters)" in result.stderr
+
+
+def test_init_from_takes_a_shipped_models_name(tmp_path, new_text):
+    config = nlp_lstm.TrainConfig(
+        dataset=str(new_text), init_from="shakespeare-char", seq_len=16, batch_size=4, max_steps=1, eval_every=1, threads=1
+    )
+    nlp_lstm.train_language_model(config, tmp_path / "named")
+    record = json.loads((tmp_path / "named" / "best" / "training.json").read_text())
+    assert record["started_from"]["dataset"] == "builtin:shakespeare" and set(record["added_characters"]) == {
+        "é",
+        "😀",
+    }  # the plays have braces
