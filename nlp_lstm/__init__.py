@@ -55,6 +55,8 @@ _EXPORTS = {
     "render_gates_html": "nlp_lstm.inspection:render_html",
     "render_gates_png": "nlp_lstm.inspection:render_png",
     "render_gates_terminal": "nlp_lstm.inspection:render_terminal",
+    "export_onnx": "nlp_lstm.export",
+    "load_exported": "nlp_lstm.runtime",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -83,6 +85,7 @@ if TYPE_CHECKING:
     from nlp_lstm.ensemble import build_ensemble
     from nlp_lstm.errors import Interrupted, NlpLstmError, UsageError
     from nlp_lstm.evaluate import evaluate_classifier, evaluate_language_model
+    from nlp_lstm.export import export_onnx
     from nlp_lstm.inspection import Inspection, inspect_gates
     from nlp_lstm.inspection import render_html as render_gates_html
     from nlp_lstm.inspection import render_png as render_gates_png
@@ -92,6 +95,7 @@ if TYPE_CHECKING:
     from nlp_lstm.model import Classifier, ClassifierEnsemble, Encoder, LanguageModel
     from nlp_lstm.models import from_pretrained, load_model
     from nlp_lstm.prediction import Prediction, classify
+    from nlp_lstm.runtime import load_exported
     from nlp_lstm.sampling import generate, generate_samples, generate_stream
     from nlp_lstm.teacher.fine_tune import train_teacher
     from nlp_lstm.tokenizer import CharTokenizer, SubwordTokenizer

@@ -118,6 +118,10 @@ ALLOWED = {
     "file_classification": {"checkpoint", "data.tables", "errors", "prediction"},
     "ensemble": {"checkpoint", "config", "data.builtin", "devices", "errors", "evaluate", "files", "model"},
     "inspection": {"checkpoint", "errors"},
+    "export": {"checkpoint", "errors", "files", "model", "prediction", "tokenizer"},
+    "runtime": {"runtime.encoding", "runtime.model"},  # never torch, nor a module that imports it (tests/test_onnx.py)
+    "runtime.encoding": {"errors"},
+    "runtime.model": {"arguments", "errors", "runtime.encoding"},
     "__init__": {
         "adaptation",
         "checkpoint",
@@ -138,6 +142,8 @@ ALLOWED = {
         "ensemble",
         "models",
         "teacher.fine_tune",
+        "export",
+        "runtime",
     },
     "serve": set(),
     "serve.settings": {"errors"},
@@ -155,7 +161,9 @@ ALLOWED = {
         "serve.guards",
         "serve.settings",
     },
-    "cli": {"cli.app", "cli.evaluation", "cli.inference", "cli.model_files", "cli.serve", "cli.training"},
+    "cli": {"cli.app", "cli.evaluation", "cli.export", "cli.inference", "cli.model_files", "cli.serve", "cli.training"},
+    "cli.export": {"__init__", "cli.app", "cli.options", "errors", "export"},
+    "cli.onnx_runtime": {"errors", "runtime"},
     "cli.serve": {
         "cli.app",
         "cli.inference",
@@ -176,6 +184,7 @@ ALLOWED = {
         "arguments",
         "cli.adapting",
         "cli.app",
+        "cli.onnx_runtime",
         "cli.options",
         "cli.render",
         "config",

@@ -17,6 +17,7 @@ import typer
 
 import nlp_lstm
 from nlp_lstm.cli.app import app, user_errors
+from nlp_lstm.cli.onnx_runtime import Runtime, RuntimeOption, classify_onnx, generate_onnx
 from nlp_lstm.cli.options import (
     INFERENCE_THREADS,
     DeviceOption,
@@ -141,6 +142,7 @@ def generate(
     ] = False,
     adapt: AdaptOption = None,
     save_adapted: SaveAdaptedOption = None,
+    runtime: RuntimeOption = Runtime.torch,
 ) -> None:
     """Generate text from a language model, streamed as it is produced.
 
@@ -149,6 +151,9 @@ def generate(
     config = SampleConfig(length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, num_samples=num_samples)
     if save_adapted is not None and not adapt:
         raise UsageError("--save-adapted needs --adapt FILE: there is nothing adapted to save")
+    if runtime == Runtime.onnx:
+        generate_onnx(model, prompt, {name: plain(value) for name, value in locals().items()})
+        return
     saved = load_for(model, "lm", device, threads)
     if adapt:
         from nlp_lstm.cli.adapting import adapted
@@ -332,6 +337,7 @@ def classify(
     batch_size: Annotated[int, typer.Option(help="Texts per batch.")] = 64,
     device: DeviceOption = "auto",
     threads: ThreadsOption = INFERENCE_THREADS,
+    runtime: RuntimeOption = Runtime.torch,
 ) -> None:
     """Classify texts (sentiment by default): a label and the probability of each class.
 
@@ -349,6 +355,9 @@ def classify(
         check_some_text(texts)
     if batch_size < 1:
         raise UsageError(f"--batch-size must be a positive integer, got {batch_size}")
+    if runtime == Runtime.onnx:
+        classify_onnx(texts, options, prediction_row, print_predictions)
+        return
     bound_kernel_cache()  # before torch is imported: texts of every length make kernels of every shape
     saved = load_for(model, "classifier", device, threads)
     if input_file is not None:
