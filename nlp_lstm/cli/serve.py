@@ -11,7 +11,6 @@ import typer
 from nlp_lstm.cli.app import app, user_errors
 from nlp_lstm.cli.options import DeviceOption, ThreadsOption, default
 from nlp_lstm.errors import NlpLstmError, UsageError
-from nlp_lstm.serve.guards import is_loopback
 from nlp_lstm.serve.settings import ServeSettings
 
 LIMITS = "Limits"
@@ -84,6 +83,8 @@ def serve(
         raise NlpLstmError(
             f"nlp-lstm serve needs the serve extra ({error.name} is missing): pip install 'nlp-lstm[serve]'"
         ) from None
+    from nlp_lstm.serve.guards import is_loopback  # lazy: asyncio and ssl stay out of every other command
+
     if not is_loopback(host) and api_key is None:
         typer.echo(f"warning: serving on {host} without --api-key: anyone who can reach this port can use it", err=True)
     typer.echo(
