@@ -156,7 +156,12 @@ def write_onnx(module: nn.Module, kind: str, path: Path, tolerance: float = 1e-4
         worst = max(_largest_difference(module, path, probe, spec) for probe in probes)
         if worst <= tolerance:
             return {"exporter": "dynamo", "torch": torch.__version__}
-        reason = f"the dynamo exporter's graph differs from torch by {worst:.3g} at a new batch or length (a frozen axis)"
+        reason = (
+            "the dynamo exporter's graph fails at a batch or length other than the traced one (an axis frozen at "
+            "the traced shape, as in pytorch/pytorch#191855)"
+            if worst == float("inf")
+            else f"the dynamo exporter's graph differs from torch by {worst:.3g} at a batch or length other than the traced one"
+        )
     except Exception as error:  # the exporter's own error types, from torch.export, onnxscript or onnx
         reason = f"the dynamo exporter failed: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
     _torchscript_export(module, example, spec, path)

@@ -39,14 +39,14 @@ class CharVocabulary:
 class SubwordVocabulary:
     """A ``tokenizers`` JSON (byte-level BPE or a pretrained WordPiece), read without special tokens."""
 
-    def __init__(self, data: dict[str, Any], unk_id: int):
+    def __init__(self, path: Path, unk_id: int):
         from tokenizers import Tokenizer
 
         self.unk_id = unk_id
         try:
-            self.tokenizer = Tokenizer.from_str(json.dumps(data))
+            self.tokenizer = Tokenizer.from_file(str(path))  # read by the Rust side: no second parse in Python
         except Exception as error:  # tokenizers raises its own exception type for malformed JSON
-            raise ExportedModelError(f"malformed tokenizer.json in the export ({error})") from None
+            raise ExportedModelError(f"{path}: malformed tokenizer.json in the export ({error})") from None
         self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
 
@@ -61,10 +61,9 @@ class SubwordVocabulary:
 
 
 def read_vocabulary(path: Path, info: dict[str, Any]) -> CharVocabulary | SubwordVocabulary:
-    data = json.loads(path.read_text(encoding="utf-8"))
     if info.get("type") == "char":
-        return CharVocabulary(list(data["chars"]), int(info["unk_id"]))
-    return SubwordVocabulary(data, int(info["unk_id"]))
+        return CharVocabulary(list(json.loads(path.read_text(encoding="utf-8"))["chars"]), int(info["unk_id"]))
+    return SubwordVocabulary(path, int(info["unk_id"]))
 
 
 def _cut_characters(text: str, limit: int, keep: str) -> str:
