@@ -40,6 +40,20 @@ def text_file(tmp_path: Path, sonnets_text: str) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def trained_lm_dir(tmp_path_factory, sonnets_text) -> Path:
+    """A small language model trained for 60 steps on the sonnets (a model that has learnt something), its best/."""
+    import nlp_lstm
+
+    directory = tmp_path_factory.mktemp("trained_lm")
+    (directory / "sonnets.txt").write_text(sonnets_text)
+    config = nlp_lstm.TrainConfig(
+        dataset=str(directory / "sonnets.txt"), seq_len=32, batch_size=8, max_steps=60, eval_every=60, threads=1
+    )
+    nlp_lstm.train_language_model(config, directory / "run", {"embedding_dim": 16, "hidden_size": 32, "num_layers": 1})
+    return directory / "run" / "best"
+
+
 @pytest.fixture
 def tiny_lm():
     """A small untrained language model with a real character vocabulary."""

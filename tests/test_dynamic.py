@@ -150,15 +150,9 @@ def test_settings_out_of_range_are_usage_errors():
 
 
 @pytest.fixture(scope="module")
-def trained_lm(tmp_path_factory, sonnets_text):
-    """A small language model trained for 60 steps on the sonnets: adaptation starts from a model that has learnt."""
-    directory = tmp_path_factory.mktemp("trained")
-    (directory / "sonnets.txt").write_text(sonnets_text)
-    config = nlp_lstm.TrainConfig(
-        dataset=str(directory / "sonnets.txt"), seq_len=32, batch_size=8, max_steps=60, eval_every=60, threads=1
-    )
-    nlp_lstm.train_language_model(config, directory / "run", {"embedding_dim": 16, "hidden_size": 32, "num_layers": 1})
-    return nlp_lstm.load_model(directory / "run" / "best")
+def trained_lm(trained_lm_dir):
+    """Adaptation starts from a model that has learnt (conftest's, trained for 60 steps on the sonnets)."""
+    return nlp_lstm.load_model(trained_lm_dir)
 
 
 def test_adapt_returns_a_new_model_that_learnt_the_text_and_saves_like_any_other(trained_lm, tmp_path):

@@ -13,14 +13,8 @@ NEW = "é{}😀"  # an accent, braces and an emoji: none is in the base text
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory, sonnets_text):
-    directory = tmp_path_factory.mktemp("base")
-    (directory / "sonnets.txt").write_text(sonnets_text)
-    config = nlp_lstm.TrainConfig(
-        dataset=str(directory / "sonnets.txt"), seq_len=32, batch_size=8, max_steps=20, eval_every=20, threads=1
-    )
-    nlp_lstm.train_language_model(config, directory / "run", {"embedding_dim": 16, "hidden_size": 32, "num_layers": 1})
-    return directory / "run" / "best"
+def base(trained_lm_dir):
+    return trained_lm_dir  # conftest's small model, trained for 60 steps on the sonnets
 
 
 @pytest.fixture
