@@ -17,6 +17,7 @@ directory holding anything but export files is refused.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 import os
@@ -276,7 +277,7 @@ def export_onnx(saved: SavedModel, output: str | os.PathLike[str]) -> Path:
         import onnxscript  # noqa: F401
     except ImportError as error:
         raise UsageError(f"export needs {error.name}; {INSTALL_HINT}") from None
-    model = model.float().cpu().eval()
+    model = copy.deepcopy(model).float().cpu().eval()  # the caller's model keeps its device, dtype and mode
     module = LanguageModelStep(model) if saved.kind == "lm" else model
     tokenizer, info = tokenizer_description(saved)
     with export_directory(Path(output)) as staging:

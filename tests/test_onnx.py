@@ -200,3 +200,24 @@ def test_export_replaces_an_earlier_export(tiny_lm, tmp_path):
     export_onnx(tiny_lm, target)
     assert (target / "model.onnx").read_bytes() == first
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lm"]  # no temporaries left beside it
+
+
+def test_shipped_models_match_torch_at_three_lengths(shipped_exports):
+    """The shipped LM primed with real text from zero state, and the shipped biLSTM on padded batches of reviews' ids."""
+    lm, lm_directory, classifier, classifier_directory = shipped_exports
+    prompt = "ROMEO:\nBut soft, what light through yonder window breaks? It is the east, and Juliet is the sun.\n" * 5
+    ids = torch.tensor([lm.tokenizer.encode(prompt)])
+    zeros = torch.zeros(lm.config.num_layers, 1, lm.config.hidden_size)
+    onnx_lm, onnx_classifier = session(lm_directory), session(classifier_directory)
+    for steps in (1, 100, 400):
+        with torch.no_grad():
+            expected = lm.model(ids[:, :steps], (zeros, zeros))[0][:, -1].numpy()
+        got = onnx_lm.run(None, {"ids": ids[:, :steps].numpy(), "h": zeros.numpy(), "c": zeros.numpy()})[0]
+        assert np.abs(got - expected).max() < TOLERANCE
+    for steps in (1, 37, 400):
+        batch, lengths = padded_batch(classifier.config.vocab_size, steps, batch=8)
+        with torch.no_grad():
+            expected = classifier.model(batch, lengths).numpy()
+        assert (
+            np.abs(onnx_classifier.run(None, {"ids": batch.numpy(), "lengths": lengths.numpy()})[0] - expected).max() < TOLERANCE
+        )
