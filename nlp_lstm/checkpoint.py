@@ -29,7 +29,7 @@ from torch import nn
 from nlp_lstm import hub
 from nlp_lstm.catalog import SHIPPED_MODELS, model_card, shipped_model_named
 from nlp_lstm.config import EXTENDED_FORMAT_VERSION, FORMAT_VERSION, MODEL_KINDS, ConfigError, ModelConfig
-from nlp_lstm.errors import NlpLstmError
+from nlp_lstm.errors import ModelLoadError
 from nlp_lstm.files import (
     CARD_FILE,
     CONFIG_FILE,
@@ -71,10 +71,6 @@ def shipped_model(name: str) -> Path:
     raise ModelLoadError(
         f"the shipped model {shipped} (checkpoints/{shipped}) is not installed; pass --model DIR, a model directory"
     )
-
-
-class ModelLoadError(NlpLstmError):
-    """A model directory is missing, damaged, of a newer format or of the wrong kind."""
 
 
 @dataclass

@@ -29,3 +29,7 @@ class TrainingUsageError(TrainingError, UsageError):
 
 class DataError(NlpLstmError):
     """A dataset cannot be found, read, or does not have what the task needs."""
+
+
+class ModelLoadError(NlpLstmError):
+    """A model directory is missing, damaged, of a newer format or of the wrong kind."""

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from nlp_lstm.catalog import SHIPPED_MODELS, shipped_model_named
-from nlp_lstm.errors import NlpLstmError
+from nlp_lstm.errors import ModelLoadError, NlpLstmError
 
 MODEL_FILES = ["config.json", "model.safetensors", "tokenizer.json", "training.json", "evaluation.json", "README.md"]
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # owner/name, as the Hub spells repo ids
@@ -25,7 +25,7 @@ class HubError(NlpLstmError):
     """The Hub could not give or take a model (offline, unknown repo, no permission)."""
 
 
-class ModelNotFound(NlpLstmError):
+class ModelNotFound(ModelLoadError):
     """No model directory, shipped model or Hub repo id goes by the name given."""
 
 
