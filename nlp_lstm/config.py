@@ -437,12 +437,8 @@ class DynamicConfig(JsonConfig):
     statistics_batch_size: int = 64  # rows of each of those batches
 
     def __post_init__(self) -> None:
-        flags = {
-            "segment_length": "--segment-length",
-            "learning_rate": "--dynamic-lr",
-            "decay": "--dynamic-decay",
-            "rows": "--dynamic-rows",
-        }
+        flags = {"segment_length": "--segment-length", "learning_rate": "--dynamic-lr"}  # as evaluate lm spells them
+        flags |= {"decay": "--dynamic-decay", "rows": "--dynamic-rows"}
         for name in ("segment_length", "rows", "statistics_segments", "statistics_batch_size"):
             value = getattr(self, name)
             _require(type(value) is int and value >= 1, f"{flags.get(name, name)} must be a positive integer, got {value!r}")

@@ -80,6 +80,22 @@ def read_stdin_lines() -> list[str]:
     return lines[:-1] if lines[-1] == "" else lines  # a final newline ends the last line, it starts none
 
 
+def print_samples(saved: Any, prompt: str, config: SampleConfig) -> None:
+    """Each sample streamed to stdout as it is sampled, under a line of its own where there are several."""
+    current = -1
+    for index, piece in nlp_lstm.generate_stream(saved, prompt, config):
+        if index != current:
+            if current >= 0:
+                sys.stdout.write("\n")
+            if config.num_samples > 1:  # a blank line cannot part samples: the text has blank lines of its own
+                sys.stdout.write(f"--- sample {index + 1} of {config.num_samples} ---\n")
+            current = index
+            sys.stdout.write(prompt)
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+
+
 def print_samples_as_json(saved: Any, prompt: str, config: SampleConfig) -> None:
     """One JSON line per sample as soon as it is complete, so that memory holds one sample, not all of them."""
     pieces: list[str] = []
@@ -159,21 +175,7 @@ def generate(
         from nlp_lstm.cli.adapting import adapted
 
         saved = adapted(saved, adapt, prompt, save_adapted)
-    if json_output:
-        print_samples_as_json(saved, prompt, config)
-        return
-    current = -1
-    for index, piece in nlp_lstm.generate_stream(saved, prompt, config):
-        if index != current:
-            if current >= 0:
-                sys.stdout.write("\n")
-            if num_samples > 1:  # a blank line cannot part samples: the text has blank lines of its own
-                sys.stdout.write(f"--- sample {index + 1} of {num_samples} ---\n")
-            current = index
-            sys.stdout.write(prompt)
-        sys.stdout.write(piece)
-        sys.stdout.flush()
-    sys.stdout.write("\n")
+    (print_samples_as_json if json_output else print_samples)(saved, prompt, config)
 
 
 InputFileOption = Annotated[

@@ -71,6 +71,12 @@ def serve(
     options = {k: v for k, v in locals().items() if k not in ("port", "workers", "allowed_host")}  # the settings' fields
     options["allowed_hosts"] = tuple(allowed_host or ())
     settings = ServeSettings(**{k: str(v) if isinstance(v, Path) else v for k, v in options.items()})
+    run_server(settings, port, workers)
+
+
+def run_server(settings: ServeSettings, port: int, workers: int) -> None:
+    """uvicorn with the app of ``settings``, in one process or ``workers`` processes behind ``port``."""
+    host, api_key, idle_timeout_s, timeout_s = settings.host, settings.api_key, settings.idle_timeout_s, settings.timeout_s
     from nlp_lstm.cli.inference import bound_kernel_cache
 
     bound_kernel_cache()  # a server classifies texts of every length for days
