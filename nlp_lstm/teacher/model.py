@@ -25,7 +25,6 @@ from nlp_lstm.errors import UsageError
 from nlp_lstm.files import TOKENIZER_FILE, TRAINING_FILE, WEIGHTS_FILE, read_json_file
 from nlp_lstm.teacher.base import TeacherUnavailable, resolve_base, teacher_settings
 from nlp_lstm.teacher.strict import (
-    LOAD_SAFELY,
     check_base_weights,
     check_loaded,
     check_settings,
@@ -115,7 +114,7 @@ def load_base(spec: str, labels: list[str], max_length: int, device: Any = "cpu"
         check_base_weights(Path(path), library, **heads)
     try:
         network, report = library.AutoModelForSequenceClassification.from_pretrained(
-            path, **LOAD_SAFELY, output_loading_info=True, **heads
+            path, trust_remote_code=False, use_safetensors=True, output_loading_info=True, **heads
         )
         tokenizer = _base_tokenizer(library, path, network.config.pad_token_id or 0)
     except (OSError, ValueError) as error:
@@ -152,7 +151,7 @@ def load_teacher(directory: str | Path, device: Any = "cpu") -> TeacherModel:
     check_teacher_weights(directory, library)
     try:
         network, report = library.AutoModelForSequenceClassification.from_pretrained(
-            str(directory), **LOAD_SAFELY, local_files_only=True, output_loading_info=True
+            str(directory), trust_remote_code=False, use_safetensors=True, local_files_only=True, output_loading_info=True
         )
     except Exception as error:  # safetensors and transformers raise their own types for damaged files
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

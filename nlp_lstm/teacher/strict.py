@@ -32,7 +32,6 @@ LAYER_KEYS = ("num_hidden_layers", "num_layers", "n_layer", "n_layers")
 SIZE_KEYS = ("vocab_size", "hidden_size", "intermediate_size", "max_position_embeddings", "num_attention_heads", "num_labels")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 KEEP_POLICIES = ("start", "end", "both")  # data.batching.encode_texts
-LOAD_SAFELY = {"use_safetensors": True, "trust_remote_code": False}  # every from_pretrained of a transformer
 
 
 def check_config(directory: Path, library: Any) -> None:
