@@ -22,7 +22,6 @@ import json
 import logging
 import os
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ from torch import Tensor, nn
 
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.errors import NlpLstmError, UsageError
-from nlp_lstm.files import NotOurFiles, followed, fsync_directory, recover, swap_into_place, temporary
+from nlp_lstm.files import NotOurFiles, atomic_directory
 from nlp_lstm.model import Classifier, LanguageModel
 from nlp_lstm.tokenizer import CharTokenizer, SubwordTokenizer
 
@@ -240,28 +239,6 @@ def check_export_replaceable(directory: Path) -> None:
         raise NotOurFiles(f"{directory}: holds {', '.join(strays[:3])}, not written by nlp-lstm export; choose another --output")
 
 
-@contextlib.contextmanager
-def export_directory(target: Path) -> Iterator[Path]:
-    """A temporary sibling to write the export into; on success it replaces ``target`` in one step."""
-    target = followed(Path(target))
-    check_export_replaceable(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    recover(target, _remove_export)
-    staging = temporary(target, "partial")
-    if staging.exists():
-        _remove_export(staging)
-    staging.mkdir()
-    try:
-        yield staging
-        fsync_directory(staging)
-        replaced = swap_into_place(staging, target, "old")
-    except BaseException:
-        _remove_export(staging)
-        raise
-    if replaced is not None:
-        _remove_export(replaced)
-
-
 def export_onnx(saved: SavedModel, output: str | os.PathLike[str]) -> Path:
     """Write ``saved`` as an ONNX export directory at ``output`` (see ``docs/onnx.md``); returns its path."""
     if not isinstance(saved, SavedModel):
@@ -280,7 +257,7 @@ def export_onnx(saved: SavedModel, output: str | os.PathLike[str]) -> Path:
     model = copy.deepcopy(model).float().cpu().eval()  # the caller's model keeps its device, dtype and mode
     module = LanguageModelStep(model) if saved.kind == "lm" else model
     tokenizer, info = tokenizer_description(saved)
-    with export_directory(Path(output)) as staging:
+    with atomic_directory(Path(output), check_export_replaceable, _remove_export) as staging:
         exporter = write_onnx(module, saved.kind, staging / ONNX_FILE)
         (staging / TOKENIZER_FILE).write_text(json.dumps(tokenizer, ensure_ascii=False), encoding="utf-8")
         if saved.kind == "classifier":

@@ -31,7 +31,7 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from nlp_lstm.errors import NlpLstmError, UsageError
@@ -381,30 +381,38 @@ def recover(target: Path, remove) -> None:
 
 
 @contextlib.contextmanager
-def atomic_directory(target: Path) -> Iterator[Path]:
-    """Yield a temporary sibling of ``target`` to write a model directory into; on success it replaces ``target``."""
+def atomic_directory(
+    target: Path,
+    check: Callable[[Path], None] = check_model_replaceable,
+    remove: Callable[[Path], None] = remove_model_directory,
+) -> Iterator[Path]:
+    """Yield a temporary sibling of ``target`` to write a directory into; on success it replaces ``target``.
+
+    ``check`` refuses a directory holding what this kind of directory may not (a model's by default),
+    before and after writing; ``remove`` deletes one of its kind, and only what it knows.
+    """
     target = followed(Path(target))
-    check_model_replaceable(target)
+    check(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    recover(target, remove_model_directory)
+    recover(target, remove)
     staging = temporary(target, "partial")
     if staging.exists():
-        remove_model_directory(staging)
+        remove(staging)
     staging.mkdir()
     try:
         with naming(target):  # a full disk names target/FILE, not the temporary that is gone by then
             yield staging
-            check_model_replaceable(staging)  # the writer put only model files there
+            check(staging)  # the writer put only files of its kind there
             for file in staging.iterdir():
                 with naming(file), open(file, "rb") as handle:
                     os.fsync(handle.fileno())
             fsync_directory(staging)
             replaced = swap_into_place(staging, target, "old")
     except BaseException:
-        remove_model_directory(staging)
+        remove(staging)
         raise
     if replaced is not None:
-        remove_model_directory(replaced)
+        remove(replaced)
 
 
 class RunLock:
