@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from nlp_lstm.data.token_store import cache_root
+from nlp_lstm.data.token_store import cache_root, write_atomically
 from nlp_lstm.errors import TrainingUsageError
 from nlp_lstm.files import CONFIG_FILE, TRAINING_FILE, WEIGHTS_FILE
 
@@ -107,16 +106,11 @@ def read_length(saved: Any, length: int) -> None:
 
 
 def _store(path: Path, outputs: np.ndarray) -> None:
-    """Write beside, then rename: a reader sees the whole file or none."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".partial", dir=path.parent)
-        with os.fdopen(handle, "wb") as stream:
-            np.save(stream, outputs, allow_pickle=False)
-        os.replace(temporary, path)
-    except OSError:
-        with contextlib.suppress(OSError, UnboundLocalError):
-            os.unlink(temporary)
+    """Write beside, then rename (a reader sees the whole file or none); a cache that cannot be written is skipped."""
+    encoded = io.BytesIO()
+    np.save(encoded, outputs, allow_pickle=False)
+    with contextlib.suppress(OSError):
+        write_atomically(path, [encoded.getvalue()])
 
 
 def describe(teacher_dir: str | Path) -> dict[str, Any]:
