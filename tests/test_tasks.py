@@ -1,0 +1,30 @@
+"""The table of tasks: its rows name real code, and the saved spellings of the kinds never change."""
+
+import pytest
+
+import nlp_lstm
+from nlp_lstm import tasks
+
+
+def test_saved_kinds_keep_their_spelling():
+    # Model directories on disk record these words; renaming one would orphan every saved model.
+    assert (tasks.LM, tasks.CLASSIFIER, tasks.TEACHER) == ("lm", "classifier", "teacher")
+    assert tasks.model_kinds() == ("lm", "classifier")
+    assert tasks.shipped_models() == {"lm": "shakespeare-char", "classifier": "sentiment"}
+
+
+@pytest.mark.parametrize("kind", tasks.kinds())
+def test_every_row_names_code_that_exists(kind):
+    task = tasks.get(kind)
+    assert isinstance(tasks.model_class(kind), type)
+    for name in (task.recipe, task.evaluation):  # a recipe or evaluation of the table is public API
+        function = tasks.resolve(name)
+        assert getattr(nlp_lstm, function.__name__) is function
+    assert task.headline.format(0.5)
+    assert task.loads_as is None or task.loads_as in tasks.model_kinds()
+
+
+def test_a_kind_is_registered_once():
+    with pytest.raises(ValueError, match="registered already"):
+        tasks.register(tasks.get(tasks.LM))
+    assert tasks.called("regression") == "'regression'" and tasks.find(None) is None
