@@ -10,6 +10,11 @@ the classifier it has frozen an inner time axis at the example's length (pytorch
 inputs are dynamic but a Concat inside is not), and then the TorchScript exporter
 (``dynamo=False``) is used instead. ``signature.json`` says which exporter wrote the file and why.
 
+``int8=True`` then quantises the graph with ONNX Runtime's dynamic quantisation: int8 weights for the
+LSTM (``DynamicQuantizeLSTM``), the output layer and the embedding, activations quantised per call.
+torchao is no alternative: its configs replace ``nn.Linear`` layers only (0.18), not an LSTM. Whether
+int8 pays is measured in ``benchmarks/onnx_int8.py`` (``docs/onnx.md`` says what it gives).
+
 The output directory follows ``files.py``'s rules: written beside, renamed into place, and a
 directory holding anything but export files is refused.
 """
@@ -21,6 +26,7 @@ import copy
 import json
 import logging
 import os
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -239,8 +245,39 @@ def check_export_replaceable(directory: Path) -> None:
         raise NotOurFiles(f"{directory}: holds {', '.join(strays[:3])}, not written by nlp-lstm export; choose another --output")
 
 
-def export_onnx(saved: SavedModel, output: str | os.PathLike[str]) -> Path:
-    """Write ``saved`` as an ONNX export directory at ``output`` (see ``docs/onnx.md``); returns its path."""
+def quantize_int8(source: Path, target: Path) -> dict[str, Any]:
+    """``source``'s graph with int8 weights at ``target``; what was done, for ``signature.json``.
+
+    ONNX Runtime's pre-processing folds the exporter's gate reordering (Slice/Concat of the weights) into
+    constants first: without it the LSTM's weights are not initializers and the LSTM stays float32.
+    Its symbolic shape inference fails on the classifier's graph and is skipped; ONNX's own still runs.
+    """
+    import onnxruntime
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    folded = source.with_name("folded.onnx")
+    quantizer_log = logging.getLogger()  # the quantiser warns through the root logger about what it leaves float
+    level = quantizer_log.level
+    quantizer_log.setLevel(logging.ERROR)
+    try:
+        quant_pre_process(str(source), str(folded), skip_symbolic_shape=True)
+        quantize_dynamic(str(folded), str(target), weight_type=QuantType.QInt8)
+    finally:
+        quantizer_log.setLevel(level)
+        folded.unlink(missing_ok=True)
+    return {
+        "weights": "int8",
+        "quantization": f"onnxruntime {onnxruntime.__version__} quantize_dynamic, QInt8 weights per tensor, after quant_pre_process",
+    }
+
+
+def export_onnx(saved: SavedModel, output: str | os.PathLike[str], int8: bool = False) -> Path:
+    """Write ``saved`` as an ONNX export directory at ``output`` (see ``docs/onnx.md``); returns its path.
+
+    ``int8``: int8 weights by ONNX Runtime's dynamic quantisation, smaller; faster or not as
+    ``docs/onnx.md`` records (outputs differ from float32 by the quantisation's error).
+    """
     if not isinstance(saved, SavedModel):
         raise UsageError(f"export_onnx takes a model loaded by nlp_lstm.load_model(NAME_OR_PATH), got {type(saved).__name__}")
     model = saved.model
@@ -258,7 +295,12 @@ def export_onnx(saved: SavedModel, output: str | os.PathLike[str]) -> Path:
     module = LanguageModelStep(model) if saved.kind == "lm" else model
     tokenizer, info = tokenizer_description(saved)
     with atomic_directory(Path(output), check_export_replaceable, _remove_export) as staging:
-        exporter = write_onnx(module, saved.kind, staging / ONNX_FILE)
+        if int8:
+            with tempfile.TemporaryDirectory() as scratch:
+                exporter = write_onnx(module, saved.kind, Path(scratch) / ONNX_FILE)
+                exporter.update(quantize_int8(Path(scratch) / ONNX_FILE, staging / ONNX_FILE))
+        else:
+            exporter = {**write_onnx(module, saved.kind, staging / ONNX_FILE), "weights": "float32"}
         (staging / TOKENIZER_FILE).write_text(json.dumps(tokenizer, ensure_ascii=False), encoding="utf-8")
         if saved.kind == "classifier":
             labels = saved.labels or [str(i) for i in range(saved.config.num_classes)]

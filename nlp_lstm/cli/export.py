@@ -25,6 +25,10 @@ def export(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Directory to write (replaced if it is an earlier export).")
     ] = None,  # type: ignore[assignment]
+    int8: Annotated[
+        bool,
+        typer.Option("--int8", help="int8 weights (ONNX Runtime's dynamic quantisation): see docs/onnx.md for what it gives."),
+    ] = False,
 ) -> None:
     """Export a language model (one step with its state) or a classifier to ONNX, with its tokenizer and labels.
 
@@ -39,5 +43,5 @@ def export(
     from nlp_lstm.export import export_onnx  # noqa: I001 - lazy: torch stays out of --help
 
     saved = nlp_lstm.load_model(model if model is not None else nlp_lstm.shipped_model("lm"), device="cpu")
-    written = export_onnx(saved, output)
+    written = export_onnx(saved, output, int8=int8)
     typer.echo(str(written))
