@@ -39,6 +39,7 @@ _EXPORTS = {
     "evaluate_language_model": "nlp_lstm.evaluate",
     "adapt": "nlp_lstm.adaptation",
     "evaluate_classifier": "nlp_lstm.evaluate",
+    "evaluate_behaviour": "nlp_lstm.behaviour.runner",
     "classify": "nlp_lstm.prediction",
     "Prediction": "nlp_lstm.prediction",
     "generate": "nlp_lstm.sampling",
@@ -77,6 +78,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from nlp_lstm.adaptation import adapt
+    from nlp_lstm.behaviour.runner import evaluate_behaviour
     from nlp_lstm.checkpoint import SavedModel, shipped_model
     from nlp_lstm.checkpoint import save as save_model
     from nlp_lstm.classifier_training import train_classifier

@@ -60,6 +60,17 @@ StatisticsOption = Annotated[
         "(default: the one the model was trained on). Gathered once, then cached.",
     ),
 ]
+SuiteOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--suite",
+        help="Run a behavioural test suite instead of a dataset (behaviour: negation, contrast, typos, added handles... "
+        "after Ribeiro et al. 2020); failure rates per test and per capability.",
+    ),
+]
+SuiteSplitOption = Annotated[
+    str, typer.Option("--suite-split", help="With --suite: the half of its templates, test (to report) or dev (to tune on).")
+]
 
 
 def dynamic_settings(dynamic: bool, statistics: str | None, **options: Any) -> Any:
@@ -133,11 +144,20 @@ def evaluate_classifier(
     device: DeviceOption = "auto",
     threads: ThreadsOption = INFERENCE_THREADS,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Also write the confusion matrix to this PNG file.")] = None,
+    suite: SuiteOption = None,
+    suite_split: SuiteSplitOption = "test",
 ) -> None:
-    """Accuracy, macro-F1, per-class precision/recall and the confusion matrix of a classifier on a split.
+    """Accuracy, macro-F1, per-class precision/recall and the confusion matrix of a classifier on a split;
+    with --suite, failure rates on a behavioural test suite instead.
 
     Example: nlp-lstm evaluate classifier --model runs/rt/best --dataset builtin:rotten_tomatoes --split test
     """
+    if suite is not None or suite_split != "test":
+        if suite is None or plot is not None:
+            raise UsageError("--suite-split needs --suite, and --suite takes no --plot")
+        from nlp_lstm.cli.behaviour import run_behaviour
+
+        return run_behaviour(model, suite, suite_split, json_output, device, threads)
     saved = load_for(model, "classifier", device, threads)
     with RowProgress(f"evaluating on {dataset} ({split})", "texts") as progress:
         metrics = nlp_lstm.evaluate_classifier(
