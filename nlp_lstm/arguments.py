@@ -12,9 +12,8 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+from nlp_lstm import tasks
 from nlp_lstm.errors import UsageError
-
-KIND_NAMES = {"lm": "a language model", "classifier": "a classifier"}
 
 
 def check_model(saved: Any, kind: str, task: str) -> None:
@@ -25,8 +24,9 @@ def check_model(saved: Any, kind: str, task: str) -> None:
     if not isinstance(saved, SavedModel):
         raise UsageError(f"{task} takes a model loaded by nlp_lstm.load_model(NAME_OR_PATH), got {type(saved).__name__}")
     if saved.kind != kind:
-        named = KIND_NAMES.get(saved.kind, repr(saved.kind))
-        raise ModelLoadError(f"{saved.path or 'this model'}: is {named}, but {task} needs {KIND_NAMES[kind]}")
+        raise ModelLoadError(
+            f"{saved.path or 'this model'}: is {tasks.called(saved.kind)}, but {task} needs {tasks.called(kind)}"
+        )
 
 
 def text_list(texts: Any) -> list[str | None]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nlp_lstm import tasks
 from nlp_lstm.errors import NlpLstmError
 from nlp_lstm.files import (
     CONFIG_FILE,
@@ -23,23 +24,22 @@ from nlp_lstm.files import (
     signed_card,
 )
 
-# Shipped models, by kind, and where they live: inside an installed wheel, or in a source checkout.
-SHIPPED_MODELS = {"lm": "shakespeare-char", "classifier": "sentiment"}
+# Where the shipped models (tasks.shipped_models()) live: inside an installed wheel, or in a source checkout.
 SHIPPED_ROOTS = (Path(__file__).resolve().parent / "_checkpoints", Path(__file__).resolve().parent.parent / "checkpoints")
 
 
 def shipped_model_dir(kind: str) -> Path | None:
     """The shipped model directory of ``kind``, or None when it is not installed."""
-    return shipped_model_named(SHIPPED_MODELS[kind])
+    return shipped_model_named(tasks.shipped_models()[kind])
 
 
 def shipped_model_named(name: str) -> Path | None:
     """The directory of the shipped model called ``name`` (as ``nlp-lstm models`` lists it), or None.
 
-    None too when no shipped model is so called: a name is one of SHIPPED_MODELS' values, never a
+    None too when no shipped model is so called: a name is one of the shipped models' names, never a
     kind or a path, so that resolving a name can never pick a folder the user did not name.
     """
-    if name not in SHIPPED_MODELS.values():
+    if name not in tasks.shipped_models().values():
         return None
     for root in SHIPPED_ROOTS:
         candidate = root / name
@@ -60,9 +60,11 @@ class ModelEntry:
     held_out: list[dict[str, Any]] = field(default_factory=list)
 
     def headline(self, metrics: dict[str, Any]) -> str:
-        """One metric that says how good the model is: bits/char for a language model, accuracy for a classifier."""
-        if self.kind == "lm" and "bits_per_char" in metrics:
-            return f"{metrics['bits_per_char']:.3f} bits/char"
+        """One metric that says how good the model is: its task's headline (bits/char for a language model,
+        accuracy for a classifier); accuracy for a model of no known task."""
+        task = tasks.find(self.kind)
+        if task is not None and task.metrics[0] in metrics:
+            return task.headline.format(metrics[task.metrics[0]])
         if "accuracy" in metrics:
             return f"{metrics['accuracy']:.4f} accuracy"
         return "-"
@@ -88,13 +90,15 @@ def _read_json(path: Path) -> Any:
         return None
 
 
-TEACHER_KEY = "nlp_lstm"  # the key of a transformers config.json that marks a teacher: {"kind": "teacher", "labels", "inputs"}
+TEACHER_KEY = (
+    "nlp_lstm"  # the key of a transformers config.json that marks a teacher: {"kind": tasks.TEACHER, "labels", "inputs"}
+)
 
 
 def teacher_block(config: Any) -> dict[str, Any] | None:
     """The ``nlp_lstm`` block of a config.json read as JSON, where it marks a teacher; else None."""
     block = config.get(TEACHER_KEY) if isinstance(config, dict) else None
-    return block if isinstance(block, dict) and block.get("kind") == "teacher" else None
+    return block if isinstance(block, dict) and block.get("kind") == tasks.TEACHER else None
 
 
 def _config(path: Path) -> Any:
@@ -104,7 +108,7 @@ def _config(path: Path) -> Any:
     if ours is None:
         return config
     shape = {key: config.get(key) for key in ("model_type", "num_hidden_layers", "hidden_size", "vocab_size")}
-    return {"kind": "teacher", "labels": ours.get("labels"), "inputs": ours.get("inputs"), "transformer": shape}
+    return {"kind": tasks.TEACHER, "labels": ours.get("labels"), "inputs": ours.get("inputs"), "transformer": shape}
 
 
 def describe_model(path: Path, name: str, shipped: bool = False) -> ModelEntry | None:
@@ -129,7 +133,7 @@ def describe_model(path: Path, name: str, shipped: bool = False) -> ModelEntry |
 def list_models(runs: Path) -> list[ModelEntry]:
     """The shipped models, then every ``RUNS/NAME/best`` (and any model directory directly in ``runs``)."""
     entries = []
-    for kind, name in SHIPPED_MODELS.items():
+    for kind, name in tasks.shipped_models().items():
         directory = shipped_model_dir(kind)
         entry = describe_model(directory, name, shipped=True) if directory else None
         if entry:
@@ -169,9 +173,8 @@ def model_info(path: Path) -> dict[str, Any]:
     if "transformer" in config:  # a teacher: its tokenizer.json is the tokenizers library's own
         shape, network = _transformer_shape(config["transformer"]), config["transformer"]
         tokenizer, model = {"type": str((tokenizer.get("model") or {}).get("type", "?")).lower()}, network
-    kinds = {"lm": "language model", "classifier": "classifier", "teacher": "teacher (a transformer classifier)"}
     info: dict[str, Any] = {
-        "kind": kinds.get(config["kind"], config["kind"]),
+        "kind": tasks.title(config["kind"]),
         "shape": shape,
         "parameters": entry.parameters,
         "tokenizer": tokenizer.get("type", "?"),
@@ -201,6 +204,7 @@ def model_card(path: Path, title: str | None = None) -> str:
     temporary directory before it is renamed into place must not be titled with the temporary's name.
     """
     info, title = model_info(path), title or path.name
+    task = tasks.find(_config(path)["kind"])  # model_info has read it, so it is a dict with a kind
     lines = [f"# {title}", "", f"An nlp-lstm {info['kind']}: {info['shape']}.", "", "| field | value |", "| --- | --- |"]
     for key, value in info.items():
         text = value if isinstance(value, str) else json.dumps(value)
@@ -208,7 +212,7 @@ def model_card(path: Path, title: str | None = None) -> str:
     lines += [
         "",
         "Load it with `nlp_lstm.from_pretrained(PATH_OR_REPO_ID)`, or use it from the command line:",
-        f"`nlp-lstm {'generate' if info['kind'] == 'language model' else 'classify'} --model PATH ...`.",
+        f"`nlp-lstm {task.command if task is not None else 'classify'} --model PATH ...`.",
         "",
     ]
     return signed_card("\n".join(lines))  # the signature lets a later save replace this card, and only this card

@@ -26,9 +26,9 @@ from safetensors import safe_open
 from safetensors.torch import load_file, load_model, save_file, save_model
 from torch import nn
 
-from nlp_lstm import hub
-from nlp_lstm.catalog import SHIPPED_MODELS, model_card, shipped_model_named
-from nlp_lstm.config import EXTENDED_FORMAT_VERSION, FORMAT_VERSION, MODEL_KINDS, ConfigError, ModelConfig
+from nlp_lstm import hub, tasks
+from nlp_lstm.catalog import model_card, shipped_model_named
+from nlp_lstm.config import EXTENDED_FORMAT_VERSION, FORMAT_VERSION, ConfigError, ModelConfig
 from nlp_lstm.errors import ModelLoadError
 from nlp_lstm.files import (
     CARD_FILE,
@@ -44,12 +44,11 @@ from nlp_lstm.files import (
     naming,
     read_json_file,
 )
-from nlp_lstm.model import Classifier, ClassifierEnsemble, LanguageModel, shapes_only
+from nlp_lstm.model import ClassifierEnsemble, shapes_only, uninitialised
 from nlp_lstm.tokenizer import AnyTokenizer, TokenizerError, load_tokenizer
 
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt")
 
-MODEL_CLASSES: dict[str, type[nn.Module]] = {"lm": LanguageModel, "classifier": Classifier}
 CONFIG_KEYS = {"format_version", "kind", "model", "labels", "inputs", "ensemble", "weights_dtype"}
 # Weights may be stored in half precision (an ensemble saved with --half); they load as float32.
 WEIGHT_DTYPES = {"float32": torch.float32, "float16": torch.float16}
@@ -61,9 +60,10 @@ def shipped_model(name: str) -> Path:
     """The directory of a shipped model, by its name as ``nlp-lstm models`` lists it (``"sentiment"``,
     ``"shakespeare-char"``) or by its kind (``"classifier"``, ``"lm"``): inside an installed wheel or in a source checkout.
     """
-    shipped = SHIPPED_MODELS.get(name, name)
-    if shipped not in SHIPPED_MODELS.values():
-        choices = ", ".join(f"{value!r} (or {kind!r})" for kind, value in SHIPPED_MODELS.items())
+    shipped_models = tasks.shipped_models()
+    shipped = shipped_models.get(name, name)
+    if shipped not in shipped_models.values():
+        choices = ", ".join(f"{value!r} (or {kind!r})" for kind, value in shipped_models.items())
         raise ModelLoadError(f"{name!r} is not a shipped model; the shipped ones are {choices}")
     directory = shipped_model_named(shipped)
     if directory is not None:
@@ -201,7 +201,7 @@ def check_model_directory(directory: Path) -> None:
 
 
 def load(directory: str | Path, device: str | torch.device = "cpu", kind: str | None = None) -> SavedModel:
-    """Load a model directory strictly onto ``device``; ``kind`` ('lm' or 'classifier') if required.
+    """Load a model directory strictly onto ``device``; ``kind`` (one of ``tasks.model_kinds()``) if required.
 
     Every check that needs no weights comes first, and the sizes in ``config.json`` are checked
     against the safetensors header before any tensor is made, so a damaged or hostile directory
@@ -221,7 +221,7 @@ def load(directory: str | Path, device: str | torch.device = "cpu", kind: str | 
             f"{model_config.vocab_size}; the tokenizer.json does not belong to these weights"
         )
     labels = config.get("labels")
-    if config["kind"] == "classifier" and (not isinstance(labels, list) or len(labels) != model_config.num_classes):
+    if tasks.get(config["kind"]).labelled and (not isinstance(labels, list) or len(labels) != model_config.num_classes):
         raise ModelLoadError(
             f"{directory / CONFIG_FILE}: a classifier needs 'labels', one name for each of its {model_config.num_classes} classes"
         )
@@ -250,11 +250,10 @@ def _read_config(directory: Path, kind: str | None) -> dict[str, Any]:
             "upgrade nlp-lstm"
         )
     model_kind = config.get("kind")
-    if model_kind not in MODEL_KINDS or model_kind not in MODEL_CLASSES:
+    if model_kind not in tasks.model_kinds():
         raise ModelLoadError(f"{directory / CONFIG_FILE}: unknown model kind {model_kind!r}")
     if kind is not None and model_kind != kind:
-        names = {"lm": "a language model", "classifier": "a classifier"}
-        raise ModelLoadError(f"{directory}: is {names[model_kind]}, but this command needs {names[kind]}")
+        raise ModelLoadError(f"{directory}: is {tasks.called(model_kind)}, but this command needs {tasks.called(kind)}")
     return config
 
 
@@ -267,7 +266,7 @@ def _model_configs(directory: Path, config: dict[str, Any]) -> tuple[ModelConfig
     members = config.get("ensemble")
     if members is None:
         return model_config, None
-    if config["kind"] != "classifier" or not isinstance(members, list) or len(members) < 2:
+    if config["kind"] != tasks.CLASSIFIER or not isinstance(members, list) or len(members) < 2:
         raise ModelLoadError(f"{directory / CONFIG_FILE}: 'ensemble' must list the model configs of 2 or more classifiers")
     try:
         member_configs = [ModelConfig.from_dict(member) for member in members]
@@ -279,7 +278,7 @@ def _model_configs(directory: Path, config: dict[str, Any]) -> tuple[ModelConfig
 
 
 def _build(kind: str, model_config: ModelConfig, member_configs: list[ModelConfig] | None) -> nn.Module:
-    return ClassifierEnsemble(member_configs) if member_configs is not None else MODEL_CLASSES[kind](model_config)
+    return ClassifierEnsemble(member_configs) if member_configs is not None else tasks.model_class(kind)(model_config)
 
 
 def _load_weights(
@@ -301,7 +300,8 @@ def _load_weights(
     except (RuntimeError, ValueError, OverflowError) as error:  # sizes no tensor can have
         raise ModelLoadError(f"{directory / CONFIG_FILE}: sizes no model can have ({str(error).splitlines()[0]})") from None
     _check_shapes(weights, implied, header)
-    model = _build(kind, model_config, member_configs)
+    with uninitialised():  # every tensor is read from the file below: random values would only be overwritten
+        model = _build(kind, model_config, member_configs)
     try:
         missing, unexpected = load_model(model, str(weights), strict=False, device=str(device))
     except Exception as error:  # safetensors raises its own error type for damaged headers and data
@@ -310,9 +310,19 @@ def _load_weights(
         raise ModelLoadError(
             f"{weights}: weights do not match config.json (missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})"
         )
-    if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+    if not all(_finite(p) for p in model.parameters()):
         raise ModelLoadError(f"{weights}: holds NaN or infinite weights; the model is damaged (or was saved after it diverged)")
     return model.to(device).eval()
+
+
+def _finite(tensor: torch.Tensor) -> bool:
+    """No NaN or infinity in ``tensor``, read in one pass.
+
+    Any NaN or infinity makes the sum NaN or infinite, so a finite sum proves every element finite
+    (a tenth of the time of ``isfinite(tensor).all()``); only a sum that overflowed is checked element by element.
+    """
+    with torch.no_grad():
+        return bool(torch.isfinite(tensor.sum())) or bool(torch.isfinite(tensor).all())
 
 
 def _weights_header(weights: Path) -> dict[str, tuple[str, tuple[int, ...]]]:

@@ -24,9 +24,6 @@ from nlp_lstm.errors import UsageError
 FORMAT_VERSION = 1
 EXTENDED_FORMAT_VERSION = 2
 
-ModelKind = Literal["lm", "classifier"]
-MODEL_KINDS = ("lm", "classifier")
-
 
 def option(name: str) -> str:
     """A setting as the command line spells it: ``top_p`` is ``--top-p``. Messages use it, from the API too."""

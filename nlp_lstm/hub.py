@@ -14,7 +14,8 @@ import os
 import re
 from pathlib import Path
 
-from nlp_lstm.catalog import SHIPPED_MODELS, shipped_model_named
+from nlp_lstm import tasks
+from nlp_lstm.catalog import shipped_model_named
 from nlp_lstm.errors import ModelLoadError, NlpLstmError
 
 MODEL_FILES = ["config.json", "model.safetensors", "tokenizer.json", "training.json", "evaluation.json", "README.md"]
@@ -48,9 +49,9 @@ def resolve(name_or_path: str | Path, revision: str | None = None) -> Path:
 
 def _not_shipped(path: Path) -> str:
     """The rest of a "not found" line: the names that would work, and the one the user may have meant."""
-    shipped = path.name in SHIPPED_MODELS.values()
-    meant = f"; the shipped one is named {path.name!r}, which works from any directory" if shipped else ""
-    names = ", ".join(SHIPPED_MODELS.values())
+    shipped = tasks.shipped_models().values()
+    meant = f"; the shipped one is named {path.name!r}, which works from any directory" if path.name in shipped else ""
+    names = ", ".join(shipped)
     return f"and no shipped model is called that (shipped: {names}; nlp-lstm models lists every model){meant}"
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from nlp_lstm import checkpoint, hub
+from nlp_lstm import checkpoint, hub, tasks
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.errors import UsageError
 from nlp_lstm.teacher.base import is_teacher_directory
@@ -22,7 +22,7 @@ from nlp_lstm.teacher.base import is_teacher_directory
 def load_model(
     name_or_path: str | Path, device: str | torch.device = "cpu", kind: str | None = None, revision: str | None = None
 ) -> SavedModel:
-    """The model ``name_or_path`` names, on ``device``; with ``kind`` ('lm' or 'classifier'), refuse any other kind.
+    """The model ``name_or_path`` names, on ``device``; with ``kind`` (``tasks.model_kinds()``), refuse any other kind.
 
     ``name_or_path`` is resolved in one order, the same for the API, the CLI's ``--model`` and the server:
 
@@ -34,13 +34,14 @@ def load_model(
     ``hub.HubError`` where the Hub was asked); a model of the wrong kind raises ``ModelLoadError``. A
     teacher is a classifier.
     """
-    if kind is not None and kind not in checkpoint.MODEL_CLASSES:
-        raise UsageError(f"kind must be one of {', '.join(map(repr, checkpoint.MODEL_CLASSES))} or None (any), got {kind!r}")
+    if kind is not None and kind not in tasks.model_kinds():
+        raise UsageError(f"kind must be one of {', '.join(map(repr, tasks.model_kinds()))} or None (any), got {kind!r}")
     directory = hub.resolve(name_or_path, revision)
     if is_teacher_directory(directory):
-        if kind == "lm":
+        if kind is not None and kind != tasks.get(tasks.TEACHER).loads_as:
             # the words checkpoint.load uses for a model of the wrong kind
-            raise checkpoint.ModelLoadError(f"{directory}: is a teacher (a classifier), but this command needs a language model")
+            needs = tasks.called(kind)
+            raise checkpoint.ModelLoadError(f"{directory}: is {tasks.called(tasks.TEACHER)}, but this command needs {needs}")
         from nlp_lstm.teacher.model import load_teacher
 
         return load_teacher(directory, device)

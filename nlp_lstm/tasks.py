@@ -85,10 +85,10 @@ def called(kind: Any) -> str:
     return task.called if task is not None else repr(kind)
 
 
-def title(kind: Any) -> str:
+def title(kind: Any) -> Any:
     """What a listing calls a model of ``kind``; an unknown kind as it is."""
     task = find(kind)
-    return task.title if task is not None else str(kind)
+    return task.title if task is not None else kind
 
 
 def shipped_models() -> dict[str, str]:

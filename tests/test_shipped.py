@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from nlp_lstm.catalog import EVALUATION_FILE, SHIPPED_MODELS, list_models, shipped_model_dir
+from nlp_lstm import tasks
+from nlp_lstm.catalog import EVALUATION_FILE, list_models, shipped_model_dir
 from nlp_lstm.cli import app
 
 runner = CliRunner()
+SHIPPED_MODELS = tasks.shipped_models()  # kind -> name, from the table of tasks
 MAX_BYTES = 25_000_000
 
 
