@@ -78,7 +78,7 @@ class SavedModel:
     """A model with everything needed to use it: tokenizer, kind, labels, provenance."""
 
     model: nn.Module
-    tokenizer: AnyTokenizer
+    tokenizer: AnyTokenizer | None  # None for a forecaster, which reads numbers
     kind: str
     labels: list[str] | None = None
     training: dict[str, Any] = field(default_factory=dict)
@@ -144,8 +144,9 @@ def write_model_files(directory: Path, saved: SavedModel) -> None:
         model = copy.deepcopy(model).to("cpu", WEIGHT_DTYPES[saved.weights_dtype])
     with naming(directory / WEIGHTS_FILE):
         save_model(model, str(directory / WEIGHTS_FILE), metadata={"format": "pt"})
-    with naming(directory / TOKENIZER_FILE):
-        saved.tokenizer.save(directory / TOKENIZER_FILE)
+    if saved.tokenizer is not None:  # a forecaster reads numbers and has none
+        with naming(directory / TOKENIZER_FILE):
+            saved.tokenizer.save(directory / TOKENIZER_FILE)
     _write_json(directory / TRAINING_FILE, saved.training)
 
 
@@ -211,11 +212,8 @@ def load(directory: str | Path, device: str | torch.device = "cpu", kind: str | 
     check_model_directory(directory)
     config = _read_config(directory, kind)
     model_config, member_configs = _model_configs(directory, config)
-    try:
-        tokenizer = load_tokenizer(directory / TOKENIZER_FILE)
-    except TokenizerError as error:
-        raise ModelLoadError(f"{directory}: {error}") from None
-    if tokenizer.vocab_size != model_config.vocab_size:
+    tokenizer = _load_tokenizer(directory, config["kind"])
+    if tokenizer is not None and tokenizer.vocab_size != model_config.vocab_size:
         raise ModelLoadError(
             f"{directory}: tokenizer has {tokenizer.vocab_size} tokens but the model's vocab_size is "
             f"{model_config.vocab_size}; the tokenizer.json does not belong to these weights"
@@ -231,6 +229,16 @@ def load(directory: str | Path, device: str | torch.device = "cpu", kind: str | 
     model = _load_weights(directory, config["kind"], model_config, member_configs, device)
     training = _read_json(directory / TRAINING_FILE, "training record") if (directory / TRAINING_FILE).exists() else {}
     return SavedModel(model, tokenizer, config["kind"], labels, training, directory, config.get("inputs") or {}, weights_dtype)
+
+
+def _load_tokenizer(directory: Path, kind: str) -> AnyTokenizer | None:
+    """The directory's tokenizer; None for a model that reads numbers (a forecaster), which has none."""
+    if not getattr(tasks.model_class(kind), "tokenized", True):
+        return None
+    try:
+        return load_tokenizer(directory / TOKENIZER_FILE)
+    except TokenizerError as error:
+        raise ModelLoadError(f"{directory}: {error}") from None
 
 
 def _read_config(directory: Path, kind: str | None) -> dict[str, Any]:

@@ -153,3 +153,18 @@ register(
         loads_as=CLASSIFIER,
     )
 )
+register(
+    Task(
+        kind="forecaster",  # issue 30: the encoder reading numbers, a head regressing the next steps
+        called="a forecaster",
+        title="forecaster",
+        model="nlp_lstm.forecast_model:Forecaster",
+        recipe="nlp_lstm.forecast_training:train_forecaster",
+        evaluation="nlp_lstm.forecasting:evaluate_forecaster",
+        metrics=("mase", "smape", "mae", "rmse", "origins", "horizon"),
+        headline="{:.3f} MASE",
+        shipped=None,
+        labelled=False,
+        command="forecast",
+    )
+)
