@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from nlp_lstm import tasks
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.config import DynamicConfig, TrainConfig
 from nlp_lstm.data.batching import encode_stream
@@ -63,7 +64,7 @@ def adapt(
     The copy's ``training`` record says what it was adapted on and how well it read it: the bits/char of
     the texts under dynamic evaluation (each segment scored before the model learnt from it).
     """
-    if saved.kind != "lm":
+    if saved.kind != tasks.LM:
         raise UsageError("adapt takes a language model; a classifier does not generate")
     config = config or DynamicConfig()
     texts = [texts] if isinstance(texts, str) else list(texts)
@@ -82,4 +83,6 @@ def adapt(
         "from": str(saved.path) if saved.path else None,
     }
     training = {**saved.training, "adapted_on": adapted_on}
-    return SavedModel(result.model.eval(), saved.tokenizer, "lm", None, training, None, dict(saved.inputs), saved.weights_dtype)
+    return SavedModel(
+        result.model.eval(), saved.tokenizer, tasks.LM, None, training, None, dict(saved.inputs), saved.weights_dtype
+    )

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nlp_lstm import checkpoint, distillation, hub, loop
+from nlp_lstm import checkpoint, distillation, hub, loop, tasks
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.config import REGULARISATION_FIELDS, ClassifierTrainConfig, ModelConfig
 from nlp_lstm.data.batching import ClassifierBatches, encode_texts
@@ -96,7 +96,7 @@ def _transferred_model(
     config: ClassifierTrainConfig, model_options: dict[str, Any], given: set[str], num_classes: int, device: torch.device
 ):
     """A classifier whose encoder and tokenizer are a language model's (ULMFiT)."""
-    lm = checkpoint.load(hub.resolve(config.init_from), device=device, kind="lm")  # a directory or a model name
+    lm = checkpoint.load(hub.resolve(config.init_from), device=device, kind=tasks.LM)  # a directory or a model name
     if "tokenizer" in given and lm.tokenizer.kind != config.tokenizer:
         raise TrainingUsageError(
             f"--init-from {config.init_from} has a {lm.tokenizer.kind} tokenizer but --tokenizer is {config.tokenizer}; "
@@ -134,7 +134,7 @@ def train_classifier(
     """
     model_options = ClassifierTrainConfig.model_options(model_options)
     options = {"resume": resume, "overwrite": overwrite, "callback": callback, "command": command, "given_options": given_options}
-    return loop.run_recipe(ClassifierRecipe, "classifier", config, output_dir, model_options, options)
+    return loop.run_recipe(ClassifierRecipe, tasks.CLASSIFIER, config, output_dir, model_options, options)
 
 
 class ClassifierRecipe(loop.Recipe):
@@ -159,7 +159,7 @@ class ClassifierRecipe(loop.Recipe):
         self.run, self.config = run, config
         splits = load_labelled_splits(config.dataset, config.text_column, config.label_column, config.dataset_config, config.seed)
         if run.resume:
-            saved = checkpoint.load(run.last_dir, device=run.device, kind="classifier")
+            saved = checkpoint.load(run.last_dir, device=run.device, kind=tasks.CLASSIFIER)
             self.model, self.tokenizer = saved.model, saved.tokenizer
         else:
             self.model, self.tokenizer = _new_model(config, splits, self.model_options, self.given, run.device, group)
@@ -192,7 +192,7 @@ class ClassifierRecipe(loop.Recipe):
 
     def _describe(self, run: TrainingRun, train_texts: int) -> dict[str, Any]:
         """Record the run's provenance; return what the start callback shows."""
-        run.record = run_record("classifier", self.config, self.splits, self.command, self.model)
+        run.record = run_record(tasks.CLASSIFIER, self.config, self.splits, self.command, self.model)
         run.record["init_from"] = self.config.init_from
         if self.transfer:
             unlabelled = self.transfer.labels.count(distillation.UNLABELLED)
@@ -266,7 +266,7 @@ class ClassifierRecipe(loop.Recipe):
 
     def snapshot(self, run: TrainingRun, validation: dict[str, Any] | None) -> SavedModel:
         record = run.training_record(validation)
-        return SavedModel(self.model, self.tokenizer, "classifier", self.splits.label_names, record, inputs=self.inputs)
+        return SavedModel(self.model, self.tokenizer, tasks.CLASSIFIER, self.splits.label_names, record, inputs=self.inputs)
 
 
 def run_record(kind: str, config: Any, splits: LabelledSplits, command: str | None, model: torch.nn.Module) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nlp_lstm import checkpoint
+from nlp_lstm import checkpoint, tasks
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.data.builtin import REVIEW_SOURCES
 from nlp_lstm.devices import select_device
@@ -30,7 +30,7 @@ def combine(members: list[SavedModel], command: str | None = None) -> SavedModel
     first = members[0]
     for saved in members:
         name = saved.path or "a member"
-        if saved.kind != "classifier" or isinstance(saved.model, ClassifierEnsemble):
+        if saved.kind != tasks.CLASSIFIER or isinstance(saved.model, ClassifierEnsemble):
             raise UsageError(f"{name}: is not a single classifier; an ensemble is made of trained classifiers")
         for what, mine, theirs in (
             ("tokenizer", saved.tokenizer, first.tokenizer),
@@ -48,7 +48,7 @@ def combine(members: list[SavedModel], command: str | None = None) -> SavedModel
     records = [saved.training for saved in members]
     common = {key: records[0].get(key) for key in ("dataset", "splits") if len({str(r.get(key)) for r in records}) == 1}
     training = {
-        "kind": "classifier",
+        "kind": tasks.CLASSIFIER,
         **common,
         "labels": first.labels,
         "parameters": sum(p.numel() for p in model.parameters()),
@@ -57,7 +57,7 @@ def combine(members: list[SavedModel], command: str | None = None) -> SavedModel
         "members": records,
     }
     inputs = {**first.inputs, "max_length": max(saved.inputs.get("max_length", 0) for saved in members)}
-    return SavedModel(model, first.tokenizer, "classifier", first.labels, training, inputs=inputs)
+    return SavedModel(model, first.tokenizer, tasks.CLASSIFIER, first.labels, training, inputs=inputs)
 
 
 def build_ensemble(
@@ -83,7 +83,7 @@ def build_ensemble(
         raise UsageError(f"{output}: already exists; pass --overwrite to replace it, or choose another --output")
     check_model_replaceable(output)  # before the work: only a directory of model files is ever replaced
     where = select_device(device)  # "auto" too
-    saved = combine([checkpoint.load(d, device=where, kind="classifier") for d in member_dirs], command)
+    saved = combine([checkpoint.load(d, device=where, kind=tasks.CLASSIFIER) for d in member_dirs], command)
     if half:  # measure what will be stored: the weights rounded to float16
         saved.weights_dtype = "float16"
         for parameter in saved.model.parameters():

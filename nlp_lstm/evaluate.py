@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nlp_lstm import tasks
 from nlp_lstm.adaptation import dynamic_statistics, statistics_source
 from nlp_lstm.arguments import check_config, check_model, dataset_spec
 from nlp_lstm.checkpoint import SavedModel
@@ -43,7 +44,7 @@ def evaluate_language_model(
     model adapts to the split as it reads it (Krause et al. 2018); its gradient statistics come
     from the training split of ``statistics_dataset``, by default the data the model was trained on.
     """
-    check_model(saved, "lm", "evaluate_language_model")
+    check_model(saved, tasks.LM, "evaluate_language_model")
     dataset = dataset_spec(dataset)
     check_config(dynamic, DynamicConfig)
     check_split(split)  # before reading the data
@@ -69,7 +70,7 @@ def evaluate_classifier(
 ) -> dict[str, Any]:
     """Classification metrics of ``saved`` (a classifier) on ``split`` of ``dataset`` (a spec, as for
     :func:`evaluate_language_model`); labels are matched by name."""
-    check_model(saved, "classifier", "evaluate_classifier")
+    check_model(saved, tasks.CLASSIFIER, "evaluate_classifier")
     dataset = dataset_spec(dataset)
     check_split(split)  # before reading the data
     splits = load_labelled_splits(dataset, text_column, label_column, dataset_config, seed)

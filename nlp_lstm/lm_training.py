@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nlp_lstm import checkpoint, hub, loop
+from nlp_lstm import checkpoint, hub, loop, tasks
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.config import REGULARISATION_FIELDS, ModelConfig, TrainConfig
 from nlp_lstm.data.batching import LMBatches, encode_stream
@@ -64,7 +64,7 @@ def _new_model(
     That record also says which characters the fine-tuning text added to the vocabulary (``added_characters``).
     """
     if config.init_from:  # fine-tune an existing language model on new text
-        saved = checkpoint.load(hub.resolve(config.init_from), device=device, kind="lm")  # a directory or a model name
+        saved = checkpoint.load(hub.resolve(config.init_from), device=device, kind=tasks.LM)  # a directory or a model name
         if saved.tokenizer.kind != config.tokenizer:
             raise TrainingUsageError(
                 f"--init-from {config.init_from} uses a {saved.tokenizer.kind} tokenizer, not {config.tokenizer}; drop --tokenizer or match it"
@@ -116,7 +116,7 @@ def train_language_model(
     Started by torchrun, it trains data-parallel and only rank 0 calls ``callback``.
     """
     options = {"resume": resume, "overwrite": overwrite, "callback": callback, "command": command, "given_options": given_options}
-    return loop.run_recipe(LanguageModelRecipe, "lm", config, output_dir, model_options, options)
+    return loop.run_recipe(LanguageModelRecipe, tasks.LM, config, output_dir, model_options, options)
 
 
 class LanguageModelRecipe(loop.Recipe):
@@ -139,7 +139,7 @@ class LanguageModelRecipe(loop.Recipe):
         self.run, self.config, self.rows = run, config, group.rows(config.batch_size)
         splits = load_text_splits(config.dataset, config.text_column, config.dataset_config, config.seed)
         if run.resume:
-            saved = checkpoint.load(run.last_dir, device=run.device, kind="lm")
+            saved = checkpoint.load(run.last_dir, device=run.device, kind=tasks.LM)
             self.model, self.tokenizer, parent = saved.model, saved.tokenizer, saved.training.get("started_from")
             if parent is not None:  # what the first start added stays in the record
                 parent = {**parent, "added_characters": saved.training.get("added_characters", "")}
@@ -167,7 +167,7 @@ class LanguageModelRecipe(loop.Recipe):
     def _describe(self, run: TrainingRun, source: str, parent: dict[str, Any] | None) -> dict[str, Any]:
         """Record the run's provenance; return what the start callback shows."""
         parameters = sum(p.numel() for p in self.model.parameters())
-        run.record = {"kind": "lm", "dataset": self.config.dataset, "splits": source, "command": self.command}
+        run.record = {"kind": tasks.LM, "dataset": self.config.dataset, "splits": source, "command": self.command}
         run.record["parameters"] = parameters
         added = (parent or {}).pop("added_characters", "")
         if parent is not None:  # provenance of a fine-tuned model: the training record of the model it started from
@@ -239,7 +239,7 @@ class LanguageModelRecipe(loop.Recipe):
         return validation, -validation["nats_per_char"]
 
     def snapshot(self, run: TrainingRun, validation: dict[str, Any] | None) -> SavedModel:
-        return SavedModel(self.model, self.tokenizer, "lm", None, run.training_record(validation))
+        return SavedModel(self.model, self.tokenizer, tasks.LM, None, run.training_record(validation))
 
     def trainer_tensors(self) -> dict[str, torch.Tensor]:
         if self.state is None:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from nlp_lstm import tasks
 from nlp_lstm.arguments import check_model, is_blank, text_list
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.config import ClassifierTrainConfig
@@ -73,7 +74,7 @@ def classify(saved: SavedModel, texts: str | Iterable[str | None], batch_size: i
     Prediction has ``label`` None and empty ``probabilities``. The CLI leaves such rows out and
     counts them; the server answers them with ``"label": null``.
     """
-    check_model(saved, "classifier", "classify")
+    check_model(saved, tasks.CLASSIFIER, "classify")
     if batch_size < 1:
         raise UsageError(f"--batch-size must be a positive integer, got {batch_size}")
     texts = text_list(texts)

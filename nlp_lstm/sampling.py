@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
+from nlp_lstm import tasks
 from nlp_lstm.arguments import check_config, check_model, check_prompt
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.config import SampleConfig
@@ -89,7 +90,7 @@ def generate_stream(saved: SavedModel, prompt: str = "", config: SampleConfig | 
     ``PROMPT_CONTEXT`` characters prime the model. Bad arguments are refused here, at the call,
     not at the first ``next``.
     """
-    check_model(saved, "lm", "generate")
+    check_model(saved, tasks.LM, "generate")
     check_prompt(prompt)
     check_config(config, SampleConfig)
     return _stream(saved, prompt, config or SampleConfig())

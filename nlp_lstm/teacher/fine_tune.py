@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nlp_lstm import loop
+from nlp_lstm import loop, tasks
 from nlp_lstm.classifier_training import run_record, start_info, validation_figures
 from nlp_lstm.config import TeacherTrainConfig
 from nlp_lstm.data.batching import ClassifierBatches, encode_texts
@@ -42,7 +42,7 @@ def train_teacher(
     if model_options:
         raise TrainingUsageError(f"a teacher takes its shape from --base; drop {', '.join(sorted(model_options))}")
     options = {"resume": resume, "overwrite": overwrite, "callback": callback, "command": command, "given_options": given_options}
-    return loop.run_recipe(TeacherRecipe, "teacher", config, output_dir, {}, options)
+    return loop.run_recipe(TeacherRecipe, tasks.TEACHER, config, output_dir, {}, options)
 
 
 class TeacherRecipe(loop.Recipe):
@@ -78,7 +78,7 @@ class TeacherRecipe(loop.Recipe):
         self.optimizer = make_optimizer([(list(self.model.parameters()), 1.0)], config.weight_decay)
         if run.resume:
             run.restore(self.optimizer)
-        run.record = {**run_record("teacher", config, splits, self.command, self.model), "base": config.base}
+        run.record = {**run_record(tasks.TEACHER, config, splits, self.command, self.model), "base": config.base}
         self.model.train()
         return start_info(run, self, len(train_ids))
 
@@ -116,7 +116,7 @@ class TeacherRecipe(loop.Recipe):
     def snapshot(self, run: TrainingRun, validation: dict[str, Any] | None) -> TeacherModel:
         record = run.training_record(validation)
         saved = self.saved
-        return TeacherModel(self.model, self.tokenizer, "classifier", saved.labels, record, None, saved.inputs)
+        return TeacherModel(self.model, self.tokenizer, tasks.CLASSIFIER, saved.labels, record, None, saved.inputs)
 
     def finish(self) -> None:
         """One process only: there are no replicas to compare."""

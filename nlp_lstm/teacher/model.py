@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from nlp_lstm import tasks
 from nlp_lstm.catalog import TEACHER_KEY
 from nlp_lstm.checkpoint import ModelLoadError, SavedModel
 from nlp_lstm.errors import UsageError
@@ -82,7 +83,7 @@ class TeacherModel(SavedModel):
             network.config,
             TEACHER_KEY,
             {
-                "kind": "teacher",
+                "kind": tasks.TEACHER,  # the JSON value existing teachers hold
                 "format_version": TEACHER_FORMAT_VERSION,
                 "labels": self.labels,
                 "inputs": self.inputs,
@@ -128,7 +129,7 @@ def load_base(spec: str, labels: list[str], max_length: int, device: Any = "cpu"
     if max_length > positions:
         raise UsageError(f"--max-length {max_length} is longer than {spec} reads ({positions} positions); lower it")
     inputs = {"max_length": max_length - 2, "keep": "both"}  # [CLS] and [SEP] take two of the positions
-    return TeacherModel(_assemble(network, tokenizer, device), tokenizer, "classifier", list(labels), {}, None, inputs)
+    return TeacherModel(_assemble(network, tokenizer, device), tokenizer, tasks.CLASSIFIER, list(labels), {}, None, inputs)
 
 
 def _base_tokenizer(library: Any, path: str, pad_id: int) -> PretrainedTokenizer:
@@ -163,4 +164,4 @@ def load_teacher(directory: str | Path, device: Any = "cpu") -> TeacherModel:
     training_file = directory / TRAINING_FILE
     training = read_json_file(training_file, "training record") if training_file.is_file() else {}
     model = _assemble(network, tokenizer, device)
-    return TeacherModel(model, tokenizer, "classifier", settings["labels"], training, directory, settings["inputs"])
+    return TeacherModel(model, tokenizer, tasks.CLASSIFIER, settings["labels"], training, directory, settings["inputs"])
