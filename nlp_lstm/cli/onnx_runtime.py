@@ -57,10 +57,10 @@ def generate_onnx(model_path: Path | None, prompt: str, options: dict[str, Any])
     """One sample from the export at ``--model``, streamed, or one JSON line with ``--json``."""
     from nlp_lstm import runtime
 
-    if options["top_k"] or options["top_p"] < 1.0 or options["num_samples"] != 1 or options["adapt"]:
-        raise UsageError(
-            "--runtime onnx draws one sample by temperature; --top-k, --top-p, --num-samples and --adapt need the torch path"
-        )
+    settings = {name: options[name] for name in runtime.TORCH_ONLY}
+    refusal = runtime.torch_only(lambda name: "--" + name.replace("_", "-"), **settings)
+    if refusal is not None:
+        raise UsageError(refusal)
     model = exported(model_path, options["threads"])
     pieces = runtime.generate_stream(model, prompt, options["length"], options["temperature"], options["seed"])
     if options["json_output"]:

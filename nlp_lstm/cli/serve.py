@@ -9,6 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from nlp_lstm.cli.app import app, user_errors
+from nlp_lstm.cli.onnx_runtime import Runtime
 from nlp_lstm.cli.options import DeviceOption, ThreadsOption, default
 from nlp_lstm.errors import NlpLstmError, UsageError
 from nlp_lstm.serve.settings import ServeSettings
@@ -21,6 +22,7 @@ ALLOWED_HOST_HELP = (
     "names and any IP address); repeat it for more, '*' for any. Others get 400, which stops DNS rebinding."
 )
 IDLE_TIMEOUT_HELP = "Seconds a connection may stay idle, or take to send a request's headers, before it is closed."
+RUNTIME_HELP = "torch, or onnx to serve exports (--classifier DIR --generator DIR, written by nlp-lstm export) without torch."
 BATCH_WAIT_HELP = "How long the first classify request of a batch waits for others (0: only those already waiting join)."
 
 
@@ -43,6 +45,7 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
     classifier: Annotated[Optional[Path], typer.Option(help="Classifier directory; default: the shipped one.")] = None,
     generator: Annotated[Optional[Path], typer.Option(help="Language model directory; default: the shipped one.")] = None,
+    runtime: Annotated[Runtime, typer.Option(help=RUNTIME_HELP)] = Runtime.torch,
     api_key: Annotated[
         Optional[str], typer.Option(envvar="NLP_LSTM_API_KEY", help="Require 'Authorization: Bearer KEY' on /v1/*.")
     ] = None,
@@ -70,6 +73,7 @@ def serve(
     """
     options = {k: v for k, v in locals().items() if k not in ("port", "workers", "allowed_host")}  # the settings' fields
     options["allowed_hosts"] = tuple(allowed_host or ())
+    options["runtime"] = runtime.value
     settings = ServeSettings(**{k: str(v) if isinstance(v, Path) else v for k, v in options.items()})
     run_server(settings, port, workers)
 

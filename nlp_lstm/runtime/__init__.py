@@ -5,6 +5,25 @@
 """
 
 from nlp_lstm.runtime.encoding import ExportedModelError
-from nlp_lstm.runtime.model import ExportedModel, Prediction, classify, generate, generate_stream, load_exported
+from nlp_lstm.runtime.model import (
+    TORCH_ONLY,
+    ExportedModel,
+    Prediction,
+    classify,
+    generate,
+    generate_stream,
+    load_exported,
+    torch_only,
+)
 
-__all__ = ["ExportedModel", "ExportedModelError", "Prediction", "classify", "generate", "generate_stream", "load_exported"]
+__all__ = [
+    "TORCH_ONLY",
+    "ExportedModel",
+    "ExportedModelError",
+    "Prediction",
+    "classify",
+    "generate",
+    "generate_stream",
+    "load_exported",
+    "torch_only",
+]

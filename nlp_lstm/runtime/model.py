@@ -11,7 +11,7 @@ a sample here, but not the torch path's sample.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,9 +163,38 @@ def _stream(model: ExportedModel, prompt: str, length: int, temperature: float, 
         feed = {"ids": np.array([[token]], dtype=np.int64), "h": h, "c": c}
 
 
+TORCH_ONLY = ("top_k", "top_p", "num_samples", "adapt")
+
+
+def torch_only(
+    spell: Callable[[str], str], top_k: int = 0, top_p: float = 1.0, num_samples: int = 1, adapt: Any = None
+) -> str | None:
+    """The refusal of the settings only the torch path has, naming them as ``spell`` writes a name; None when none is set.
+
+    The command line spells ``--top-k``, the server its JSON field ``top_k``: one message for both front ends.
+    """
+    used = (bool(top_k), top_p < 1.0, num_samples != 1, bool(adapt))
+    given = [name for name, set_ in zip(TORCH_ONLY, used) if set_]
+    if not given:
+        return None
+    everything = ", ".join(map(spell, TORCH_ONLY))
+    return (
+        f"{', '.join(map(spell, given))}: the onnx runtime draws one sample by temperature; {everything} need the torch runtime"
+    )
+
+
 def generate(model: ExportedModel, prompt: str = "", length: int = 200, temperature: float = 0.0, seed: int | None = None) -> str:
     """The continuation of ``prompt`` (without the prompt) as one string."""
     return "".join(generate_stream(model, prompt, length, temperature, seed))
 
 
-__all__ = ["ExportedModel", "Prediction", "SubwordVocabulary", "classify", "generate", "generate_stream", "load_exported"]
+__all__ = [
+    "ExportedModel",
+    "Prediction",
+    "SubwordVocabulary",
+    "classify",
+    "generate",
+    "generate_stream",
+    "load_exported",
+    "torch_only",
+]

@@ -19,7 +19,6 @@ import importlib.resources
 import json
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -29,10 +28,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 import nlp_lstm
-from nlp_lstm.catalog import describe_model
 from nlp_lstm.config import ConfigError
+from nlp_lstm.serve.backends import load_backend
 from nlp_lstm.serve.batcher import MicroBatcher
-from nlp_lstm.serve.generation import AdaptationStatistics, Generation
+from nlp_lstm.serve.generation import Generation
 from nlp_lstm.serve.guards import Guard
 from nlp_lstm.serve.settings import ServeSettings
 
@@ -63,27 +62,17 @@ class GenerateRequest(BaseModel):
 
 
 class Server:
-    """The loaded models, the batcher and the counters the limits and /health use."""
+    """The loaded models (torch or ONNX: ``backends``), the batcher and the counters the limits and /health use."""
 
     def __init__(self, settings: ServeSettings):
-        from nlp_lstm.devices import select_device, use_threads
-
-        use_threads(settings.threads)
-        device = select_device(settings.device)
         self.settings = settings
-        given = {"classifier": settings.classifier, "lm": settings.generator}  # a name as --model takes it, or None
-        self.models = {
-            kind: nlp_lstm.load_model(name or nlp_lstm.shipped_model(kind), device=device, kind=kind)
-            for kind, name in given.items()
-        }
-        self.paths = {kind: Path(saved.path) for kind, saved in self.models.items()}  # where a name (sentiment) led
+        self.backend = load_backend(settings)
         self.batcher = MicroBatcher(self.classify_now, settings.batch_wait_ms, settings.max_batch)
         self.active = 0  # requests being served (queued or computing); only the event loop changes the counters
         self.generating = 0  # generation threads computing, for /health
-        self.adaptation = AdaptationStatistics(self.models["lm"])  # gathered at the first request that adapts
 
     def classify_now(self, texts: list[str]) -> list[Any]:
-        return nlp_lstm.classify(self.models["classifier"], texts, batch_size=64)
+        return self.backend.classify(texts)
 
     def admit(self) -> None:
         """Refuse a request at once, with 503, when the bounded queue is full."""
@@ -106,13 +95,12 @@ class Server:
         Admission and the count are one step of the event loop, so concurrent requests cannot all pass the check.
         With ``adapt`` text, the generation's own copy of the model reads it first: no request sees another's.
         """
-        if adapt:
-            problem = self.adaptation.problem()
-            if problem is not None:
-                raise ApiError(*problem)
+        problem = self.backend.problem(config, adapt)  # what this runtime cannot do, or statistics still being gathered
+        if problem is not None:
+            raise ApiError(*problem)
         self.admit()
         self.active += 1
-        return Generation(self.models["lm"], prompt, config, self.generation_started, self.generation_ended, adapt)
+        return Generation(self.backend, prompt, config, self.generation_started, self.generation_ended, adapt)
 
     def generation_started(self) -> None:
         self.generating += 1
@@ -205,10 +193,7 @@ def _add_model_routes(app: FastAPI, server: Server) -> None:
 
     @app.get("/v1/models")
     async def models() -> list[dict[str, Any]]:
-        shipped = {"classifier": settings.classifier is None, "lm": settings.generator is None}
-        entries = [describe_model(path, path.name, shipped[kind]) for kind, path in server.paths.items()]
-        listed = [{**entry.as_dict(), "labels": server.models[entry.kind].labels} for entry in entries if entry is not None]
-        return listed
+        return server.backend.describe()
 
     @app.post("/v1/classify")
     async def classify(body: ClassifyRequest) -> dict[str, Any]:
@@ -232,9 +217,7 @@ def _add_model_routes(app: FastAPI, server: Server) -> None:
             raise ApiError(413, f"text has {len(text):,} characters; at most {settings.max_chars:,}")
         _check_text("text", text)
         with server.slot():
-            saved = server.models["lm"]
-            inspection = await asyncio.to_thread(nlp_lstm.inspect_gates, saved, text or None)
-            return nlp_lstm.render_gates_html(inspection, title=f"LSTM gates of {server.paths['lm'].name}")
+            return await asyncio.to_thread(server.backend.gate_page, text)
 
     @app.get("/", response_class=HTMLResponse)
     async def playground() -> str:

@@ -58,7 +58,7 @@ class AdaptationStatistics:
 class Generation:
     def __init__(
         self,
-        saved: Any,
+        backend: Any,
         prompt: str,
         config: Any,
         started: Callable[[], None],
@@ -67,25 +67,24 @@ class Generation:
     ):
         """Start generating on a thread; ``started()`` when it begins computing, ``ended(began)`` when it is over.
 
-        With ``adapt`` text the thread first adapts a copy of the model to it, which only this generation uses.
+        ``backend.pieces`` yields the text (``serve.backends``); with ``adapt`` text the torch backend first
+        adapts a copy of the model to it, which only this generation uses.
         """
         self.loop = asyncio.get_running_loop()
         self.pieces: asyncio.Queue[str | Exception | None] = asyncio.Queue()
         self.stopping = threading.Event()
         self.adapt = adapt
-        self.loop.run_in_executor(None, self.run, saved, prompt, config, started, ended)
+        self.loop.run_in_executor(None, self.run, backend, prompt, config, started, ended)
 
     def stop(self) -> None:
         self.stopping.set()
 
-    def run(self, saved: Any, prompt: str, config: Any, started: Callable[[], None], ended: Callable[[bool], None]) -> None:
+    def run(self, backend: Any, prompt: str, config: Any, started: Callable[[], None], ended: Callable[[bool], None]) -> None:
         began = not self.stopping.is_set()  # one stopped while it waited for a thread never starts
         try:
             if began:
                 self.on_loop(started)
-                if self.adapt:
-                    saved = nlp_lstm.adapt(saved, self.adapt, progress=self.unless_stopped)
-                for _, piece in nlp_lstm.generate_stream(saved, prompt, config):
+                for piece in backend.pieces(prompt, config, self.adapt, self.unless_stopped):
                     if self.stopping.is_set():
                         break
                     self.on_loop(self.pieces.put_nowait, piece)

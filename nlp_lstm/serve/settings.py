@@ -14,8 +14,9 @@ SETTINGS_ENV = "NLP_LSTM_SERVE_SETTINGS"  # how `--workers N` hands the settings
 
 @dataclass(frozen=True)
 class ServeSettings:
-    classifier: str | None = None  # model directories; None: the shipped one
+    classifier: str | None = None  # model directories (export directories with runtime "onnx"); None: the shipped one
     generator: str | None = None
+    runtime: str = "torch"  # or "onnx": exports run by ONNX Runtime, without torch (serve.backends)
     device: str = "auto"
     threads: int = 1
     api_key: str | None = None  # when set, /v1/* needs "Authorization: Bearer KEY"
@@ -38,6 +39,8 @@ class ServeSettings:
                 raise UsageError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(self, name)}")
         if self.timeout_s <= 0 or self.idle_timeout_s <= 0 or self.batch_wait_ms < 0:
             raise UsageError("--timeout-s and --idle-timeout-s must be > 0, and --batch-wait-ms >= 0")
+        if self.runtime not in ("torch", "onnx"):
+            raise UsageError(f"--runtime must be torch or onnx, got {self.runtime!r}")
         if not all(name.strip() for name in self.allowed_hosts):
             raise UsageError("--allowed-host must name a host (or be '*' for any)")
 
