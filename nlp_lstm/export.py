@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from nlp_lstm import tasks
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.errors import NlpLstmError, UsageError
 from nlp_lstm.files import NotOurFiles, atomic_directory
@@ -85,14 +86,14 @@ def _classifier_example(model: Classifier, batch: int, steps: int) -> tuple[Tens
 
 
 KINDS: dict[str, dict[str, Any]] = {
-    "lm": {
+    tasks.LM: {
         "inputs": ["ids", "h", "c"],
         "outputs": ["logits", "h_out", "c_out"],
         "axes": {"ids": {0: "batch", 1: "time"}, "h": {1: "batch"}, "c": {1: "batch"}},
         "output_axes": {"logits": {0: "batch"}, "h_out": {1: "batch"}, "c_out": {1: "batch"}},
         "example": _lm_example,
     },
-    "classifier": {
+    tasks.CLASSIFIER: {
         "inputs": ["ids", "lengths"],
         "outputs": ["logits"],
         "axes": {"ids": {0: "batch", 1: "time"}, "lengths": {0: "batch"}},
@@ -203,7 +204,7 @@ def signature(saved: SavedModel, exporter: dict[str, str], tokenizer: dict[str, 
     """What the inputs and outputs mean, for a program in any language."""
     config = saved.config
     common = {"format_version": SIGNATURE_VERSION, "kind": saved.kind, "file": ONNX_FILE, "opset": OPSET, **exporter}
-    if saved.kind == "lm":
+    if saved.kind == tasks.LM:
         state = f"float32 (num_layers={config.num_layers}, batch, hidden_size={config.hidden_size})"
         return {
             **common,
@@ -292,7 +293,7 @@ def export_onnx(saved: SavedModel, output: str | os.PathLike[str], int8: bool = 
     except ImportError as error:
         raise UsageError(f"export needs {error.name}; {INSTALL_HINT}") from None
     model = copy.deepcopy(model).float().cpu().eval()  # the caller's model keeps its device, dtype and mode
-    module = LanguageModelStep(model) if saved.kind == "lm" else model
+    module = LanguageModelStep(model) if saved.kind == tasks.LM else model
     tokenizer, info = tokenizer_description(saved)
     with atomic_directory(Path(output), check_export_replaceable, _remove_export) as staging:
         if int8:
@@ -302,7 +303,7 @@ def export_onnx(saved: SavedModel, output: str | os.PathLike[str], int8: bool = 
         else:
             exporter = {**write_onnx(module, saved.kind, staging / ONNX_FILE), "weights": "float32"}
         (staging / TOKENIZER_FILE).write_text(json.dumps(tokenizer, ensure_ascii=False), encoding="utf-8")
-        if saved.kind == "classifier":
+        if saved.kind == tasks.CLASSIFIER:
             labels = saved.labels or [str(i) for i in range(saved.config.num_classes)]
             (staging / LABELS_FILE).write_text(json.dumps(labels, ensure_ascii=False), encoding="utf-8")
         (staging / SIGNATURE_FILE).write_text(

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
+from nlp_lstm import tasks
 from nlp_lstm.config import ModelConfig
 from nlp_lstm.lstm import ReferenceLSTM, State
 from nlp_lstm.recurrent_dropout import run_lstm
@@ -137,7 +138,7 @@ class LMHead(nn.Module):
 class LanguageModel(nn.Module):
     """Encoder + LM head. ``forward(ids, state) -> (logits, state)``."""
 
-    kind = "lm"
+    kind = tasks.LM
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -184,7 +185,7 @@ class ClassifierHead(nn.Module):
 class Classifier(nn.Module):
     """Encoder + classifier head. ``forward(ids, lengths) -> logits`` (B, num_classes)."""
 
-    kind = "classifier"
+    kind = tasks.CLASSIFIER
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -207,7 +208,7 @@ class ClassifierEnsemble(nn.Module):
     that mean and code written for a :class:`Classifier` (prediction, evaluation) works unchanged.
     """
 
-    kind = "classifier"
+    kind = tasks.CLASSIFIER
 
     def __init__(self, configs: list[ModelConfig]):
         super().__init__()

@@ -10,13 +10,14 @@ from typing import Any
 import typer
 
 import nlp_lstm
+from nlp_lstm import tasks
 from nlp_lstm.behaviour.suite import check_split, load_suite
 from nlp_lstm.cli.inference import load_for
 
 
 def run_behaviour(model: Path | None, suite: str, split: str, json_output: bool, device: str, threads: int) -> None:
     load_suite(suite), check_split(split)  # a wrong name is refused before the model is loaded
-    saved = load_for(model, "classifier", device, threads)
+    saved = load_for(model, tasks.CLASSIFIER, device, threads)
     result = {**nlp_lstm.evaluate_behaviour(saved, split, suite).to_dict(), "model": str(saved.path)}
     if json_output:
         typer.echo(json.dumps(result))

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 import nlp_lstm
+from nlp_lstm import tasks
 from nlp_lstm.cli.app import evaluate_app, user_errors
 from nlp_lstm.cli.inference import load_for
 from nlp_lstm.cli.options import (
@@ -83,7 +84,7 @@ def dynamic_settings(dynamic: bool, statistics: str | None, **options: Any) -> A
     return settings if dynamic else None
 
 
-@evaluate_app.command("lm")
+@evaluate_app.command(tasks.LM)
 @user_errors
 def evaluate_lm(
     model: ModelOption = None,
@@ -108,7 +109,7 @@ def evaluate_lm(
     """
     chosen = {"segment_length": segment_length, "learning_rate": dynamic_lr, "decay": dynamic_decay, "rows": dynamic_rows}
     settings = dynamic_settings(dynamic, statistics_dataset, **chosen)
-    saved = load_for(model, "lm", device, threads)
+    saved = load_for(model, tasks.LM, device, threads)
     with StagedProgress() as stages:
         metrics = nlp_lstm.evaluate_language_model(
             saved, dataset, split, text_column, dataset_config, seed,
@@ -130,7 +131,7 @@ def evaluate_lm(
     print_metrics_table(f"{saved.path} on {dataset} ({split})", rows)
 
 
-@evaluate_app.command("classifier")
+@evaluate_app.command(tasks.CLASSIFIER)
 @user_errors
 def evaluate_classifier(
     model: ModelOption = None,
@@ -158,7 +159,7 @@ def evaluate_classifier(
         from nlp_lstm.cli.behaviour import run_behaviour
 
         return run_behaviour(model, suite, suite_split, json_output, device, threads)
-    saved = load_for(model, "classifier", device, threads)
+    saved = load_for(model, tasks.CLASSIFIER, device, threads)
     with RowProgress(f"evaluating on {dataset} ({split})", "texts") as progress:
         metrics = nlp_lstm.evaluate_classifier(
             saved, dataset, split, text_column, label_column, dataset_config, seed, progress=progress.count

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from nlp_lstm import tasks
 from nlp_lstm.cli.app import app, user_errors
 from nlp_lstm.cli.options import ModelOption, check_model_named
 from nlp_lstm.errors import UsageError
@@ -42,6 +43,6 @@ def export(
     import nlp_lstm
     from nlp_lstm.export import export_onnx  # noqa: I001 - lazy: torch stays out of --help
 
-    saved = nlp_lstm.load_model(model if model is not None else nlp_lstm.shipped_model("lm"), device="cpu")
+    saved = nlp_lstm.load_model(model if model is not None else nlp_lstm.shipped_model(tasks.LM), device="cpu")
     written = export_onnx(saved, output, int8=int8)
     typer.echo(str(written))

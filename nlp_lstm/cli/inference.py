@@ -16,6 +16,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 import nlp_lstm
+from nlp_lstm import tasks
 from nlp_lstm.cli.app import app, user_errors
 from nlp_lstm.cli.onnx_runtime import Runtime, RuntimeOption, classify_onnx, generate_onnx
 from nlp_lstm.cli.options import (
@@ -59,7 +60,7 @@ def load_for(model: Path | None, kind: str | None, device: str, threads: int) ->
     from nlp_lstm.devices import select_device, use_threads  # noqa: I001 - lazy: keeps torch out of --help
 
     use_threads(threads)
-    path = model if model is not None else nlp_lstm.shipped_model(kind or "lm")
+    path = model if model is not None else nlp_lstm.shipped_model(kind or tasks.LM)
     return nlp_lstm.load_model(path, device=select_device(device), kind=kind)
 
 
@@ -170,7 +171,7 @@ def generate(
     if runtime == Runtime.onnx:
         generate_onnx(model, prompt, {name: plain(value) for name, value in locals().items()})
         return
-    saved = load_for(model, "lm", device, threads)
+    saved = load_for(model, tasks.LM, device, threads)
     if adapt:
         from nlp_lstm.cli.adapting import adapted
 
@@ -361,7 +362,7 @@ def classify(
         classify_onnx(texts, options, prediction_row, print_predictions)
         return
     bound_kernel_cache()  # before torch is imported: texts of every length make kernels of every shape
-    saved = load_for(model, "classifier", device, threads)
+    saved = load_for(model, tasks.CLASSIFIER, device, threads)
     if input_file is not None:
         classify_input_file(saved, options)
         return
@@ -422,7 +423,7 @@ def inspect(
     Example: nlp-lstm inspect "But, soft! what light through yonder window breaks?" --html gates.html
     """
     text = text_to_inspect(text, text_option, input_file)
-    saved = load_for(model, None if model is not None else "lm", device, threads)  # a classifier's encoder has gates too
+    saved = load_for(model, None if model is not None else tasks.LM, device, threads)  # a classifier's encoder has gates too
     inspection = nlp_lstm.inspect_gates(saved, text)
     layer = inspection.layers - 1 if layer is None else layer
     inspection.check_view(layer, quantity.value, unit)

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 import nlp_lstm
+from nlp_lstm import tasks
 from nlp_lstm.cli.app import train_app, user_errors
 from nlp_lstm.cli.options import (
     CLASSIFIER_MODEL,
@@ -212,7 +213,7 @@ def run_training(ctx: typer.Context, options: dict[str, Any], config_class: type
         typer.echo(json.dumps(summary))
 
 
-@train_app.command("lm")
+@train_app.command(tasks.LM)
 @user_errors
 def train_lm(
     ctx: typer.Context,
@@ -260,7 +261,7 @@ def train_lm(
     run_training(ctx, locals(), TrainConfig, nlp_lstm.train_language_model)
 
 
-@train_app.command("classifier")
+@train_app.command(tasks.CLASSIFIER)
 @user_errors
 def train_classifier(
     ctx: typer.Context,
@@ -313,7 +314,7 @@ def train_classifier(
     run_training(ctx, locals(), ClassifierTrainConfig, nlp_lstm.train_classifier)
 
 
-@train_app.command("teacher")
+@train_app.command(tasks.TEACHER)
 @user_errors
 def train_teacher(
     ctx: typer.Context,
