@@ -58,6 +58,14 @@ _EXPORTS = {
     "render_gates_terminal": "nlp_lstm.inspection:render_terminal",
     "export_onnx": "nlp_lstm.export",
     "load_exported": "nlp_lstm.runtime",
+    "Forecaster": "nlp_lstm.forecast_model",
+    "ForecastTrainConfig": "nlp_lstm.forecast_config",
+    "train_forecaster": "nlp_lstm.forecast_training",
+    "forecast": "nlp_lstm.forecasting",
+    "Forecast": "nlp_lstm.forecasting",
+    "evaluate_forecaster": "nlp_lstm.forecasting",
+    "plot_forecast": "nlp_lstm.forecasting",
+    "read_series": "nlp_lstm.data.series",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -83,11 +91,16 @@ if TYPE_CHECKING:
     from nlp_lstm.checkpoint import save as save_model
     from nlp_lstm.classifier_training import train_classifier
     from nlp_lstm.config import ClassifierTrainConfig, DynamicConfig, ModelConfig, SampleConfig, TeacherTrainConfig, TrainConfig
+    from nlp_lstm.data.series import read_series
     from nlp_lstm.data.sources import load_labelled_splits, load_text_splits, read_texts
     from nlp_lstm.ensemble import build_ensemble
     from nlp_lstm.errors import Interrupted, NlpLstmError, UsageError
     from nlp_lstm.evaluate import evaluate_classifier, evaluate_language_model
     from nlp_lstm.export import export_onnx
+    from nlp_lstm.forecast_config import ForecastTrainConfig
+    from nlp_lstm.forecast_model import Forecaster
+    from nlp_lstm.forecast_training import train_forecaster
+    from nlp_lstm.forecasting import Forecast, evaluate_forecaster, forecast, plot_forecast
     from nlp_lstm.inspection import Inspection, inspect_gates
     from nlp_lstm.inspection import render_html as render_gates_html
     from nlp_lstm.inspection import render_png as render_gates_png

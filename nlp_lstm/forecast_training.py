@@ -91,7 +91,10 @@ class ForecastRecipe(loop.Recipe):
         run.record = {"kind": Forecaster.kind, "dataset": config.dataset, "command": self.command, "parameters": parameters}
         run.record["splits"] = {"points": length, "train_targets_end": end, "validation_origins": self.validation_origins}
         self.model.train()
-        return {"step": run.step, "max_steps": self.total_steps, "device": str(run.device), "parameters": parameters}
+        held_out = config.horizon * config.origins
+        splits = f"{length} points; validation: {held_out} before the test part, test: the last {held_out} (not read here)"
+        info = {"step": run.step, "max_steps": self.total_steps, "device": str(run.device), "parameters": parameters}
+        return {**info, "windows": len(inputs), "steps_per_epoch": self.steps_per_epoch, "splits": splits}
 
     def _model(self, run: TrainingRun, train_values: np.ndarray) -> Forecaster:
         if run.resume:
