@@ -6,8 +6,6 @@ below what a broken quantisation costs (a float LSTM left beside int8 scales, sa
 """
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +16,7 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxscript")
 pytest.importorskip("onnxruntime")
 
+from test_onnx import answers_without_torch  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 import nlp_lstm  # noqa: E402
@@ -98,14 +97,4 @@ def test_int8_classifier_stays_close(int8_exports):
 
 
 def test_int8_runs_without_torch(int8_exports):
-    lm_directory, classifier_directory = int8_exports
-    script = (
-        "import sys\n"
-        "from nlp_lstm import runtime\n"
-        f"print(runtime.classify(runtime.load_exported({str(classifier_directory)!r}), 'a gorgeous, heartfelt film')[0].label)\n"
-        f"print(len(runtime.generate(runtime.load_exported({str(lm_directory)!r}), 'ROMEO:', 20)))\n"
-        "assert 'torch' not in sys.modules, 'torch was imported'\n"
-    )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["positive", "20"]
+    assert answers_without_torch(*int8_exports) == ["positive", "20"]
