@@ -70,6 +70,8 @@ def serve(
     GET /v1/inspect?text=..., GET /openapi.json.
 
     Example: nlp-lstm serve --port 8000, then open http://127.0.0.1:8000/
+
+    Without torch, from exports of nlp-lstm export: nlp-lstm serve --runtime onnx --classifier DIR --generator DIR
     """
     options = {k: v for k, v in locals().items() if k not in ("port", "workers", "allowed_host")}  # the settings' fields
     options["allowed_hosts"] = tuple(allowed_host or ())
