@@ -7,13 +7,12 @@ read or a write, 130 interrupted, 141 stdout closed by its reader.
 from __future__ import annotations
 
 import contextlib
+import copy
 import errno
 import functools
 import os
 import sys
-import typing
 from collections.abc import Callable, Iterator
-from pathlib import PurePath
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -24,25 +23,20 @@ from nlp_lstm.errors import Interrupted, NlpLstmError
 
 
 def plain_metavar(param: Any) -> None:
-    """Show a parameter in --help as what it takes: nothing after a flag, ``<path>...`` after a list of paths.
-
-    Typer writes ``<bool>`` after every flag, its own --help and --install-completion included, though a flag
-    takes no value, and the Python type after a list argument (``<list[str]>``).
-    """
-    if getattr(param, "is_flag", False) and param.metavar is None:
-        param.metavar = ""
-    descriptor = getattr(param, "type_descriptor", None)
-    if isinstance(param, TyperArgument) and descriptor is not None and descriptor.is_list:
-        (element,) = typing.get_args(descriptor.annotation) or (str,)
-        label = "path" if isinstance(element, type) and issubclass(element, PurePath) else getattr(element, "__name__", "str")
-        param.display_type_rich = lambda ctx: f"<{label}>..."  # one instance's label; typer's method gives the class's
+    """Show a list argument in --help as what it takes, ``<path>...``: typer writes the type of one element."""
+    if isinstance(param, TyperArgument) and param.nargs == -1 and param.metavar is not None:
+        # Typer's help writes an argument's type from type.get_metavar (a named argument's usage line does
+        # not read it); the type object is shared by every parameter of that type, so this one gets a copy.
+        label = f"<{param.type.name}>..."
+        param.type = copy.copy(param.type)
+        param.type.get_metavar = lambda param, ctx: label
 
 
 class PlainHelp:
     """A command or group whose --help shows its parameters with :func:`plain_metavar`."""
 
     def get_params(self, ctx: Any) -> list[Any]:
-        params = super().get_params(ctx)  # type: ignore[misc] # typer's own --help option is made here, so it is fixed here
+        params = super().get_params(ctx)  # type: ignore[misc]
         for param in params:
             plain_metavar(param)
         return params
