@@ -16,7 +16,8 @@ from nlp_lstm.cli.inference import load_for
 
 
 def run_behaviour(model: Path | None, suite: str, split: str, json_output: bool, device: str, threads: int) -> None:
-    load_suite(suite), check_split(split)  # a wrong name is refused before the model is loaded
+    load_suite(suite)  # a wrong name is refused before the model is loaded
+    check_split(split)
     saved = load_for(model, tasks.CLASSIFIER, device, threads)
     result = {**nlp_lstm.evaluate_behaviour(saved, split, suite).to_dict(), "model": str(saved.path)}
     if json_output:
