@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from nlp_lstm import tasks
 from nlp_lstm.arguments import check_model
 from nlp_lstm.behaviour.perturb import PERTURBATIONS
 from nlp_lstm.behaviour.scoring import NEUTRAL_BAND, TOLERANCE, mft_failures, pair_failures
@@ -88,7 +89,7 @@ class BehaviourResult:
 def evaluate_behaviour(saved: SavedModel, split: str = "test", suite: str = "behaviour", batch_size: int = 64) -> BehaviourResult:
     """Failure rates of ``saved`` (a two-class classifier with labels negative and positive) on one half of
     the behavioural suite: ``test`` to report, ``dev`` to tune on."""
-    check_model(saved, "classifier", "evaluate_behaviour")
+    check_model(saved, tasks.CLASSIFIER, "evaluate_behaviour")
     if sorted(saved.labels or []) != ["negative", "positive"]:
         raise UsageError(
             f"the behaviour suite tests sentiment models with the labels negative and positive; this model's are {saved.labels}"

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from nlp_lstm import tasks
 from nlp_lstm.arguments import is_blank, text_list
 from nlp_lstm.errors import UsageError
 from nlp_lstm.runtime.encoding import ExportedModelError, SubwordVocabulary, encode_texts, read_vocabulary
@@ -72,7 +73,7 @@ def load_exported(directory: str | Path, threads: int | None = None) -> Exported
     options.inter_op_num_threads = 1
     session = onnxruntime.InferenceSession(str(directory / signature["file"]), options, providers=["CPUExecutionProvider"])
     vocabulary = read_vocabulary(directory / TOKENIZER_FILE, signature["tokenizer"])
-    labels = json.loads((directory / LABELS_FILE).read_text(encoding="utf-8")) if signature["kind"] == "classifier" else None
+    labels = json.loads((directory / LABELS_FILE).read_text(encoding="utf-8")) if signature["kind"] == tasks.CLASSIFIER else None
     return ExportedModel(session, signature, vocabulary, labels, directory)
 
 
@@ -80,9 +81,7 @@ def _check_kind(model: Any, kind: str, task: str) -> None:
     if not isinstance(model, ExportedModel):
         raise UsageError(f"{task} takes a model from nlp_lstm.runtime.load_exported(DIRECTORY), got {type(model).__name__}")
     if model.kind != kind:
-        raise UsageError(
-            f"{model.path}: is an exported {model.kind}, but {task} needs {'a language model' if kind == 'lm' else 'a classifier'}"
-        )
+        raise UsageError(f"{model.path}: is an exported {model.kind}, but {task} needs {tasks.called(kind)}")
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -108,7 +107,7 @@ def _probabilities(model: ExportedModel, ids: list[np.ndarray], batch_size: int)
 
 def classify(model: ExportedModel, texts: str | Iterable[str | None], batch_size: int = 64) -> list[Prediction]:
     """One :class:`Prediction` per text, in order, as ``nlp_lstm.classify`` gives."""
-    _check_kind(model, "classifier", "classify")
+    _check_kind(model, tasks.CLASSIFIER, "classify")
     if batch_size < 1:
         raise UsageError(f"--batch-size must be a positive integer, got {batch_size}")
     texts = text_list(texts)
@@ -135,7 +134,7 @@ def generate_stream(
     model: ExportedModel, prompt: str = "", length: int = 200, temperature: float = 0.0, seed: int | None = None
 ) -> Iterator[str]:
     """The continuation of ``prompt``, one token's text at a time (``--top-k``/``--top-p`` are the torch path's alone)."""
-    _check_kind(model, "lm", "generate")
+    _check_kind(model, tasks.LM, "generate")
     if not isinstance(prompt, str):
         raise UsageError(f"prompt must be a string, got {type(prompt).__name__}")
     if length < 1 or temperature < 0:
