@@ -69,6 +69,12 @@ class ModelEntry:
             return f"{metrics['accuracy']:.4f} accuracy"
         return "-"
 
+    @staticmethod
+    def held_out_name(result: dict[str, Any]) -> str:
+        """What a held-out figure was measured on; a dynamic evaluation of the same split is named apart."""
+        name = f"{result.get('dataset')} {result.get('split')}"
+        return name + (" (dynamic evaluation)" if result.get("dynamic") else "")
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -193,7 +199,7 @@ def model_info(path: Path) -> dict[str, Any]:
     if entry.validation:
         info["validation"] = entry.headline(entry.validation)
     for result in entry.held_out:
-        info[f"{result.get('dataset')} {result.get('split')}"] = entry.headline(result)
+        info[entry.held_out_name(result)] = entry.headline(result)
     return info
 
 

@@ -92,3 +92,25 @@ def test_models_lists_shipped_and_local_runs(tmp_path):
     assert entries["sentiment"]["held_out"][0]["dataset"] == "builtin:imdb"
     table = runner.invoke(app, ["models", "--runs", str(tmp_path)])
     assert table.exit_code == 0 and "mine" in table.output
+
+
+def test_a_dynamic_evaluation_is_listed_apart_from_the_static_one_of_the_same_split(tmp_path):
+    from nlp_lstm.catalog import describe_model, model_info
+    from nlp_lstm.checkpoint import SavedModel, save
+    from nlp_lstm.config import ModelConfig
+    from nlp_lstm.model import LanguageModel
+    from nlp_lstm.tokenizer import CharTokenizer
+
+    tokenizer = CharTokenizer.build(["some text"])
+    model = LanguageModel(ModelConfig(vocab_size=tokenizer.vocab_size, embedding_dim=8, hidden_size=8, num_layers=1))
+    save(SavedModel(model, tokenizer, "lm", None, {"dataset": "mine", "validation": {"bits_per_char": 3.5}}), tmp_path / "m")
+    static = {"dataset": "mine", "split": "test", "bits_per_char": 2.0}
+    dynamic = {**static, "bits_per_char": 1.8, "dynamic": {"segment_length": 50, "rows": 16}}
+    (tmp_path / "m" / EVALUATION_FILE).write_text(json.dumps([static, dynamic]))
+
+    info = model_info(tmp_path / "m")
+    assert info["mine test"] == "2.000 bits/char"
+    assert info["mine test (dynamic evaluation)"] == "1.800 bits/char"
+    listed = runner.invoke(app, ["models", "--runs", str(tmp_path)])
+    assert "mine test (dynamic evaluation): 1.800 bits/char" in listed.output, listed.output
+    assert describe_model(tmp_path / "m", "m").held_out_name(dynamic) == "mine test (dynamic evaluation)"

@@ -238,7 +238,7 @@ def print_model_blocks(entries: list[Any]) -> None:
         lines.append(f"  validation  {entry.headline(entry.validation)}")
         for index, held in enumerate(entry.held_out):
             label = "held-out" if index == 0 else ""
-            lines.append(f"  {label:<10}  {held.get('dataset')} {held.get('split')}: {entry.headline(held)}")
+            lines.append(f"  {label:<10}  {entry.held_out_name(held)}: {entry.headline(held)}")
         lines.append("")
     typer.echo("\n".join(lines).rstrip())
 
