@@ -204,7 +204,11 @@ def test_sigterm_lets_the_request_in_flight_finish_then_stops():
     answers = []
     request = threading.Thread(target=lambda: answers.append(post(served, "/v1/generate", {"length": 1500, "seed": 1})))
     request.start()
-    time.sleep(0.5)
+    # SIGTERM once the generation is computing (the server says so), not after a guessed half second.
+    deadline = time.monotonic() + 60
+    while not httpx.get(served.url + "/health").json()["generating"]:
+        assert time.monotonic() < deadline and not answers, "the generation did not start, or ended before it was seen"
+        time.sleep(0.01)
     served.process.send_signal(signal.SIGTERM)
     request.join(timeout=60)
     assert answers and answers[0].status_code == 200 and len(answers[0].json()["continuation"]) > 100
