@@ -30,7 +30,7 @@ class Task:
 
     kind: str  # config.json's "kind"; the subcommand of train and evaluate
     called: str  # in messages: "is a language model, but generate needs a classifier"
-    title: str  # in `nlp-lstm info`, `nlp-lstm models` and model cards
+    title: str  # in `nlp-lstm info` and model cards
     model: str  # the model class, built from a ModelConfig when a directory of this kind is loaded
     recipe: str | None  # the public function that trains it
     evaluation: str | None  # the public function that measures it
