@@ -193,7 +193,7 @@ ALLOWED = {
     "serve.guards": {"serve.settings"},
     "serve.connections": set(),
     "serve.generation": {"__init__", "adaptation", "config"},
-    "serve.backends": {"__init__", "catalog", "devices", "errors", "runtime", "serve.generation", "serve.settings"},
+    "serve.backends": {"__init__", "catalog", "devices", "errors", "runtime", "serve.generation", "serve.settings", "tasks"},
     "serve.app": {
         "__init__",
         "config",

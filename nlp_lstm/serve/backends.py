@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import nlp_lstm
+from nlp_lstm import tasks
 from nlp_lstm.errors import UsageError
 from nlp_lstm.serve.generation import AdaptationStatistics
 from nlp_lstm.serve.settings import ServeSettings
@@ -29,24 +30,24 @@ class TorchBackend:
 
         use_threads(settings.threads)
         device = select_device(settings.device)
-        given = {"classifier": settings.classifier, "lm": settings.generator}  # a name as --model takes it, or None
+        given = {tasks.CLASSIFIER: settings.classifier, tasks.LM: settings.generator}  # a name as --model takes it, or None
         self.shipped = {kind: name is None for kind, name in given.items()}
         self.models = {
             kind: nlp_lstm.load_model(name or nlp_lstm.shipped_model(kind), device=device, kind=kind)
             for kind, name in given.items()
         }
         self.paths = {kind: Path(saved.path) for kind, saved in self.models.items()}  # where a name (sentiment) led
-        self.adaptation = AdaptationStatistics(self.models["lm"])  # gathered at the first request that adapts
+        self.adaptation = AdaptationStatistics(self.models[tasks.LM])  # gathered at the first request that adapts
 
     def classify(self, texts: list[str]) -> list[Any]:
-        return nlp_lstm.classify(self.models["classifier"], texts, batch_size=64)
+        return nlp_lstm.classify(self.models[tasks.CLASSIFIER], texts, batch_size=64)
 
     def problem(self, config: Any, adapt: str) -> tuple[int, str] | None:
         return self.adaptation.problem() if adapt else None
 
     def pieces(self, prompt: str, config: Any, adapt: str, progress: Progress) -> Iterator[str]:
         """With ``adapt`` text, a copy of the model reads it first: no request sees another's."""
-        saved = nlp_lstm.adapt(self.models["lm"], adapt, progress=progress) if adapt else self.models["lm"]
+        saved = nlp_lstm.adapt(self.models[tasks.LM], adapt, progress=progress) if adapt else self.models[tasks.LM]
         for _, piece in nlp_lstm.generate_stream(saved, prompt, config):
             yield piece
 
@@ -57,8 +58,8 @@ class TorchBackend:
         return [{**entry.as_dict(), "labels": self.models[entry.kind].labels} for entry in entries if entry is not None]
 
     def gate_page(self, text: str) -> str:
-        inspection = nlp_lstm.inspect_gates(self.models["lm"], text or None)
-        return nlp_lstm.render_gates_html(inspection, title=f"LSTM gates of {self.paths['lm'].name}")
+        inspection = nlp_lstm.inspect_gates(self.models[tasks.LM], text or None)
+        return nlp_lstm.render_gates_html(inspection, title=f"LSTM gates of {self.paths[tasks.LM].name}")
 
 
 class OnnxBackend:
@@ -75,16 +76,16 @@ class OnnxBackend:
             raise UsageError(f"--runtime onnx runs on the CPU; drop --device {settings.device} or use --runtime torch")
         self.models = {
             kind: runtime.load_exported(path, settings.threads)
-            for kind, path in (("classifier", settings.classifier), ("lm", settings.generator))
+            for kind, path in ((tasks.CLASSIFIER, settings.classifier), (tasks.LM, settings.generator))
         }
-        for kind, option in (("classifier", "--classifier"), ("lm", "--generator")):
+        for kind, option in ((tasks.CLASSIFIER, "--classifier"), (tasks.LM, "--generator")):
             if self.models[kind].kind != kind:
                 raise UsageError(f"{option} {self.models[kind].path}: is an exported {self.models[kind].kind}, not a {kind}")
 
     def classify(self, texts: list[str]) -> list[Any]:
         from nlp_lstm import runtime
 
-        return runtime.classify(self.models["classifier"], texts, batch_size=64)
+        return runtime.classify(self.models[tasks.CLASSIFIER], texts, batch_size=64)
 
     def problem(self, config: Any, adapt: str) -> tuple[int, str] | None:
         from nlp_lstm import runtime
@@ -95,7 +96,7 @@ class OnnxBackend:
     def pieces(self, prompt: str, config: Any, adapt: str, progress: Progress) -> Iterator[str]:
         from nlp_lstm import runtime
 
-        return runtime.generate_stream(self.models["lm"], prompt, config.length, config.temperature, config.seed)
+        return runtime.generate_stream(self.models[tasks.LM], prompt, config.length, config.temperature, config.seed)
 
     def describe(self) -> list[dict[str, Any]]:
         return [
