@@ -41,7 +41,7 @@ from nlp_lstm.cli.options import (
     given_options,
     plain,
 )
-from nlp_lstm.cli.render import TRAINING_LINE_EVERY_S, TrainingProgress, print_metrics_table, training_progress
+from nlp_lstm.cli.render import TRAINING_LINE_EVERY_S, TrainingProgress, print_metrics_table
 from nlp_lstm.errors import UsageError
 from nlp_lstm.forecast_config import ForecastTrainConfig
 
@@ -70,11 +70,7 @@ class ForecastProgress(TrainingProgress):
             f"training on {info['device']}: {info['parameters']:,} parameters, "
             f"{info['windows']:,} training windows ({info['steps_per_epoch']} steps per epoch)"
         )
-        self.console.print(f"data: {info['splits']}")
-        self.started, self.first_step, self.max_steps = self.clock(), info["step"], info["max_steps"]
-        if self.console.is_terminal:
-            self.progress = training_progress(self.console)
-            self.task = self.progress.add_task("train", total=info["max_steps"], completed=info["step"], status="")
+        self.start_bar(info)
 
     def on_step(self, metrics: dict[str, Any]) -> None:
         """The bar, or a plain line every few seconds, with windows per second as the speed."""

@@ -94,6 +94,10 @@ class TrainingProgress:
             f"training on {info['device']}: {info['parameters']:,} parameters, vocabulary {info['vocab_size']}{grown(info)}, "
             f"{info['train_tokens']:,} training tokens ({info['steps_per_epoch']} steps per epoch)"
         )
+        self.start_bar(info)
+
+    def start_bar(self, info: dict[str, Any]) -> None:
+        """The data line, the clock, and the bar where stderr is a terminal (a forecaster's start line is its own)."""
         self.console.print(f"data: {info['splits']}")
         self.started, self.first_step, self.max_steps = self.clock(), info["step"], info["max_steps"]
         if self.console.is_terminal:
