@@ -42,6 +42,9 @@ EVALUATIONS = {
     ],
 }
 
+# The behavioural suites each shipped model is run on: (suite, half). Its failure rates go into the card.
+SUITES = {"sentiment": [("behaviour", "test")]}
+
 # Training hardware: training.json records the device ('cuda' or 'cpu'), not the machine's name.
 HARDWARE = {
     "cuda": "one NVIDIA H200 GPU (16 CPU cores), PyTorch {torch}",
@@ -153,6 +156,46 @@ def evaluate(model_dir: Path, kind: str, dataset: str, split: str, options: tupl
     result = json.loads(done.stdout)
     result["command"] = "nlp-lstm " + " ".join(command[3:])
     return result
+
+
+def suite_result(model_dir: Path, suite: str, split: str) -> dict:
+    command = [sys.executable, "-m", "nlp_lstm", "evaluate", "classifier", "--model", str(model_dir.relative_to(ROOT))]
+    command += ["--suite", suite, "--suite-split", split, "--json", "--device", "cpu"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    return {**json.loads(done.stdout), "command": "nlp-lstm " + " ".join(command[3:])}
+
+
+def suite_lines(results: list[dict]) -> list[str]:
+    """The card's section on behavioural tests: failure rates per capability and per test, the worst named."""
+    if not results:
+        return []
+    lines = ["## Behavioural tests", ""]
+    for result in results:
+        worst = sorted(result["tests"], key=lambda t: -t["failure_rate"])[:3]
+        lines += [
+            f"Failure rates on the {result['split']} half of the suite `{result['suite']}` (nlp-lstm's docs/behaviour.md; "
+            "after Ribeiro et al. 2020), from `" + result["command"] + "`. A positive-class probability in [1/3, 2/3] "
+            "counts as neutral; an mft case fails when that three-way label misses its expectation, an inv case when "
+            f"a harmless change moves it, a dir case when the probability moves the wrong way by more than {result['tolerance']}. "
+            f"Changed texts come from {result['base_texts']}.",
+            "",
+            "| capability | tests | cases | failure rate |",
+            "| --- | ---: | ---: | ---: |",
+        ]
+        lines += [
+            f"| {name} | {c['tests']} | {c['cases']:,} | {100 * c['failure_rate']:.1f} % |"
+            for name, c in result["capabilities"].items()
+        ]
+        lines += [f"| all | {len(result['tests'])} | {result['cases']:,} | {100 * result['failure_rate']:.1f} % |", ""]
+        lines += ["| test | kind | cases | failure rate |", "| --- | --- | ---: | ---: |"]
+        lines += [
+            f"| {t['capability']}: {t['name']} | {t['kind']} | {t['cases']:,} | {100 * t['failure_rate']:.1f} % |"
+            for t in result["tests"]
+        ]
+        named = ", ".join(f"{t['name']} ({100 * t['failure_rate']:.1f} %)" for t in worst)
+        lines += ["", f"It fails most: {named}.", ""]
+    return lines
 
 
 def held_out_name(result: dict) -> str:
@@ -267,6 +310,7 @@ def write_card(name: str) -> None:
         *metric_rows(kind, results),
         "",
         *agreement_note(kind, training, results),
+        *suite_lines([suite_result(directory, suite, split) for suite, split in SUITES.get(name, [])]),
         "## How it was made",
         "",
         f"- How: {text['how']}",

@@ -23,6 +23,11 @@ from nlp_lstm.errors import UsageError
 from nlp_lstm.model import Classifier
 from nlp_lstm.tokenizer import CharTokenizer
 
+try:  # the tiny BERT teacher's fixtures, for the suite over a teacher directory
+    from test_teacher import task, teacher, tiny_bert  # noqa: F401
+except pytest.skip.Exception:  # no transformers
+    teacher = None
+
 runner = CliRunner()
 LABELS = ["negative", "positive"]
 
@@ -181,3 +186,26 @@ def test_perturbations_change_what_they_say_and_nothing_else():
     assert "7/10" in numbered and numbered != text  # a rating is never changed, a count is
     assert perturb.strip_final_punctuation(text, rng) == text[:-2]
     assert perturb.exclaim(text, rng) == text[:-2] + " !"
+
+
+def test_the_shipped_models_card_holds_its_failure_rates_on_the_test_half():
+    """The card's figures are what the suite gives the shipped model now (the run is deterministic)."""
+    directory = nlp_lstm.shipped_model("classifier")
+    card = (directory / "README.md").read_text()
+    result = evaluate_behaviour(nlp_lstm.load_model(directory, kind="classifier"), "test")
+    assert "## Behavioural tests" in card and "--suite behaviour --suite-split test" in card
+    for test in result.tests:
+        row = f"| {test.capability}: {test.name} | {test.kind} | {test.cases:,} | {100 * test.failure_rate:.1f} % |"
+        assert row in card, row
+    for name, entry in result.capabilities().items():
+        assert f"| {name} | {entry['tests']} | {entry['cases']:,} | {100 * entry['failure_rate']:.1f} % |" in card, name
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(teacher is None, reason="the teacher extra (transformers) is not installed")
+def test_a_teacher_directory_runs_the_suite(teacher):
+    """Any classifier load_model loads: here the tiny BERT teacher of tests/test_teacher.py (its fixtures)."""
+    saved = nlp_lstm.load_model(teacher / "best", kind="classifier")
+    assert type(saved.model).__name__ == "TeacherClassifier"
+    result = evaluate_behaviour(saved, "test")
+    assert result.to_dict()["cases"] == evaluate_behaviour(constant_classifier(0.5), "test").to_dict()["cases"]
