@@ -8,6 +8,11 @@ so both see the same machine when its speed drifts (shared machines are noisy). 
 medians of each command's wall time and of its difference to the floor pair by pair, and the same
 for CPU time (user + system), which another process's load disturbs less. The bars of issue 25:
 a model command within ``import torch`` + 0.4 s, a usage error that needs no model under 0.5 s.
+
+A model command freezes the objects torch's import made (``gc.freeze``, cli/app.py), so it skips the
+garbage collection of them at exit that ``python -c "import torch"`` pays, and can end sooner than
+its floor. So each model command is also timed against a second floor that freezes the same way,
+in the same rounds: the difference to that one is what the command does beyond importing torch.
 Also lists which heavy libraries each inference command imports (torch._dynamo must not be one).
 """
 
@@ -28,6 +33,7 @@ import machine  # noqa: E402
 
 CLI = [sys.executable, "-m", "nlp_lstm"]
 FLOOR = [sys.executable, "-c", "import torch"]
+FROZEN_FLOOR = [sys.executable, "-c", "import torch, gc; gc.freeze()"]
 MODEL_COMMANDS = {
     'nlp-lstm classify "a gorgeous film"': [*CLI, "classify", "a gorgeous film"],
     "nlp-lstm generate --length 50": [*CLI, "generate", "--prompt", "ROMEO:", "--length", "50", "--seed", "0"],
@@ -60,16 +66,16 @@ def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def paired(command: list[str], env: dict[str, str], repeats: int) -> dict[str, float]:
-    """Medians over ``repeats`` pairs of (``command``, the floor), alternated after one warm-up run of each."""
-    timed(command, env), timed(FLOOR, env)  # warm the file cache: "cold" means a new process, not a cold disk
-    pairs = [(timed(command, env), timed(FLOOR, env)) for _ in range(repeats)]
-    return {
-        "wall": statistics.median(a[0] for a, _ in pairs),
-        "floor": statistics.median(b[0] for _, b in pairs),
-        "over": statistics.median(a[0] - b[0] for a, b in pairs),
-        "cpu_over": statistics.median(a[1] - b[1] for a, b in pairs),
-    }
+def paired(command: list[str], env: dict[str, str], repeats: int, floors: list[list[str]]) -> dict[str, float]:
+    """Medians over ``repeats`` rounds of ``command`` then each of ``floors``, alternated after one warm-up run of each."""
+    for each in (command, *floors):
+        timed(each, env)  # warm the file cache: "cold" means a new process, not a cold disk
+    rounds = [[timed(each, env) for each in (command, *floors)] for _ in range(repeats)]
+    row = {"wall": statistics.median(r[0][0] for r in rounds), "floor": statistics.median(r[1][0] for r in rounds)}
+    for index, suffix in enumerate(("", "_frozen")[: len(floors)], start=1):
+        row[f"over{suffix}"] = statistics.median(r[0][0] - r[index][0] for r in rounds)
+        row[f"cpu_over{suffix}"] = statistics.median(r[0][1] - r[index][1] for r in rounds)
+    return row
 
 
 def imported(command: list[str], env: dict[str, str]) -> str:
@@ -79,11 +85,14 @@ def imported(command: list[str], env: dict[str, str]) -> str:
 
 def table(rows: dict[str, dict[str, float]], repeats: int, load: str) -> list[str]:
     lines = [
-        f"Medians of {repeats} pairs, each command alternated with `python -c 'import torch'` (the floor) after one",
-        f"warm-up run of each; fresh processes, shipped models, CPU. Load average {load}.",
+        f"Medians of {repeats} rounds, each command alternated with `python -c 'import torch'` (the floor) after one",
+        "warm-up run of each, and each model command also with `python -c 'import torch, gc; gc.freeze()'` (the",
+        "frozen floor: the commands skip the collection of torch's objects at exit as it does); fresh processes,",
+        f"shipped models, CPU. Load average {load}.",
         "",
-        "| command | wall (s) | floor in its pairs (s) | wall over the floor (s) | CPU over the floor (s) | bar | met |",
-        "| --- | ---: | ---: | ---: | ---: | --- | --- |",
+        "| command | wall (s) | floor in its rounds (s) | wall over the floor (s) | CPU over the floor (s) "
+        "| wall over the frozen floor (s) | CPU over the frozen floor (s) | bar | met |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for name, row in rows.items():
         if name in MODEL_COMMANDS:
@@ -91,6 +100,7 @@ def table(rows: dict[str, dict[str, float]], repeats: int, load: str) -> list[st
         else:
             bar, met = f"under {USAGE_BAR_S} s" if "--help" not in name else "-", row["wall"] < USAGE_BAR_S
         fields = f"{row['wall']:.2f} | {row['floor']:.2f} | {row['over']:+.2f} | {row['cpu_over']:+.2f}"
+        fields += f" | {row['over_frozen']:+.2f} | {row['cpu_over_frozen']:+.2f}" if "over_frozen" in row else " | - | -"
         lines.append(f"| `{name}` | {fields} | {bar} | {'yes' if met else 'NO'} |")
     return lines
 
@@ -105,7 +115,7 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     rows = {}
     for name, command in {**MODEL_COMMANDS, **LIGHT_COMMANDS}.items():
-        rows[name] = paired(command, env, args.repeats)
+        rows[name] = paired(command, env, args.repeats, [FLOOR, FROZEN_FLOOR] if name in MODEL_COMMANDS else [FLOOR])
         print(f"{name}: median {rows[name]['wall']:.2f} s, {rows[name]['over']:+.2f} s over import torch", flush=True)
     lines = table(rows, args.repeats, f"{load_before:.2f} at start, {os.getloadavg()[0]:.2f} at the end")
     lines.append("")

@@ -1,7 +1,8 @@
 """What a cold command imports: no inference path pulls in torch._dynamo or the training stack, and
-usage errors are reported before torch is imported.
+usage errors are reported before torch is imported; and the work it avoids: no second walk of torch's
+objects by the garbage collector, no random initialisation of weights a load replaces.
 
-Imports are asserted here, never times: benchmarks/startup.py measures the seconds. Each check runs
+Imports and work are asserted here, never times: benchmarks/startup.py measures the seconds. Each check runs
 the real command line in a fresh interpreter, as a user's command would, on the shipped models.
 """
 
@@ -86,3 +87,39 @@ def test_help_lists_every_command_though_a_run_builds_only_its_own():
     assert all(f" {registered_name(info)} " in help_of() for info in app.registered_commands)
     assert all(f" {name} " in help_of("train") for name in ("lm", "classifier", "teacher"))
     assert "--temperature" in help_of("generate") and "--batch-size" not in help_of("generate")
+
+
+def test_a_one_command_process_freezes_what_torch_made_but_a_cli_runner_does_not():
+    code = (
+        "import gc, runpy, sys\n"
+        "from typer.testing import CliRunner\n"
+        "from nlp_lstm.cli import app\n"
+        "assert CliRunner().invoke(app, ['classify', 'a fine film']).exit_code == 0\n"
+        "print(gc.get_freeze_count(), file=sys.stderr)\n"
+        "sys.argv = ['nlp-lstm', 'classify', 'a fine film']\n"
+        "try:\n"
+        "    runpy.run_module('nlp_lstm', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(gc.get_freeze_count(), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=600)
+    in_runner, in_main = map(int, done.stderr.split()[-2:])  # stdout has the table
+    assert in_runner == 0  # many commands in one process: frozen garbage would never be freed
+    assert in_main > 50_000  # torch's own objects, left out of every later collection
+
+
+def test_loading_leaves_the_random_generator_alone_and_both_tokenizer_paths_agree(tmp_path):
+    import torch
+
+    import nlp_lstm
+    from nlp_lstm.tokenizer import load_tokenizer
+
+    before = torch.random.get_rng_state()
+    saved = nlp_lstm.load_model("sentiment")  # built without the random initialisation the weights replace
+    assert torch.equal(torch.random.get_rng_state(), before)
+    data = json.loads((nlp_lstm.shipped_model("sentiment") / "tokenizer.json").read_text(encoding="utf-8"))
+    reordered = tmp_path / "tokenizer.json"  # "tokenizer" first: not the layout save() writes, so the strict path reads it
+    reordered.write_text(json.dumps({"tokenizer": data["tokenizer"], **data}), encoding="utf-8")
+    assert load_tokenizer(reordered) == saved.tokenizer
+    assert saved.tokenizer.encode("a gorgeous film") == load_tokenizer(reordered).encode("a gorgeous film")

@@ -17,7 +17,7 @@ import typer
 
 import nlp_lstm
 from nlp_lstm import tasks
-from nlp_lstm.cli.app import app, user_errors
+from nlp_lstm.cli.app import app, settle_imports, user_errors
 from nlp_lstm.cli.onnx_runtime import Runtime, RuntimeOption, classify_onnx, generate_onnx
 from nlp_lstm.cli.options import (
     INFERENCE_THREADS,
@@ -59,6 +59,7 @@ def load_for(model: Path | None, kind: str | None, device: str, threads: int) ->
     check_model_named(model)  # before torch is imported, so that a wrong --model is reported at once
     from nlp_lstm.devices import select_device, use_threads  # noqa: I001 - lazy: keeps torch out of --help
 
+    settle_imports()  # torch is imported now
     use_threads(threads)
     path = model if model is not None else nlp_lstm.shipped_model(kind or tasks.LM)
     return nlp_lstm.load_model(path, device=select_device(device), kind=kind)
