@@ -318,7 +318,7 @@ def _load_weights(
         raise ModelLoadError(
             f"{weights}: weights do not match config.json (missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})"
         )
-    if not all(_finite(p) for p in model.parameters()):
+    if not all(_finite(p) for p in [*model.parameters(), *model.buffers()]):  # buffers: a forecaster's saved scales
         raise ModelLoadError(f"{weights}: holds NaN or infinite weights; the model is damaged (or was saved after it diverged)")
     return model.to(device).eval()
 

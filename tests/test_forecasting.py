@@ -122,6 +122,11 @@ def test_a_damaged_forecaster_is_refused_in_one_line(sine_run, tmp_path):
         checkpoint.load(damaged)
     outcome = runner.invoke(app, ["forecast", "--model", str(damaged), "--input", "x.csv"])
     assert outcome.exit_code == 1 and outcome.stderr.count("\n") == 1 and "Traceback" not in outcome.output
+    scales = tmp_path / "nan-scales"
+    saved = checkpoint.load(result.best_dir)
+    saved.model.default_scale.fill_(float("nan"))
+    with pytest.raises(ModelLoadError, match="NaN or infinite"):
+        checkpoint.load(checkpoint.save(saved, scales))
     with pytest.raises(ModelLoadError, match="is a forecaster, but this command needs a classifier"):
         nlp_lstm.load_model(result.best_dir, kind="classifier")
 
