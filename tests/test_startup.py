@@ -11,9 +11,10 @@ import os
 import subprocess
 import sys
 
-# Not on any inference path: torch._dynamo (and sympy) cost 1.4 s of a cold command, the rest is the
-# training and teacher stack.
-NEVER_FOR_INFERENCE = ("torch._dynamo", "sympy", "transformers", "datasets")
+# Not on any inference path: torch._dynamo (and sympy) cost 1.4 s of a cold command, pydantic (which
+# typer 0.29 imports for every command's options; pyproject.toml pins below it) 0.05-0.1 s, the rest is
+# the training and teacher stack.
+NEVER_FOR_INFERENCE = ("torch._dynamo", "sympy", "pydantic", "transformers", "datasets")
 
 PROBE = """
 import json, runpy, sys
