@@ -152,7 +152,7 @@ def test_unknown_names_are_one_clear_error():
         nlp_lstm.load_model("sentimnt")
     typo = runner.invoke(app, ["info", "sentimnt"])
     assert typo.exit_code == 1 and typo.stderr.startswith("error: sentimnt: no such model directory")
-    with pytest.raises(nlp_lstm.UsageError, match="kind must be one of 'lm', 'classifier' or None"):
+    with pytest.raises(nlp_lstm.UsageError, match="kind must be one of 'lm', 'classifier', 'forecaster' or None"):
         nlp_lstm.load_model("sentiment", kind="sentiment")
 
 
