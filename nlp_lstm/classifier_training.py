@@ -31,7 +31,8 @@ from nlp_lstm.distributed import Processes
 from nlp_lstm.metrics import classification_metrics
 from nlp_lstm.model import Classifier, layer_groups
 from nlp_lstm.precision import autocast
-from nlp_lstm.prediction import predict_probabilities
+from nlp_lstm.prediction import predict_probabilities, predict_scores
+from nlp_lstm.scores import REGRESSION, load_scored_splits, regression_metrics, target_statistics
 from nlp_lstm.train import (
     Callback,
     TrainingError,
@@ -59,23 +60,29 @@ def _new_model(
     device: torch.device,
     group: Processes,
 ):
-    num_classes = len(splits.label_names)
+    head = _head(config, splits)
     if config.init_from:
-        return _transferred_model(config, model_options, given, num_classes, device)
+        return _transferred_model(config, model_options, given, head, device)
     if config.tokenizer == "teacher":
         tokenizer = distillation.teacher_tokenizer(distillation.teacher_directory(config.teacher))
     else:
         tokenizer = shared_tokenizer(group, config.tokenizer, splits.train.texts, config.vocab_size)
     try:
-        model_config = ModelConfig(
-            vocab_size=tokenizer.vocab_size, num_classes=num_classes, pad_id=tokenizer.pad_id, **model_options
-        )
+        model_config = ModelConfig(vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id, **head, **model_options)
     except TypeError as error:
         raise TrainingUsageError(f"unknown model option: {error}") from None
     model = Classifier(model_config)
     if config.embeddings:
         _start_embeddings(model, config, tokenizer)
     return model.to(device), tokenizer
+
+
+def _head(config: ClassifierTrainConfig, splits: LabelledSplits) -> dict[str, Any]:
+    """The head's ModelConfig fields: a class per label, or one standardised score (``--problem regression``)."""
+    if config.problem != REGRESSION:
+        return {"num_classes": len(splits.label_names)}
+    mean, std = target_statistics(splits.train.labels)
+    return {"num_classes": 1, "problem": REGRESSION, "target_mean": mean, "target_std": std}
 
 
 def _start_embeddings(model: Classifier, config: ClassifierTrainConfig, tokenizer: Any) -> None:
@@ -93,7 +100,7 @@ def _start_embeddings(model: Classifier, config: ClassifierTrainConfig, tokenize
 
 
 def _transferred_model(
-    config: ClassifierTrainConfig, model_options: dict[str, Any], given: set[str], num_classes: int, device: torch.device
+    config: ClassifierTrainConfig, model_options: dict[str, Any], given: set[str], head: dict[str, Any], device: torch.device
 ):
     """A classifier whose encoder and tokenizer are a language model's (ULMFiT)."""
     lm = checkpoint.load(hub.resolve(config.init_from), device=device, kind=tasks.LM)  # a directory or a model name
@@ -108,7 +115,7 @@ def _transferred_model(
             "--init-from takes the encoder's shape from the language model; drop the size options and --bidirectional"
         )
     regularisation = {k: v for k, v in model_options.items() if k in REGULARISATION_FIELDS}
-    model_config = lm.config.replace(num_classes=num_classes, tie_weights=False, **regularisation)
+    model_config = lm.config.replace(tie_weights=False, **head, **regularisation)
     model = Classifier(model_config).to(device)
     model.encoder.load_state_dict(lm.model.encoder.state_dict(), strict=True)
     return model, lm.tokenizer
@@ -134,7 +141,8 @@ def train_classifier(
     """
     model_options = ClassifierTrainConfig.model_options(model_options)
     options = {"resume": resume, "overwrite": overwrite, "callback": callback, "command": command, "given_options": given_options}
-    return loop.run_recipe(ClassifierRecipe, tasks.CLASSIFIER, config, output_dir, model_options, options)
+    recipe = ScoreRecipe if config.problem == REGRESSION else ClassifierRecipe
+    return loop.run_recipe(recipe, tasks.CLASSIFIER, config, output_dir, model_options, options)
 
 
 class ClassifierRecipe(loop.Recipe):
@@ -157,7 +165,7 @@ class ClassifierRecipe(loop.Recipe):
     def setup(self, run: TrainingRun) -> dict[str, Any]:
         config, group = run.config, self.group
         self.run, self.config = run, config
-        splits = load_labelled_splits(config.dataset, config.text_column, config.label_column, config.dataset_config, config.seed)
+        splits = self.load_splits(config)
         if run.resume:
             saved = checkpoint.load(run.last_dir, device=run.device, kind=tasks.CLASSIFIER)
             self.model, self.tokenizer = saved.model, saved.tokenizer
@@ -183,6 +191,9 @@ class ClassifierRecipe(loop.Recipe):
         if run.resume:
             run.restore(self.optimizer)
         return self._describe(run, len(train_ids))
+
+    def load_splits(self, config: ClassifierTrainConfig) -> LabelledSplits:
+        return load_labelled_splits(config.dataset, config.text_column, config.label_column, config.dataset_config, config.seed)
 
     def _encode(self, texts: list[str]) -> list[Any]:
         """Encoded once per tokenizer and length policy, then read from the token store."""
@@ -267,6 +278,34 @@ class ClassifierRecipe(loop.Recipe):
     def snapshot(self, run: TrainingRun, validation: dict[str, Any] | None) -> SavedModel:
         record = run.training_record(validation)
         return SavedModel(self.model, self.tokenizer, tasks.CLASSIFIER, self.splits.label_names, record, inputs=self.inputs)
+
+
+class ScoreRecipe(ClassifierRecipe):
+    """``--problem regression`` (issue 30): the same head and loop, one output learnt with the mean squared error
+    on targets standardised with the training split's mean and std; the best epoch has the lowest validation RMSE."""
+
+    best_metric = "rmse"
+
+    def load_splits(self, config: ClassifierTrainConfig) -> LabelledSplits:
+        return load_scored_splits(config.dataset, config.text_column, config.label_column, config.seed)
+
+    def _loss(self, logits: torch.Tensor, labels: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
+        config = self.model.config
+        return F.mse_loss(logits[:, 0], (labels.float() - config.target_mean) / config.target_std, reduction="sum")
+
+    def window_metrics(self, loss: torch.Tensor, correct: torch.Tensor, steps: int, items: int) -> dict[str, float]:
+        return {"train_loss": float(self.group.sum(loss)) / steps}  # no accuracy: argmax of one output means nothing
+
+    def validate(self, run: TrainingRun, epoch: int) -> tuple[dict[str, Any], float]:
+        figures = [0.0] * 4
+        if self.group.is_main:
+            model = self.model
+            scores = predict_scores(model, self.validation_ids, 64, self.tokenizer.pad_id, run.validation_progress)
+            metrics = regression_metrics(self.splits.validation.labels, scores.tolist())
+            standardised_mse = (metrics["rmse"] / model.config.target_std) ** 2  # the training loss's units
+            figures = [standardised_mse, metrics["rmse"], metrics["mae"], metrics["spearman"]]
+        loss, rmse, mae, rho = self.group.from_main(figures)
+        return {"step": run.step, "epoch": epoch, "loss": loss, "rmse": rmse, "mae": mae, "spearman": rho}, -rmse
 
 
 def run_record(kind: str, config: Any, splits: LabelledSplits, command: str | None, model: torch.nn.Module) -> dict[str, Any]:

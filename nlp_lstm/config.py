@@ -152,6 +152,11 @@ class ModelConfig(JsonConfig):
     tie_weights: bool = False  # LM only: share the embedding matrix with the output layer
     num_classes: int = 0  # classifier only; 0 for a language model
     pad_id: int = 0
+    # Issue 30: the same head regressing one score (num_classes 1), trained on targets standardised with the
+    # training split's mean and std; saved here so predictions come back in the data's units.
+    problem: Literal["classification", "regression"] = "classification"
+    target_mean: float = 0.0
+    target_std: float = 1.0
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -162,12 +167,21 @@ class ModelConfig(JsonConfig):
             _require(0.0 <= getattr(self, name) < 1.0, f"{option(name)} must be in [0, 1), got {getattr(self, name)}")
         _require(self.num_classes >= 0, f"num_classes must be >= 0, got {self.num_classes}")
         _require(0 <= self.pad_id < self.vocab_size, f"pad_id must be in [0, vocab_size), got {self.pad_id}")
+        _require(self.target_std > 0 and math.isfinite(self.target_std), f"target_std must be > 0, got {self.target_std}")
         if self.tie_weights:
             _require(
                 self.embedding_dim == self.hidden_size and not self.bidirectional,
                 f"--tie-weights needs embedding_dim == hidden_size (got {self.embedding_dim} and {self.hidden_size}); "
                 "set both to the same size or drop --tie-weights",
             )
+
+    def to_dict(self) -> dict[str, Any]:
+        """As JSON; a classification head leaves out the regression keys, so its config.json is as before issue 30."""
+        data = super().to_dict()
+        if self.problem == "classification":
+            for name in ("problem", "target_mean", "target_std"):
+                del data[name]
+        return data
 
 
 def check_model_options(options: dict[str, Any]) -> None:
@@ -267,6 +281,7 @@ class ClassifierTrainConfig(JsonConfig):
     dataset_config: str | None = None
     text_column: str = "text"
     label_column: str = "label"
+    problem: Literal["classification", "regression"] = "classification"  # regression: label_column is a number
     tokenizer: Literal["char", "bpe", "teacher"] = "bpe"  # teacher: the --teacher's own WordPiece vocabulary
     vocab_size: int = 8000
     max_length: int = 400  # tokens per text; longer texts are cut
@@ -326,6 +341,10 @@ def _check_distillation(config: ClassifierTrainConfig) -> None:
         "--embeddings teacher needs --tokenizer teacher: the teacher's table is indexed by its own vocabulary",
     )
     _require(not (config.teacher and config.init_from), "--teacher and --init-from are two ways to start; pass one of them")
+    _require(
+        not (config.teacher and config.problem == "regression"),
+        "--teacher distils class probabilities; drop it with --problem regression",
+    )
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from nlp_lstm.data.sources import load_labelled_splits, load_text_splits
 from nlp_lstm.data.splits import check_split
 from nlp_lstm.dynamic import DynamicConfig
 from nlp_lstm.metrics import classifier_metrics, language_model_metrics
-from nlp_lstm.prediction import Progress
+from nlp_lstm.prediction import Progress, encode_for, predict_scores
+from nlp_lstm.scores import REGRESSION, load_scored_splits, regression_metrics
 
 
 def evaluate_language_model(
@@ -69,11 +70,26 @@ def evaluate_classifier(
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Classification metrics of ``saved`` (a classifier) on ``split`` of ``dataset`` (a spec, as for
-    :func:`evaluate_language_model`); labels are matched by name."""
+    :func:`evaluate_language_model`); labels are matched by name. A regression model (``--problem regression``)
+    reports RMSE, MAE and Spearman's rank correlation of its scores against the numbers in ``label_column``."""
     check_model(saved, tasks.CLASSIFIER, "evaluate_classifier")
     dataset = dataset_spec(dataset)
     check_split(split)  # before reading the data
+    if saved.config.problem == REGRESSION:
+        return _evaluate_scores(saved, dataset, split, text_column, label_column, seed, batch_size, progress)
     splits = load_labelled_splits(dataset, text_column, label_column, dataset_config, seed)
     part = splits.get(split)
     metrics = classifier_metrics(saved, part.texts, [splits.label_names[y] for y in part.labels], batch_size, progress)
     return {"dataset": dataset, "split": split, "splits": splits.source, "skipped_rows": splits.skipped, **metrics}
+
+
+def _evaluate_scores(
+    saved: SavedModel, dataset: str, split: str, text_column: str, label_column: str, seed: int, batch_size: int, progress: Any
+) -> dict[str, Any]:
+    """RMSE, MAE (in the data's units) and Spearman of a regression model on ``split``, split as training split it."""
+    splits = load_scored_splits(dataset, text_column, label_column, seed)
+    part = splits.get(split)
+    scores = predict_scores(saved.model, encode_for(saved, part.texts), batch_size, saved.tokenizer.pad_id, progress)
+    metrics = regression_metrics(part.labels, scores.tolist())
+    source = {"splits": splits.source, "skipped_rows": splits.skipped, "problem": REGRESSION, "score": label_column}
+    return {"dataset": dataset, "split": split, **source, **metrics}

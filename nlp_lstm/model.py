@@ -183,14 +183,15 @@ class ClassifierHead(nn.Module):
 
 
 class Classifier(nn.Module):
-    """Encoder + classifier head. ``forward(ids, lengths) -> logits`` (B, num_classes)."""
+    """Encoder + classifier head. ``forward(ids, lengths) -> logits`` (B, num_classes); a regression head's one column is a standardised score."""
 
     kind = tasks.CLASSIFIER
 
     def __init__(self, config: ModelConfig):
         super().__init__()
-        if config.num_classes < 2:
-            raise ValueError(f"a classifier needs num_classes >= 2, got {config.num_classes}")
+        regression = config.problem == "regression"  # one output: a standardised score (issue 30)
+        if config.num_classes < 2 and not (regression and config.num_classes == 1):
+            raise ValueError(f"a classifier needs num_classes >= 2 (1 for regression), got {config.num_classes}")
         self.config = config
         self.encoder = Encoder(config)
         self.head = ClassifierHead(config, self.encoder.output_size, self.encoder.directions)

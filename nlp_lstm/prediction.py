@@ -32,16 +32,32 @@ class Prediction:
     index: int  # position of the text in the input
     label: str | None
     probabilities: dict[str, float]  # class name -> probability, in the model's label order
+    score: float | None = None  # a regression model's prediction, in the data's units; it has no label (issue 30)
 
 
 Progress = Callable[[int, int], None]  # items done so far, items in all: for a progress bar
 
 
-@torch.no_grad()
 def predict_probabilities(
     model: nn.Module, ids: list[np.ndarray], batch_size: int = 64, pad_id: int = 0, progress: Progress | None = None
 ) -> torch.Tensor:
     """Class probabilities (N, C) for token-id sequences, in input order."""
+    return predict_outputs(model, ids, batch_size, pad_id, progress).softmax(dim=-1)
+
+
+def predict_scores(
+    model: nn.Module, ids: list[np.ndarray], batch_size: int = 64, pad_id: int = 0, progress: Progress | None = None
+) -> torch.Tensor:
+    """A regression head's scores (N,) in the data's units: its standardised output scaled back."""
+    config = model.config
+    return predict_outputs(model, ids, batch_size, pad_id, progress)[:, 0] * config.target_std + config.target_mean
+
+
+@torch.no_grad()
+def predict_outputs(
+    model: nn.Module, ids: list[np.ndarray], batch_size: int = 64, pad_id: int = 0, progress: Progress | None = None
+) -> torch.Tensor:
+    """The head's raw outputs (N, C) in float32 for token-id sequences, in input order."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -51,7 +67,7 @@ def predict_probabilities(
     for rows in batches.ordered():
         padded, lengths, _ = batches.collate(rows)
         logits = model(padded.to(device), lengths.to(device))
-        result[torch.from_numpy(rows)] = logits.float().softmax(dim=-1).cpu()
+        result[torch.from_numpy(rows)] = logits.float().cpu()
         done += len(rows)
         if progress is not None:
             progress(done, len(ids))
@@ -84,6 +100,10 @@ def classify(saved: SavedModel, texts: str | Iterable[str | None], batch_size: i
         return predictions
     labels = saved.labels or [str(i) for i in range(saved.config.num_classes)]
     ids = encode_for(saved, [texts[index] for index in kept])  # type: ignore[arg-type]  # kept: str, never None
+    if saved.config.problem == "regression":
+        for index, score in zip(kept, predict_scores(saved.model, ids, batch_size, saved.tokenizer.pad_id).tolist()):
+            predictions[index] = Prediction(index, None, {}, score)
+        return predictions
     probabilities = predict_probabilities(saved.model, ids, batch_size, saved.tokenizer.pad_id)
     for index, p in zip(kept, probabilities):
         predictions[index] = Prediction(index, labels[int(p.argmax())], {name: float(v) for name, v in zip(labels, p.tolist())})

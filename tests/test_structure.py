@@ -49,6 +49,7 @@ ALLOWED = {
     "metrics": {"checkpoint", "data.batching", "dynamic", "errors", "model", "prediction"},
     "adaptation": {"checkpoint", "config", "data.batching", "data.sources", "dynamic", "errors", "metrics", "tasks"},
     "arguments": {"checkpoint", "errors", "tasks"},
+    "scores": {"data.sources", "data.splits", "errors"},
     "evaluate": {
         "adaptation",
         "arguments",
@@ -59,6 +60,7 @@ ALLOWED = {
         "dynamic",
         "metrics",
         "prediction",
+        "scores",
         "tasks",
     },
     "sampling": {"arguments", "checkpoint", "config", "stepping", "tasks"},
@@ -131,6 +133,7 @@ ALLOWED = {
         "model",
         "precision",
         "prediction",
+        "scores",
         "tokenizer",
         "train",
         "tasks",

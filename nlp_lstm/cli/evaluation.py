@@ -165,11 +165,19 @@ def evaluate_classifier(
             saved, dataset, split, text_column, label_column, dataset_config, seed, progress=progress.count
         )
     metrics["model"] = str(saved.path)
+    if plot is not None and "confusion_matrix" not in metrics:
+        raise UsageError("--plot draws a confusion matrix; a regression model has none, so drop --plot")
     if plot is not None:
         from nlp_lstm.plots import plot_confusion
 
         metrics["plot"] = str(plot_confusion(metrics["confusion_matrix"], metrics["labels"], plot, f"{dataset} ({split})"))
     if json_output:
         typer.echo(json.dumps(metrics))
+        return
+    if "rmse" in metrics:  # a regression model (issue 30): its score's errors in the data's units, and its ranking
+        figures = [(name, f"{metrics[name]:.4f}") for name in ("rmse", "mae", "spearman")]
+        print_metrics_table(
+            f"{saved.path} on {dataset} ({split}): {metrics['score']}", [*figures, ("texts", f"{metrics['texts']:,}")]
+        )
         return
     print_classifier_metrics(metrics, f"{saved.path} on {dataset} ({split})")

@@ -232,7 +232,10 @@ def prediction_row(prediction: Any, ids: list[Any] | None = None, start: int = 0
     row: dict[str, Any] = {"index": prediction.index}
     if ids is not None:
         row["id"] = ids[prediction.index - start]
-    row |= {"label": prediction.label, "probabilities": prediction.probabilities}
+    if prediction.score is not None:  # a regression model (issue 30): a number, no label
+        row["score"] = prediction.score
+    else:
+        row |= {"label": prediction.label, "probabilities": prediction.probabilities}
     return json.dumps(row, allow_nan=False, default=str)  # NaN is not JSON: fail loudly rather than print it
 
 
@@ -367,7 +370,8 @@ def classify(
     if input_file is not None:
         classify_input_file(saved, options)
         return
-    predictions = [p for p in nlp_lstm.classify(saved, texts, batch_size) if p.label is not None]  # blank: no label, no row
+    # A blank text has neither a label nor a score, and no row.
+    predictions = [p for p in nlp_lstm.classify(saved, texts, batch_size) if p.label is not None or p.score is not None]
     report_skipped(len(texts) - len(predictions))
     if json_output:
         for prediction in predictions:

@@ -62,6 +62,11 @@ def evaluation_line(metrics: dict[str, Any]) -> str:
             f"step {metrics['step']}: validation {metrics['bits_per_char']:.4f} bits/char, "
             f"{metrics['nats_per_char']:.4f} nats/char, perplexity {metrics['perplexity']:.3f} per token{mark}"
         )
+    if "rmse" in metrics:  # --problem regression
+        return (
+            f"epoch {metrics['epoch'] + 1} (step {metrics['step']}): validation RMSE {metrics['rmse']:.4f}, "
+            f"MAE {metrics['mae']:.4f}, Spearman {metrics['spearman']:.4f}{mark}"
+        )
     return (
         f"epoch {metrics['epoch'] + 1} (step {metrics['step']}): validation accuracy {metrics['accuracy']:.4f}, "
         f"macro-F1 {metrics['macro_f1']:.4f}, loss {metrics['loss']:.4f}{mark}"
@@ -161,11 +166,12 @@ class TrainingProgress:
     def on_end(self, result: Any) -> None:
         self.close()
         best = result.best_validation
-        score = (
-            f"{best['bits_per_char']:.4f} bits/char"
-            if "bits_per_char" in best
-            else f"accuracy {best.get('accuracy', float('nan')):.4f}"
-        )
+        if "bits_per_char" in best:
+            score = f"{best['bits_per_char']:.4f} bits/char"
+        elif "rmse" in best:
+            score = f"RMSE {best['rmse']:.4f}, Spearman {best['spearman']:.4f}"
+        else:
+            score = f"accuracy {best.get('accuracy', float('nan')):.4f}"
         self.console.print(
             f"done: {result.step} steps in {result.wall_time_s:.0f} s; best validation {score} -> {result.best_dir}"
         )
@@ -199,11 +205,15 @@ def print_predictions(predictions: list[Any], texts: list[str], labels: list[str
     table = Table()
     table.add_column("#", justify="right")
     table.add_column("text")
-    table.add_column("label")
-    for name in labels:
+    scored = bool(predictions) and predictions[0].score is not None  # a regression model: its one "label" names the score
+    table.add_column(labels[0] if scored else "label", justify="right" if scored else "left")
+    for name in [] if scored else labels:
         table.add_column(f"p({name})", justify="right")
     for prediction, text in zip(predictions, texts):
         shown = text if len(text) <= 80 else text[:77] + "..."
+        if scored:
+            table.add_row(str(prediction.index), shown, f"{prediction.score:.3f}")
+            continue
         table.add_row(str(prediction.index), shown, prediction.label, *(f"{prediction.probabilities[n]:.3f}" for n in labels))
     Console().print(table)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -111,6 +112,20 @@ PatienceLmOption = Annotated[
 ]
 MaxLengthOption = Annotated[int, typer.Option(help="Tokens kept per text; longer texts are cut.", rich_help_panel=DATA)]
 KeepOption = Annotated[Keep, typer.Option(help="Which part of a long text to keep.", rich_help_panel=DATA)]
+
+
+class Problem(str, Enum):
+    classification = "classification"
+    regression = "regression"
+
+
+ProblemOption = Annotated[
+    Problem,
+    typer.Option(
+        help="regression: predict the number in --label-column (a local CSV/JSON file); reports RMSE, MAE, Spearman.",
+        rich_help_panel=DATA,
+    ),
+]
 InitFromClassifierOption = Annotated[
     Optional[Path],
     typer.Option(help="Start from this language model's encoder and tokenizer (ULMFiT-style transfer).", rich_help_panel=MODEL),
@@ -269,6 +284,7 @@ def train_classifier(
     dataset_config: DatasetConfigOption = None,
     text_column: TextColumnOption = default(ClassifierTrainConfig, "text_column"),
     label_column: LabelColumnOption = default(ClassifierTrainConfig, "label_column"),
+    problem: ProblemOption = default(ClassifierTrainConfig, "problem"),
     tokenizer: ClassifierTokenizerOption = default(ClassifierTrainConfig, "tokenizer"),
     vocab_size: VocabSizeOption = default(ClassifierTrainConfig, "vocab_size"),
     max_length: MaxLengthOption = default(ClassifierTrainConfig, "max_length"),
