@@ -1,272 +1,42 @@
-"""Imports flow one way down the module table of the design notes, and --help stays light."""
+"""Imports flow one way down the layers of docs/architecture.md, the public API's two lists agree, --help stays light."""
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "nlp_lstm"
-# Each module may import only the project modules listed for it.
-ALLOWED = {
-    "errors": set(),
-    "files": {"errors"},
-    "run_directory": {"errors", "files"},
-    "catalog": {"errors", "files", "tasks"},
-    "plots": {"errors", "files"},
-    "hub": {"catalog", "errors", "tasks"},
-    "config": {"errors"},
-    "forecast_config": {"config"},
-    "tasks": set(),  # the table of tasks names higher layers' code as strings, imported on first use
-    "tokenizer": {"errors", "files"},
-    "lstm": set(),
-    "recurrent_dropout": set(),
-    "model": {"config", "lstm", "recurrent_dropout", "tasks"},
-    "forecast_model": {"config", "model"},
-    "forecast_metrics": set(),
-    "forecasting": {"checkpoint", "data.series", "errors", "forecast_metrics", "forecast_model", "models", "plots"},
-    "forecast_training": {
-        "checkpoint",
-        "data.series",
-        "distributed",
-        "forecast_config",
-        "forecast_metrics",
-        "forecast_model",
-        "forecasting",
-        "loop",
-        "train",
-    },
-    "data": set(),
-    "data.token_store": {"tokenizer"},
-    "data.splits": {"errors"},
-    "data.builtin": {"data.splits", "errors"},
-    "data.series": {"data.text_check", "errors"},
-    "data.sources": {"data.builtin", "data.splits", "data.text_check", "errors", "files"},
-    "data.batching": {"data.token_store", "errors", "tokenizer"},
-    "data.text_check": {"errors", "files"},
-    "data.tables": {"data.text_check", "errors", "files"},
-    "checkpoint": {"catalog", "config", "errors", "files", "hub", "model", "tasks", "tokenizer"},
-    "dynamic": {"config", "data.token_store", "model"},
-    "metrics": {"checkpoint", "data.batching", "dynamic", "errors", "model", "prediction"},
-    "adaptation": {"checkpoint", "config", "data.batching", "data.sources", "dynamic", "errors", "metrics", "tasks"},
-    "arguments": {"checkpoint", "errors", "tasks"},
-    "scores": {"data.sources", "data.splits", "errors"},
-    "evaluate": {
-        "adaptation",
-        "arguments",
-        "checkpoint",
-        "config",
-        "data.sources",
-        "data.splits",
-        "dynamic",
-        "metrics",
-        "prediction",
-        "scores",
-        "tasks",
-    },
-    "sampling": {"arguments", "checkpoint", "config", "stepping", "tasks"},
-    "stepping": {"model"},
-    "vocabulary_growth": {"model", "tokenizer"},
-    "distributed": {"errors"},
-    "devices": {"errors"},
-    "precision": {"errors"},
-    "train": {
-        "checkpoint",
-        "config",
-        "devices",
-        "distributed",
-        "errors",
-        "files",
-        "plots",
-        "precision",
-        "run_directory",
-        "data.token_store",
-        "tokenizer",
-    },
-    "loop": {"checkpoint", "distributed", "train"},
-    "lm_training": {
-        "checkpoint",
-        "config",
-        "data.batching",
-        "data.sources",
-        "distributed",
-        "hub",
-        "metrics",
-        "loop",
-        "model",
-        "precision",
-        "tokenizer",
-        "train",
-        "vocabulary_growth",
-        "tasks",
-    },
-    "teacher": set(),
-    "teacher.base": {"catalog", "data.token_store", "errors", "files"},
-    "teacher.model": {"catalog", "checkpoint", "errors", "files", "tasks", "teacher.base", "teacher.strict", "tokenizer"},
-    "teacher.strict": {"checkpoint", "files"},
-    "teacher.labels": {"data.token_store", "errors", "files", "precision", "prediction", "teacher.model"},
-    "distillation": {"config", "data.sources", "data.splits", "errors", "files", "teacher.base", "teacher.labels", "tokenizer"},
-    "teacher.fine_tune": {
-        "classifier_training",
-        "config",
-        "data.batching",
-        "data.sources",
-        "distributed",
-        "loop",
-        "precision",
-        "teacher.model",
-        "train",
-        "tasks",
-    },
-    "models": {"checkpoint", "errors", "hub", "tasks", "teacher.base", "teacher.model"},
-    "classifier_training": {
-        "checkpoint",
-        "distillation",
-        "config",
-        "data.batching",
-        "data.sources",
-        "data.splits",
-        "data.token_store",
-        "distributed",
-        "hub",
-        "metrics",
-        "loop",
-        "model",
-        "precision",
-        "prediction",
-        "scores",
-        "tokenizer",
-        "train",
-        "tasks",
-    },
-    "prediction": {"arguments", "checkpoint", "config", "data.batching", "errors", "tasks"},
-    "file_classification": {"checkpoint", "data.tables", "errors", "prediction"},
-    "ensemble": {"checkpoint", "config", "data.builtin", "devices", "errors", "evaluate", "files", "model", "tasks"},
-    "inspection": {"checkpoint", "errors"},
-    "behaviour": set(),
-    "behaviour.suite": {"errors"},
-    "behaviour.perturb": set(),
-    "behaviour.scoring": set(),
-    "behaviour.runner": {
-        "arguments",
-        "behaviour.perturb",
-        "behaviour.scoring",
-        "behaviour.suite",
-        "checkpoint",
-        "data.sources",
-        "errors",
-        "prediction",
-        "tasks",
-    },
-    "export": {"checkpoint", "errors", "files", "model", "prediction", "tasks", "tokenizer"},
-    "runtime": {"runtime.encoding", "runtime.model"},  # never torch, nor a module that imports it (tests/test_onnx.py)
-    "runtime.encoding": {"errors"},
-    "runtime.model": {"arguments", "errors", "runtime.encoding", "tasks"},
-    "__init__": {
-        "adaptation",
-        "checkpoint",
-        "prediction",
-        "config",
-        "data.sources",
-        "errors",
-        "evaluate",
-        "sampling",
-        "stepping",
-        "lstm",
-        "model",
-        "tokenizer",
-        "train",
-        "lm_training",
-        "classifier_training",
-        "inspection",
-        "ensemble",
-        "models",
-        "teacher.fine_tune",
-        "behaviour.runner",
-        "export",
-        "runtime",
-        "forecast_model",
-        "forecast_config",
-        "forecast_training",
-        "forecasting",
-        "data.series",
-    },
-    "serve": set(),
-    "serve.settings": {"errors"},
-    "serve.batcher": set(),
-    "serve.guards": {"serve.settings"},
-    "serve.connections": set(),
-    "serve.generation": {"__init__", "adaptation", "config"},
-    "serve.backends": {"__init__", "catalog", "devices", "errors", "runtime", "serve.generation", "serve.settings", "tasks"},
-    "serve.app": {
-        "__init__",
-        "config",
-        "serve.backends",
-        "serve.batcher",
-        "serve.generation",
-        "serve.guards",
-        "serve.settings",
-    },
-    "cli": {
-        "cli.app",
-        "cli.evaluation",
-        "cli.export",
-        "cli.forecast",
-        "cli.inference",
-        "cli.model_files",
-        "cli.serve",
-        "cli.training",
-    },
-    "cli.forecast": {"__init__", "cli.app", "cli.inference", "cli.options", "cli.render", "errors", "forecast_config"},
-    "cli.export": {"__init__", "cli.app", "cli.options", "errors", "export", "tasks"},
-    "cli.onnx_runtime": {"errors", "runtime"},
-    "cli.serve": {
-        "cli.app",
-        "cli.inference",
-        "cli.onnx_runtime",
-        "cli.options",
-        "errors",
-        "serve.app",
-        "serve.connections",
-        "serve.guards",
-        "serve.settings",
-    },
-    "cli.adapting": {"__init__", "cli.render", "config", "data.text_check", "errors", "files"},
-    "cli.app": {"__init__", "errors"},
-    "cli.options": {"config", "errors", "hub"},
-    "cli.render": {"__init__", "plots"},
-    "cli.training": {"__init__", "cli.app", "cli.options", "cli.render", "config", "tasks"},
-    "cli.inference": {
-        "__init__",
-        "arguments",
-        "cli.adapting",
-        "cli.app",
-        "cli.onnx_runtime",
-        "cli.options",
-        "cli.render",
-        "config",
-        "data.tables",
-        "data.text_check",
-        "devices",
-        "errors",
-        "file_classification",
-        "tasks",
-    },
-    "cli.evaluation": {
-        "__init__",
-        "cli.app",
-        "cli.behaviour",
-        "cli.inference",
-        "cli.options",
-        "cli.render",
-        "config",
-        "errors",
-        "plots",
-        "tasks",
-    },
-    "cli.behaviour": {"__init__", "behaviour.suite", "cli.inference", "tasks"},
-    "cli.model_files": {"__init__", "catalog", "cli.app", "cli.options", "cli.render", "devices", "errors", "hub", "plots"},
-    "__main__": {"cli"},
-}
+ARCHITECTURE = PACKAGE.parent / "docs" / "architecture.md"
+LAYER_ROW = re.compile(r"^\| (\d)\. ([a-z ]+) \| (.*?) \|", re.M)  # | 4. storage | `catalog`, `teacher/`, ... | ...
+LAYER_NAMES = ["base", "core model", "data", "storage", "inference", "training", "applications"]
+
+
+def read_layers(text: str) -> list[tuple[str, tuple[int, str]]]:
+    """The layer table of docs/architecture.md: (module or package, (layer number, layer name)) for each name a row holds.
+
+    A row names modules in backticks; a package (``data/``) stands for itself and every module in it,
+    except one that a row names itself (``teacher/labels``).
+    """
+    return [
+        (name.strip("/").replace("/", "."), (int(number), layer))
+        for number, layer, modules in LAYER_ROW.findall(text)
+        for name in re.findall(r"`([\w/]+)`", modules)
+    ]
+
+
+ROWS = read_layers(ARCHITECTURE.read_text(encoding="utf-8"))
+LAYERS = dict(ROWS)
+
+
+def layer_of(name: str, layers: dict[str, tuple[int, str]] = LAYERS) -> tuple[int, str] | None:
+    """The layer of module ``name``: its own row's, else that of its nearest package; None where no row names it."""
+    parts = name.split(".")
+    for end in range(len(parts), 0, -1):
+        found = layers.get(".".join(parts[:end]))
+        if found is not None:
+            return found
+    return None
 
 
 def module_name(path: Path) -> str:
@@ -287,9 +57,10 @@ def is_module(name: str) -> bool:
     return path.is_dir() or path.with_suffix(".py").is_file()
 
 
-def project_imports(path: Path) -> set[str]:
+def project_imports(source: str) -> set[str]:
+    """The project modules ``source`` imports, at the top or inside functions (``__init__``: the public API)."""
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("nlp_lstm"):
             base = node.module.removeprefix("nlp_lstm").lstrip(".")
             if base:  # "from nlp_lstm.data import splits" imports the module data.splits
@@ -309,14 +80,56 @@ def package_modules() -> set[str]:
     return {module_name(p) for p in PACKAGE.rglob("*.py")}
 
 
-def test_every_module_is_in_the_table():
-    assert package_modules() == set(ALLOWED)
+def upward_imports(name: str, source: str, layers: dict[str, tuple[int, str]] = LAYERS) -> list[str]:
+    """What module ``name``, whose code is ``source``, imports from a later layer (or from none), as messages."""
+    own = layer_of(name, layers)
+    found = []
+    for imported in sorted(project_imports(source) - {name}):
+        theirs = layer_of(imported, layers)
+        if own is None or theirs is None or theirs[0] > own[0]:
+            found.append(f"{name} ({own and own[1]}) imports {imported} ({theirs and theirs[1]})")
+    return found
+
+
+def test_every_module_has_a_layer_and_every_row_names_modules():
+    unplaced = sorted(name for name in package_modules() if layer_of(name) is None)
+    assert not unplaced, f"name {unplaced} in a row of the layer table of docs/architecture.md"
+    assert sorted(name for name in LAYERS if not is_module(name)) == []  # the table names no module that is gone
+    assert len(ROWS) == len(LAYERS), "a module is named in two rows of the layer table"
+    assert [layer for _, layer in sorted(set(LAYERS.values()))] == LAYER_NAMES
 
 
 def test_imports_flow_one_way():
-    for name, allowed in ALLOWED.items():
-        imported = project_imports(module_path(name)) - {name}
-        assert imported <= allowed, f"{name}.py imports {sorted(imported - allowed)}"
+    found = [line for name in sorted(package_modules()) for line in upward_imports(name, module_path(name).read_text())]
+    assert found == [], "a module imports only from its own layer and earlier ones (docs/architecture.md)"
+
+
+def test_an_upward_import_is_reported():
+    # The check itself, fed modules that do not exist: one reaching up (inside a function too), one within bounds.
+    upward = "import torch\n\ndef f():\n    from nlp_lstm.train import TrainingRun\n    from nlp_lstm import checkpoint\n"
+    assert upward_imports("model", upward) == [
+        "model (core model) imports checkpoint (storage)",
+        "model (core model) imports train (training)",
+    ]
+    assert upward_imports("data.batching", "import nlp_lstm.cli.app\n") == ["data.batching (data) imports cli.app (applications)"]
+    assert upward_imports("evaluate", "from nlp_lstm.data import splits\nfrom nlp_lstm.model import Encoder\n") == []
+    assert upward_imports("brand_new", "from nlp_lstm import errors\n") == ["brand_new (None) imports errors (base)"]
+
+
+def test_the_public_api_lists_agree():
+    # _EXPORTS resolves names at run time, the TYPE_CHECKING block tells type checkers and editors: one list, twice.
+    tree = ast.parse((PACKAGE / "__init__.py").read_text())
+    (exports,) = (
+        ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "_EXPORTS"
+    )
+    (block,) = (n for n in tree.body if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING")
+    typed = {
+        alias.asname or alias.name: f"{node.module}:{alias.name}"
+        for node in block.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert typed == {name: target if ":" in target else f"{target}:{name}" for name, target in exports.items()}
 
 
 def test_only_data_sources_imports_datasets_and_nothing_unpickles():
