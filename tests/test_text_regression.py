@@ -85,6 +85,17 @@ def test_classify_prints_a_score(trained):
     assert "label" not in line and isinstance(line["score"], float)
 
 
+def test_the_tables_show_the_score_and_a_file_is_refused_in_one_line(trained):
+    data, best, _ = trained
+    table = runner.invoke(app, ["classify", "--model", str(best), "good good film"])
+    assert table.exit_code == 0 and "rating" in table.output, table.output
+    args = ["evaluate", "classifier", "--model", str(best), "--dataset", str(data), "--label-column", "rating"]
+    figures = runner.invoke(app, args)
+    assert figures.exit_code == 0 and "spearman" in figures.output, figures.output
+    refused = runner.invoke(app, ["classify", "--model", str(best), "--input", str(data)])
+    assert refused.exit_code == 2 and "regression model predicts a score" in refused.output, refused.output
+
+
 def test_evaluate_reports_rmse_and_spearman(trained):
     data, best, _ = trained
     args = ["evaluate", "classifier", "--model", str(best), "--dataset", str(data), "--label-column", "rating", "--json"]

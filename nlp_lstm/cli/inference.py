@@ -244,6 +244,8 @@ def classify_input_file(saved: Any, options: dict[str, Any]) -> None:
     from nlp_lstm.cli.render import RowProgress
     from nlp_lstm.file_classification import classify_file
 
+    if saved.config.problem == "regression":  # issue 30: files get label and probability columns, which it has not
+        raise UsageError("classify --input writes labels; a regression model predicts a score: pass texts or '-' for stdin")
     path, output = Path(options["input_file"]), options["output"]
     with RowProgress(f"classifying {path}") as progress:
         if output is not None:
