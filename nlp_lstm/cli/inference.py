@@ -232,8 +232,9 @@ def prediction_row(prediction: Any, ids: list[Any] | None = None, start: int = 0
     row: dict[str, Any] = {"index": prediction.index}
     if ids is not None:
         row["id"] = ids[prediction.index - start]
-    if prediction.score is not None:  # a regression model (issue 30): a number, no label
-        row["score"] = prediction.score
+    score = getattr(prediction, "score", None)  # the ONNX runtime's predictions have no score: it classifies
+    if score is not None:  # a regression model (issue 30): a number, no label
+        row["score"] = score
     else:
         row |= {"label": prediction.label, "probabilities": prediction.probabilities}
     return json.dumps(row, allow_nan=False, default=str)  # NaN is not JSON: fail loudly rather than print it
@@ -244,7 +245,8 @@ def classify_input_file(saved: Any, options: dict[str, Any]) -> None:
     from nlp_lstm.cli.render import RowProgress
     from nlp_lstm.file_classification import classify_file
 
-    if saved.config.problem == "regression":  # issue 30: files get label and probability columns, which it has not
+    # Issue 30: an output file gets label and probability columns, which a regression model has not.
+    if getattr(saved.config, "problem", None) == "regression":
         raise UsageError("classify --input writes labels; a regression model predicts a score: pass texts or '-' for stdin")
     path, output = Path(options["input_file"]), options["output"]
     with RowProgress(f"classifying {path}") as progress:

@@ -205,7 +205,8 @@ def print_predictions(predictions: list[Any], texts: list[str], labels: list[str
     table = Table()
     table.add_column("#", justify="right")
     table.add_column("text")
-    scored = bool(predictions) and predictions[0].score is not None  # a regression model: its one "label" names the score
+    # A regression model's one "label" names its score (the ONNX runtime's predictions have no score).
+    scored = bool(predictions) and getattr(predictions[0], "score", None) is not None
     table.add_column(labels[0] if scored else "label", justify="right" if scored else "left")
     for name in [] if scored else labels:
         table.add_column(f"p({name})", justify="right")
