@@ -90,6 +90,11 @@ class SavedModel:
     def config(self) -> ModelConfig:
         return self.model.config  # type: ignore[return-value]
 
+    @property
+    def regression(self) -> bool:
+        """Whether it predicts a score (``--problem regression``); a teacher's config has no problem: it classifies."""
+        return getattr(self.config, "problem", None) == "regression"
+
     # The Hub conventions people know from transformers: from_pretrained / save_pretrained / push_to_hub.
     @classmethod
     def from_pretrained(

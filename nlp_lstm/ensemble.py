@@ -32,6 +32,8 @@ def combine(members: list[SavedModel], command: str | None = None) -> SavedModel
         name = saved.path or "a member"
         if saved.kind != tasks.CLASSIFIER or isinstance(saved.model, ClassifierEnsemble):
             raise UsageError(f"{name}: is not a single classifier; an ensemble is made of trained classifiers")
+        if saved.regression:  # the ensemble averages class probabilities, which a score is not
+            raise UsageError(f"{name}: predicts a score (--problem regression); an ensemble is made of classifiers")
         for what, mine, theirs in (
             ("tokenizer", saved.tokenizer, first.tokenizer),
             ("labels", saved.labels, first.labels),

@@ -286,6 +286,8 @@ def export_onnx(saved: SavedModel, output: str | os.PathLike[str], int8: bool = 
         raise UsageError(
             f"{saved.path or 'this model'}: only a single language model or classifier exports; an ensemble does not"
         )
+    if saved.regression:  # the runtime reads the output as class probabilities; a score would come out as one
+        raise UsageError(f"{saved.path or 'this model'}: a regression model (--problem regression) does not export yet")
     try:
         import onnx  # noqa: F401 - the dynamo exporter needs onnx and onnxscript, the check onnxruntime
         import onnxruntime  # noqa: F401

@@ -100,7 +100,7 @@ def classify(saved: SavedModel, texts: str | Iterable[str | None], batch_size: i
         return predictions
     labels = saved.labels or [str(i) for i in range(saved.config.num_classes)]
     ids = encode_for(saved, [texts[index] for index in kept])  # type: ignore[arg-type]  # kept: str, never None
-    if getattr(saved.config, "problem", None) == "regression":  # a teacher's config has no problem: it classifies
+    if saved.regression:
         for index, score in zip(kept, predict_scores(saved.model, ids, batch_size, saved.tokenizer.pad_id).tolist()):
             predictions[index] = Prediction(index, None, {}, score)
         return predictions

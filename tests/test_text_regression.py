@@ -130,3 +130,24 @@ def test_an_old_classifier_directory_still_loads_as_classification():
     assert not {"problem", "target_mean", "target_std"} & set(saved.config.to_dict())  # saved again, as before issue 30
     (prediction,) = nlp_lstm.classify(saved, "a wonderful, moving film")
     assert prediction.label in saved.labels and prediction.score is None
+
+
+def test_the_routes_that_read_class_probabilities_refuse_a_score_model(trained, tmp_path):
+    """Export, ensembles and the server read the head's output as class probabilities: a score model is refused."""
+    import socket
+    import subprocess
+    import sys
+
+    saved = nlp_lstm.load_model(trained[1])
+    with pytest.raises(nlp_lstm.UsageError, match="regression"):
+        nlp_lstm.export_onnx(saved, tmp_path / "export")
+    assert not (tmp_path / "export").exists()
+    with pytest.raises(nlp_lstm.UsageError, match=r"predicts a score \(--problem regression\)"):
+        nlp_lstm.build_ensemble([trained[1], trained[1]], tmp_path / "ensemble")
+    with socket.socket() as probe:  # a free port, in case the refusal failed and the server started
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    command = [sys.executable, "-m", "nlp_lstm", "serve", "--classifier", str(trained[1]), "--port", port]
+    served = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert served.returncode != 0 and "predicts a score (--problem regression); serve a classifier" in served.stderr
+    assert "Traceback" not in served.stderr

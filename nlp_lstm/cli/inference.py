@@ -246,7 +246,7 @@ def classify_input_file(saved: Any, options: dict[str, Any]) -> None:
     from nlp_lstm.file_classification import classify_file
 
     # Issue 30: an output file gets label and probability columns, which a regression model has not.
-    if getattr(saved.config, "problem", None) == "regression":
+    if saved.regression:
         raise UsageError("classify --input writes labels; a regression model predicts a score: pass texts or '-' for stdin")
     path, output = Path(options["input_file"]), options["output"]
     with RowProgress(f"classifying {path}") as progress:

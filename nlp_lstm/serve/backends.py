@@ -37,6 +37,8 @@ class TorchBackend:
             for kind, name in given.items()
         }
         self.paths = {kind: Path(saved.path) for kind, saved in self.models.items()}  # where a name (sentiment) led
+        if self.models[tasks.CLASSIFIER].regression:  # /v1/classify answers labels and probabilities, not a score
+            raise UsageError(f"{self.paths[tasks.CLASSIFIER]}: predicts a score (--problem regression); serve a classifier")
         self.adaptation = AdaptationStatistics(self.models[tasks.LM])  # gathered at the first request that adapts
 
     def classify(self, texts: list[str]) -> list[Any]:
