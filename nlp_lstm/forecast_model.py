@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from nlp_lstm import tasks
 from nlp_lstm.config import ModelConfig
 from nlp_lstm.model import Encoder
 
@@ -56,7 +57,7 @@ class Forecaster(nn.Module):
     that weighs every series alike.
     """
 
-    kind = "forecaster"
+    kind = tasks.FORECASTER
     tokenized = False  # reads numbers: its directory has no tokenizer.json
 
     def __init__(self, config: ModelConfig):

@@ -22,6 +22,7 @@ from typing import Any
 LM = "lm"
 CLASSIFIER = "classifier"
 TEACHER = "teacher"
+FORECASTER = "forecaster"
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ register(
 )
 register(
     Task(
-        kind="forecaster",  # issue 30: the encoder reading numbers, a head regressing the next steps
+        kind=FORECASTER,  # issue 30: the encoder reading numbers, a head regressing the next steps
         called="a forecaster",
         title="forecaster",
         model="nlp_lstm.forecast_model:Forecaster",

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 import nlp_lstm
+from nlp_lstm import tasks
 from nlp_lstm.cli.app import app, evaluate_app, train_app, user_errors
 from nlp_lstm.cli.inference import load_for
 from nlp_lstm.cli.options import (
@@ -45,7 +46,7 @@ from nlp_lstm.cli.render import TRAINING_LINE_EVERY_S, TrainingProgress, print_m
 from nlp_lstm.errors import UsageError
 from nlp_lstm.forecast_config import ForecastTrainConfig
 
-KIND = "forecaster"  # the task's kind in the table of tasks (nlp_lstm.tasks), as the subcommand's name
+KIND = tasks.FORECASTER  # the subcommand's name
 MODEL_DEFAULTS = ForecastTrainConfig.model_options()
 SeriesOption = Annotated[
     str,
