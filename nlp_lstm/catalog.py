@@ -183,9 +183,9 @@ def model_info(path: Path) -> dict[str, Any]:
         "kind": tasks.title(config["kind"]),
         "shape": shape,
         "parameters": entry.parameters,
-        "tokenizer": tokenizer.get("type", "?"),
-        "vocabulary": model.get("vocab_size"),
     }
+    if tokenizer:  # a model that reads numbers (a forecaster) has no tokenizer and no vocabulary to show
+        info.update(tokenizer=tokenizer.get("type", "?"), vocabulary=model.get("vocab_size"))
     if config.get("labels"):
         info["labels"] = config["labels"]
     if config.get("inputs"):

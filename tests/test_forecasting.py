@@ -180,3 +180,11 @@ def test_builtin_series_come_from_the_installed_wheel_without_importing_it():
     assert nile.values.shape == (100, 1) and nile.values[0, 0] == 1120 and nile.season == 1
     assert co2.values.shape == (526, 1) and np.isfinite(co2.values).all() and co2.season == 12
     assert ("statsmodels" in sys.modules) == imported
+
+
+def test_info_shows_no_tokenizer_or_vocabulary_for_a_model_that_reads_numbers(sine_run):
+    from nlp_lstm.catalog import model_info
+
+    info = model_info(sine_run[1].best_dir)
+    assert info["kind"] == "forecaster" and "tokenizer" not in info and "vocabulary" not in info
+    assert "LSTM" in info["shape"] and info["parameters"] > 0
