@@ -188,3 +188,18 @@ def test_info_shows_no_tokenizer_or_vocabulary_for_a_model_that_reads_numbers(si
     info = model_info(sine_run[1].best_dir)
     assert info["kind"] == "forecaster" and "tokenizer" not in info and "vocabulary" not in info
     assert "LSTM" in info["shape"] and info["parameters"] > 0
+
+
+def test_forecasting_imports_neither_pandas_nor_datasets(sine_run):
+    """Issue 30: no pandas on the LSTM inference path; a CSV is read with the csv module."""
+    import subprocess
+
+    data, result = sine_run
+    script = (
+        "import sys, nlp_lstm; "
+        f"nlp_lstm.forecast({str(result.best_dir)!r}, {str(data)!r}, hold_out=6); "
+        "print(sorted(name for name in ('pandas', 'datasets', 'statsmodels') if name in sys.modules))"
+    )
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "[]"
