@@ -52,7 +52,7 @@ from torch import nn  # noqa: E402
 import nlp_lstm  # noqa: E402
 from nlp_lstm.precision import PrecisionUnavailable, autocast, require_precision  # noqa: E402
 from nlp_lstm.tokenizer import build_tokenizer  # noqa: E402
-from nlp_lstm.train import Callback  # noqa: E402
+from nlp_lstm.training.run import Callback  # noqa: E402
 
 EMBEDDING, HIDDEN, LAYERS, SEQ_LEN, BATCH = 128, 512, 2, 256, 64
 

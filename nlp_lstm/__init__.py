@@ -45,12 +45,12 @@ _EXPORTS = {
     "generate": "nlp_lstm.sampling",
     "generate_samples": "nlp_lstm.sampling",
     "generate_stream": "nlp_lstm.sampling",
-    "train_language_model": "nlp_lstm.lm_training",
-    "train_classifier": "nlp_lstm.classifier_training",
+    "train_language_model": "nlp_lstm.training.language_model",
+    "train_classifier": "nlp_lstm.training.classifier",
     "train_teacher": "nlp_lstm.teacher.fine_tune",
     "TeacherTrainConfig": "nlp_lstm.config",
-    "Callback": "nlp_lstm.train",
-    "TrainResult": "nlp_lstm.train",
+    "Callback": "nlp_lstm.training.run",
+    "TrainResult": "nlp_lstm.training.run",
     "inspect_gates": "nlp_lstm.inspection",
     "Inspection": "nlp_lstm.inspection",
     "render_gates_html": "nlp_lstm.inspection:render_html",
@@ -60,7 +60,7 @@ _EXPORTS = {
     "load_exported": "nlp_lstm.runtime",
     "Forecaster": "nlp_lstm.forecast_model",
     "ForecastTrainConfig": "nlp_lstm.forecast_config",
-    "train_forecaster": "nlp_lstm.forecast_training",
+    "train_forecaster": "nlp_lstm.training.forecaster",
     "forecast": "nlp_lstm.forecasting",
     "Forecast": "nlp_lstm.forecasting",
     "evaluate_forecaster": "nlp_lstm.forecasting",
@@ -89,7 +89,6 @@ if TYPE_CHECKING:
     from nlp_lstm.behaviour.runner import evaluate_behaviour
     from nlp_lstm.checkpoint import SavedModel, shipped_model
     from nlp_lstm.checkpoint import save as save_model
-    from nlp_lstm.classifier_training import train_classifier
     from nlp_lstm.config import ClassifierTrainConfig, DynamicConfig, ModelConfig, SampleConfig, TeacherTrainConfig, TrainConfig
     from nlp_lstm.data.series import read_series
     from nlp_lstm.data.sources import load_labelled_splits, load_text_splits, read_texts
@@ -99,13 +98,11 @@ if TYPE_CHECKING:
     from nlp_lstm.export import export_onnx
     from nlp_lstm.forecast_config import ForecastTrainConfig
     from nlp_lstm.forecast_model import Forecaster
-    from nlp_lstm.forecast_training import train_forecaster
     from nlp_lstm.forecasting import Forecast, evaluate_forecaster, forecast, plot_forecast
     from nlp_lstm.inspection import Inspection, inspect_gates
     from nlp_lstm.inspection import render_html as render_gates_html
     from nlp_lstm.inspection import render_png as render_gates_png
     from nlp_lstm.inspection import render_terminal as render_gates_terminal
-    from nlp_lstm.lm_training import train_language_model
     from nlp_lstm.lstm import ReferenceLSTM
     from nlp_lstm.model import Classifier, ClassifierEnsemble, Encoder, LanguageModel
     from nlp_lstm.models import from_pretrained, load_model
@@ -114,4 +111,7 @@ if TYPE_CHECKING:
     from nlp_lstm.sampling import generate, generate_samples, generate_stream
     from nlp_lstm.teacher.fine_tune import train_teacher
     from nlp_lstm.tokenizer import CharTokenizer, SubwordTokenizer
-    from nlp_lstm.train import Callback, TrainResult
+    from nlp_lstm.training.classifier import train_classifier
+    from nlp_lstm.training.forecaster import train_forecaster
+    from nlp_lstm.training.language_model import train_language_model
+    from nlp_lstm.training.run import Callback, TrainResult

@@ -8,16 +8,16 @@ import torch
 import torch.nn.functional as F
 
 from nlp_lstm import checkpoint
-from nlp_lstm.classifier_training import train_classifier, trainable_groups
 from nlp_lstm.config import ClassifierTrainConfig, ModelConfig, TrainConfig
 from nlp_lstm.data.batching import ClassifierBatches, encode_texts
 from nlp_lstm.data.sources import load_labelled_splits
 from nlp_lstm.errors import DataError
-from nlp_lstm.lm_training import train_language_model
 from nlp_lstm.model import Classifier, LanguageModel, layer_groups
 from nlp_lstm.prediction import classify
 from nlp_lstm.tokenizer import CharTokenizer
-from nlp_lstm.train import TrainingError
+from nlp_lstm.training.classifier import train_classifier, trainable_groups
+from nlp_lstm.training.language_model import train_language_model
+from nlp_lstm.training.run import TrainingError
 
 SMALL = dict(embedding_dim=16, hidden_size=24, num_layers=2, dropout=0.0, embedding_dropout=0.0)
 

@@ -18,12 +18,12 @@ from safetensors.torch import load_file
 from test_train import InterruptAt  # the SIGINT-at-a-step callback of the single-process tests
 
 from nlp_lstm import checkpoint
-from nlp_lstm.classifier_training import train_classifier
 from nlp_lstm.config import ClassifierTrainConfig, TrainConfig
 from nlp_lstm.distributed import REPLICA_DIR_VARIABLE
 from nlp_lstm.files import RUN_MARKER
-from nlp_lstm.lm_training import train_language_model
-from nlp_lstm.train import TrainingError
+from nlp_lstm.training.classifier import train_classifier
+from nlp_lstm.training.language_model import train_language_model
+from nlp_lstm.training.run import TrainingError
 
 REPO = Path(__file__).resolve().parent.parent
 MODEL = dict(embedding_dim=16, hidden_size=32, num_layers=2, dropout=0.0, embedding_dropout=0.0)

@@ -7,7 +7,6 @@ import torch
 from typer.testing import CliRunner
 
 from nlp_lstm import checkpoint
-from nlp_lstm.classifier_training import train_classifier
 from nlp_lstm.cli import app
 from nlp_lstm.config import ClassifierTrainConfig, ModelConfig
 from nlp_lstm.ensemble import combine
@@ -16,6 +15,7 @@ from nlp_lstm.evaluate import evaluate_classifier
 from nlp_lstm.model import Classifier, ClassifierEnsemble
 from nlp_lstm.prediction import encode_for, predict_probabilities
 from nlp_lstm.tokenizer import CharTokenizer
+from nlp_lstm.training.classifier import train_classifier
 
 runner = CliRunner()
 SMALL = dict(embedding_dim=16, hidden_size=24, num_layers=1, dropout=0.0, embedding_dropout=0.0)

@@ -6,7 +6,7 @@ import torch
 import nlp_lstm
 from nlp_lstm import checkpoint
 from nlp_lstm.config import SampleConfig, TrainConfig
-from nlp_lstm.lm_training import train_language_model
+from nlp_lstm.training.language_model import train_language_model
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 MODEL = dict(embedding_dim=32, hidden_size=64, num_layers=2, dropout=0.0, embedding_dropout=0.0)

@@ -106,10 +106,10 @@ def test_imports_flow_one_way():
 
 def test_an_upward_import_is_reported():
     # The check itself, fed modules that do not exist: one reaching up (inside a function too), one within bounds.
-    upward = "import torch\n\ndef f():\n    from nlp_lstm.train import TrainingRun\n    from nlp_lstm import checkpoint\n"
+    upward = "import torch\n\ndef f():\n    from nlp_lstm.training.run import TrainingRun\n    from nlp_lstm import checkpoint\n"
     assert upward_imports("model", upward) == [
         "model (core model) imports checkpoint (storage)",
-        "model (core model) imports train (training)",
+        "model (core model) imports training.run (training)",
     ]
     assert upward_imports("data.batching", "import nlp_lstm.cli.app\n") == ["data.batching (data) imports cli.app (applications)"]
     assert upward_imports("evaluate", "from nlp_lstm.data import splits\nfrom nlp_lstm.model import Encoder\n") == []
@@ -156,7 +156,7 @@ def test_only_serve_imports_the_web_stack():
 
 def test_public_functions_are_not_shadowed_by_submodules():
     code = (
-        "import nlp_lstm, nlp_lstm.evaluate, nlp_lstm.classifier_training, nlp_lstm.cli; "
+        "import nlp_lstm, nlp_lstm.evaluate, nlp_lstm.training.classifier, nlp_lstm.cli; "
         "print(all(callable(getattr(nlp_lstm, n)) for n in nlp_lstm.__all__ if n != '__version__'))"
     )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "True"

@@ -9,9 +9,10 @@ import torch
 
 from nlp_lstm import checkpoint
 from nlp_lstm.config import TrainConfig
-from nlp_lstm.lm_training import train_language_model
 from nlp_lstm.precision import bf16_lstm_problem
-from nlp_lstm.train import Callback, TrainingError, learning_rate
+from nlp_lstm.training.language_model import train_language_model
+from nlp_lstm.training.optim import learning_rate
+from nlp_lstm.training.run import Callback, TrainingError
 
 MODEL = dict(embedding_dim=16, hidden_size=32, num_layers=2, dropout=0.1, embedding_dropout=0.1)
 

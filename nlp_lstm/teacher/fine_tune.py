@@ -1,7 +1,7 @@
 """Training recipe of a teacher: fine-tune a pretrained transformer encoder as a classifier, on the one loop.
 
 The same splits, labels, validation, best-model selection, early stopping, signals and resume as
-the LSTM classifier (``loop.py`` owns them). What differs: the model is a ``transformers``
+the LSTM classifier (``training/loop.py`` owns them). What differs: the model is a ``transformers``
 sequence classifier; texts keep their head and tail (``keep="both"``) up to ``max_length`` tokens,
 which bounds the cost of long reviews on a CPU; ``max_steps`` bounds it further; the learning rate
 is the small one of fine-tuning (5e-5), warmed up, then decayed.
@@ -17,15 +17,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nlp_lstm import loop, tasks
-from nlp_lstm.classifier_training import run_record, start_info, validation_figures
+from nlp_lstm import tasks
 from nlp_lstm.config import TeacherTrainConfig
 from nlp_lstm.data.batching import ClassifierBatches, encode_texts
 from nlp_lstm.data.sources import load_labelled_splits
 from nlp_lstm.distributed import Processes
 from nlp_lstm.precision import autocast
 from nlp_lstm.teacher.model import TeacherModel, load_base, load_teacher
-from nlp_lstm.train import Callback, TrainingError, TrainingRun, TrainingUsageError, TrainResult, make_optimizer
+from nlp_lstm.training import loop
+from nlp_lstm.training.labelled import run_record, start_info, validation_figures
+from nlp_lstm.training.optim import make_optimizer
+from nlp_lstm.training.run import Callback, TrainingError, TrainingRun, TrainingUsageError, TrainResult
 
 
 def train_teacher(

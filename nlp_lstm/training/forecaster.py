@@ -1,4 +1,4 @@
-"""Training recipe of the forecaster (the loop is ``loop.py``): windows of one series, cut by time.
+"""Training recipe of the forecaster (the loop is ``training/loop.py``): windows of one series, cut by time.
 
 The series is cut in three by time, never shuffled across a cut: training targets end where the
 validation part begins (its last ``horizon × origins`` points before the test part), and the test
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nlp_lstm import checkpoint, loop
+from nlp_lstm import checkpoint
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.data.series import check_windows, origins_of, read_series, training_end, windows
 from nlp_lstm.distributed import Processes
@@ -27,7 +27,9 @@ from nlp_lstm.forecast_config import ForecastTrainConfig
 from nlp_lstm.forecast_metrics import rolling_scores
 from nlp_lstm.forecast_model import Forecaster, forecaster_config
 from nlp_lstm.forecasting import predict
-from nlp_lstm.train import Callback, TrainingRun, TrainingUsageError, TrainResult, make_optimizer
+from nlp_lstm.training import loop
+from nlp_lstm.training.optim import make_optimizer
+from nlp_lstm.training.run import Callback, TrainingRun, TrainingUsageError, TrainResult
 
 
 def train_forecaster(

@@ -1,10 +1,11 @@
-"""What training shares beside the loop: devices, optimiser, schedule, signals, and the run's bookkeeping.
+"""The run's bookkeeping beside the loop: devices, signals, callbacks and the files of the run directory.
 
 A run directory holds ``train_config.json`` (the resolved settings), ``metrics.jsonl``
 (one JSON line per log window and per evaluation), ``best/`` (the best model by
 validation) and ``last/`` (the latest model plus the optimiser, RNG and loop state
 that ``--resume`` needs). Loops report through a :class:`Callback`, never print.
-The one loop is ``loop.py``; each way of training is a recipe (``lm_training.py``, ``classifier_training.py``).
+The one loop is ``training/loop.py``; the optimiser and schedule are ``training/optim.py``; each way of
+training is a recipe (``training/language_model.py``, ``training/classifier.py``, ``training/forecaster.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import torch
 
 from nlp_lstm import checkpoint
 from nlp_lstm.checkpoint import SavedModel
-from nlp_lstm.config import ClassifierTrainConfig, TeacherTrainConfig, TrainConfig, check_model_options, option, options_toml
+from nlp_lstm.config import check_model_options, option, options_toml
 from nlp_lstm.data.token_store import built_tokenizer
 from nlp_lstm.devices import select_device
 from nlp_lstm.distributed import Processes
@@ -46,11 +47,10 @@ from nlp_lstm.plots import PlotsUnavailable, plot_runs
 from nlp_lstm.precision import require_precision
 from nlp_lstm.run_directory import RunDirectory
 from nlp_lstm.tokenizer import AnyTokenizer, tokenizer_from_dict
+from nlp_lstm.training.optim import AnyTrainConfig
 
 # Options that may differ when a stopped run is resumed; every other one must match.
 RESUMABLE_CHANGES = ("max_steps", "epochs", "eval_every", "patience", "device", "threads", "precision")
-
-AnyTrainConfig = TrainConfig | ClassifierTrainConfig | TeacherTrainConfig
 
 
 class TrainingInterrupted(TrainingError, Interrupted):
@@ -89,39 +89,6 @@ class TrainResult:
     stopped_early: bool
     curves: Path | None = None  # curves.png, written when matplotlib is installed
     reports: bool = True  # False in the processes of a torchrun group other than rank 0, which write nothing
-
-
-def learning_rate(step: int, total_steps: int, config: AnyTrainConfig) -> float:
-    """Linear warm-up to ``lr`` over ``warmup_steps``, then cosine decay to ``lr * min_lr_ratio`` at ``total_steps``."""
-    if step < config.warmup_steps:
-        return config.lr * (step + 1) / config.warmup_steps
-    progress = (step - config.warmup_steps) / max(1, total_steps - config.warmup_steps)
-    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-    return config.lr * (config.min_lr_ratio + (1 - config.min_lr_ratio) * cosine)
-
-
-def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
-    for group in optimizer.param_groups:
-        group["lr"] = lr * group.get("lr_scale", 1.0)
-
-
-def make_optimizer(groups: list[tuple[list[torch.nn.Parameter], float]], weight_decay: float) -> torch.optim.AdamW:
-    """AdamW over ``(parameters, lr_scale)`` groups; matrices are decayed, biases and embeddings are not."""
-    param_groups = []
-    for params, scale in groups:
-        decay = [p for p in params if p.dim() >= 2 and not getattr(p, "_no_decay", False)]
-        rest = [p for p in params if not (p.dim() >= 2 and not getattr(p, "_no_decay", False))]
-        param_groups += [
-            {"params": decay, "weight_decay": weight_decay, "lr_scale": scale},
-            {"params": rest, "weight_decay": 0.0, "lr_scale": scale},
-        ]
-    return torch.optim.AdamW([g for g in param_groups if g["params"]], betas=(0.9, 0.99))
-
-
-def mark_embeddings_undecayed(model: torch.nn.Module) -> None:
-    for module in model.modules():
-        if isinstance(module, torch.nn.Embedding):
-            module.weight._no_decay = True  # type: ignore[attr-defined]
 
 
 @contextmanager

@@ -19,15 +19,8 @@ import torch
 
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.distributed import Processes, processes
-from nlp_lstm.train import (
-    AnyTrainConfig,
-    Callback,
-    TrainingRun,
-    TrainResult,
-    learning_rate,
-    set_learning_rate,
-    stop_signals,
-)
+from nlp_lstm.training.optim import AnyTrainConfig, learning_rate, set_learning_rate
+from nlp_lstm.training.run import Callback, TrainingRun, TrainResult, stop_signals
 
 LOG_EVERY = 10  # optimiser steps per line of metrics.jsonl
 

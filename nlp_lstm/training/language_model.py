@@ -1,4 +1,4 @@
-"""Training recipe of the language model (the loop itself is ``loop.py``).
+"""Training recipe of the language model (the loop itself is ``training/loop.py``).
 
 Stateful truncated BPTT over contiguous streams (Williams & Peng 1990; the
 layout of pytorch/examples' word_language_model): the LSTM state is carried from
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nlp_lstm import checkpoint, hub, loop, tasks
+from nlp_lstm import checkpoint, hub, tasks
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.config import REGULARISATION_FIELDS, ModelConfig, TrainConfig
 from nlp_lstm.data.batching import LMBatches, encode_stream
@@ -36,16 +36,9 @@ from nlp_lstm.metrics import language_model_loss, lm_metrics, predicted_characte
 from nlp_lstm.model import LanguageModel, detach_state
 from nlp_lstm.precision import autocast
 from nlp_lstm.tokenizer import with_newline
-from nlp_lstm.train import (
-    Callback,
-    TrainingError,
-    TrainingRun,
-    TrainingUsageError,
-    TrainResult,
-    make_optimizer,
-    mark_embeddings_undecayed,
-    shared_tokenizer,
-)
+from nlp_lstm.training import loop
+from nlp_lstm.training.optim import make_optimizer, mark_embeddings_undecayed
+from nlp_lstm.training.run import Callback, TrainingError, TrainingRun, TrainingUsageError, TrainResult, shared_tokenizer
 from nlp_lstm.vocabulary_growth import grown, new_characters
 
 STATE_RESET_STREAM = 1  # keeps the state-reset draws apart from the epoch offsets, seeded by [seed, epoch]

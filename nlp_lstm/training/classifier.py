@@ -1,4 +1,4 @@
-"""Training recipe of the text classifier, from scratch or from a language model (the loop is ``loop.py``).
+"""Training recipe of the text classifier, from scratch or from a language model (the loop is ``training/loop.py``).
 
 Cross-entropy, AdamW, gradient clipping, warm-up then cosine decay, evaluation on
 the validation split after every epoch, best-model selection by validation
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nlp_lstm import checkpoint, distillation, hub, loop, tasks
+from nlp_lstm import checkpoint, distillation, hub, tasks
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.config import REGULARISATION_FIELDS, ClassifierTrainConfig, ModelConfig
 from nlp_lstm.data.batching import ClassifierBatches, encode_texts
@@ -28,21 +28,14 @@ from nlp_lstm.data.sources import load_labelled_splits
 from nlp_lstm.data.splits import LabelledSplits
 from nlp_lstm.data.token_store import row_ids
 from nlp_lstm.distributed import Processes
-from nlp_lstm.metrics import classification_metrics
 from nlp_lstm.model import Classifier, layer_groups
 from nlp_lstm.precision import autocast
-from nlp_lstm.prediction import predict_probabilities, predict_scores
+from nlp_lstm.prediction import predict_scores
 from nlp_lstm.scores import REGRESSION, load_scored_splits, regression_metrics, target_statistics
-from nlp_lstm.train import (
-    Callback,
-    TrainingError,
-    TrainingRun,
-    TrainingUsageError,
-    TrainResult,
-    make_optimizer,
-    mark_embeddings_undecayed,
-    shared_tokenizer,
-)
+from nlp_lstm.training import loop
+from nlp_lstm.training.labelled import run_record, start_info, validation_figures
+from nlp_lstm.training.optim import make_optimizer, mark_embeddings_undecayed
+from nlp_lstm.training.run import Callback, TrainingError, TrainingRun, TrainingUsageError, TrainResult, shared_tokenizer
 
 
 def trainable_groups(epoch: int, group_count: int, config: ClassifierTrainConfig) -> int:
@@ -306,43 +299,3 @@ class ScoreRecipe(ClassifierRecipe):
             figures = [standardised_mse, metrics["rmse"], metrics["mae"], metrics["spearman"]]
         loss, rmse, mae, rho = self.group.from_main(figures)
         return {"step": run.step, "epoch": epoch, "loss": loss, "rmse": rmse, "mae": mae, "spearman": rho}, -rmse
-
-
-def run_record(kind: str, config: Any, splits: LabelledSplits, command: str | None, model: torch.nn.Module) -> dict[str, Any]:
-    """The provenance every classifier run records (an LSTM's or a teacher's)."""
-    return {
-        "kind": kind,
-        "dataset": config.dataset,
-        "splits": splits.source,
-        "labels": splits.label_names,
-        "skipped_rows": splits.skipped,
-        "command": command,
-        "parameters": sum(p.numel() for p in model.parameters()),
-    }
-
-
-def start_info(run: TrainingRun, recipe: loop.Recipe, train_texts: int) -> dict[str, Any]:
-    """What ``Callback.on_start`` receives from a classifier recipe (its model, tokenizer, batches and splits set)."""
-    return {
-        "step": run.step,
-        "max_steps": recipe.total_steps,
-        "device": str(run.device),
-        "parameters": run.record["parameters"],
-        "vocab_size": recipe.tokenizer.vocab_size,
-        "train_texts": train_texts,
-        "train_tokens": int(recipe.batches.lengths.sum()),
-        "steps_per_epoch": recipe.steps_per_epoch,
-        "splits": recipe.splits.source,
-        "labels": recipe.splits.label_names,
-        "model": recipe.model,
-    }
-
-
-def validation_figures(
-    model: Classifier, ids: list[Any], splits: LabelledSplits, pad_id: int, progress: Any = None
-) -> list[float]:
-    """Loss, accuracy and macro-F1 on the validation split."""
-    probabilities = predict_probabilities(model, ids, 64, pad_id, progress)
-    loss = float(F.nll_loss(probabilities.clamp_min(1e-12).log(), torch.tensor(splits.validation.labels)))
-    metrics = classification_metrics(splits.validation.labels, probabilities.argmax(dim=1).tolist(), splits.label_names)
-    return [loss, metrics["accuracy"], metrics["macro_f1"]]
