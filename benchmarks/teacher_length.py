@@ -26,8 +26,8 @@ import machine  # noqa: E402
 import torch  # noqa: E402
 
 import nlp_lstm  # noqa: E402
-from nlp_lstm.distillation import teacher_directory  # noqa: E402
 from nlp_lstm.teacher.labels import label_texts, read_length  # noqa: E402
+from nlp_lstm.training.distillation import teacher_directory  # noqa: E402
 
 VALIDATION = ("builtin:imdb", "builtin:rotten_tomatoes")
 

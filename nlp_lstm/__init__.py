@@ -47,7 +47,7 @@ _EXPORTS = {
     "generate_stream": "nlp_lstm.sampling",
     "train_language_model": "nlp_lstm.training.language_model",
     "train_classifier": "nlp_lstm.training.classifier",
-    "train_teacher": "nlp_lstm.teacher.fine_tune",
+    "train_teacher": "nlp_lstm.training.teacher",
     "TeacherTrainConfig": "nlp_lstm.config",
     "Callback": "nlp_lstm.training.run",
     "TrainResult": "nlp_lstm.training.run",
@@ -109,9 +109,9 @@ if TYPE_CHECKING:
     from nlp_lstm.prediction import Prediction, classify
     from nlp_lstm.runtime import load_exported
     from nlp_lstm.sampling import generate, generate_samples, generate_stream
-    from nlp_lstm.teacher.fine_tune import train_teacher
     from nlp_lstm.tokenizer import CharTokenizer, SubwordTokenizer
     from nlp_lstm.training.classifier import train_classifier
     from nlp_lstm.training.forecaster import train_forecaster
     from nlp_lstm.training.language_model import train_language_model
     from nlp_lstm.training.run import Callback, TrainResult
+    from nlp_lstm.training.teacher import train_teacher

@@ -144,7 +144,7 @@ register(
         called="a teacher (a classifier)",
         title="teacher (a transformer classifier)",
         model="nlp_lstm.teacher.model:TeacherClassifier",
-        recipe="nlp_lstm.teacher.fine_tune:train_teacher",
+        recipe="nlp_lstm.training.teacher:train_teacher",
         evaluation="nlp_lstm.evaluate:evaluate_classifier",
         metrics=CLASSIFICATION_METRICS,
         headline="{:.4f} accuracy",

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nlp_lstm import checkpoint, distillation, hub, tasks
+from nlp_lstm import checkpoint, hub, tasks
 from nlp_lstm.checkpoint import SavedModel
 from nlp_lstm.config import REGULARISATION_FIELDS, ClassifierTrainConfig, ModelConfig
 from nlp_lstm.data.batching import ClassifierBatches, encode_texts
@@ -32,7 +32,7 @@ from nlp_lstm.model import Classifier, layer_groups
 from nlp_lstm.precision import autocast
 from nlp_lstm.prediction import predict_scores
 from nlp_lstm.scores import REGRESSION, load_scored_splits, regression_metrics, target_statistics
-from nlp_lstm.training import loop
+from nlp_lstm.training import distillation, loop
 from nlp_lstm.training.labelled import run_record, start_info, validation_figures
 from nlp_lstm.training.optim import make_optimizer, mark_embeddings_undecayed
 from nlp_lstm.training.run import Callback, TrainingError, TrainingRun, TrainingUsageError, TrainResult, shared_tokenizer
