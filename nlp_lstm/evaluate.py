@@ -75,7 +75,7 @@ def evaluate_classifier(
     check_model(saved, tasks.CLASSIFIER, "evaluate_classifier")
     dataset = dataset_spec(dataset)
     check_split(split)  # before reading the data
-    if getattr(saved.config, "problem", None) == REGRESSION:  # a teacher's config has none
+    if saved.regression:
         return _evaluate_scores(saved, dataset, split, text_column, label_column, seed, batch_size, progress)
     splits = load_labelled_splits(dataset, text_column, label_column, dataset_config, seed)
     part = splits.get(split)

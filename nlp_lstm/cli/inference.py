@@ -232,9 +232,8 @@ def prediction_row(prediction: Any, ids: list[Any] | None = None, start: int = 0
     row: dict[str, Any] = {"index": prediction.index}
     if ids is not None:
         row["id"] = ids[prediction.index - start]
-    score = getattr(prediction, "score", None)  # the ONNX runtime's predictions have no score: it classifies
-    if score is not None:  # a regression model (issue 30): a number, no label
-        row["score"] = score
+    if prediction.score is not None:  # a regression model (issue 30): a number, no label
+        row["score"] = prediction.score
     else:
         row |= {"label": prediction.label, "probabilities": prediction.probabilities}
     return json.dumps(row, allow_nan=False, default=str)  # NaN is not JSON: fail loudly rather than print it

@@ -35,6 +35,7 @@ class Prediction:
     index: int
     label: str | None
     probabilities: dict[str, float] = field(default_factory=dict)
+    score: float | None = None  # as the torch one's; an export is always a classifier (export refuses a score model)
 
 
 @dataclass
