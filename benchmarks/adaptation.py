@@ -29,7 +29,7 @@ import machine  # noqa: E402
 import torch  # noqa: E402
 
 import nlp_lstm  # noqa: E402
-from nlp_lstm.metrics import language_model_metrics  # noqa: E402
+from nlp_lstm.metrics import measure_language_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,8 +67,8 @@ def main() -> None:
         started = time.perf_counter()
         adapted = nlp_lstm.adapt(saved, text[:half])
         seconds = time.perf_counter() - started
-        before = language_model_metrics(saved, [text[half:]])["bits_per_char"]
-        after = language_model_metrics(adapted, [text[half:]])["bits_per_char"]
+        before = measure_language_model(saved, [text[half:]])["bits_per_char"]
+        after = measure_language_model(adapted, [text[half:]])["bits_per_char"]
         table.append(
             f"| {name} | {half:,} | {len(text) - half:,} | {before:.3f} | {after:.3f} | {before - after:.3f} | {seconds:.0f} |"
         )

@@ -34,7 +34,7 @@ import nlp_lstm  # noqa: E402
 from nlp_lstm.data.batching import encode_stream  # noqa: E402
 from nlp_lstm.dynamic import DynamicConfig, dynamic_loss  # noqa: E402
 from nlp_lstm.evaluate import dynamic_statistics, statistics_source  # noqa: E402
-from nlp_lstm.metrics import language_model_metrics  # noqa: E402
+from nlp_lstm.metrics import measure_language_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 UNSEEN = ROOT / "data" / "rotten_tomatoes_unseen.csv"
@@ -62,9 +62,9 @@ def grid_search(saved, rms, texts: list[str], args: argparse.Namespace) -> tuple
 
 def measure(saved, rms, texts: list[str], config: DynamicConfig) -> dict[str, float]:
     started = time.perf_counter()
-    static = language_model_metrics(saved, texts)
+    static = measure_language_model(saved, texts)
     middle = time.perf_counter()
-    dynamic = language_model_metrics(saved, texts, dynamic=(config, rms))
+    dynamic = measure_language_model(saved, texts, dynamic=(config, rms))
     ended = time.perf_counter()
     return {
         "static": static["bits_per_char"],

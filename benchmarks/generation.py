@@ -37,7 +37,7 @@ import torch  # noqa: E402
 
 import nlp_lstm  # noqa: E402
 from nlp_lstm.catalog import shipped_model_dir  # noqa: E402
-from nlp_lstm.checkpoint import SavedModel  # noqa: E402
+from nlp_lstm.checkpoint import ModelBundle  # noqa: E402
 from nlp_lstm.config import ModelConfig, SampleConfig  # noqa: E402
 from nlp_lstm.model import LanguageModel  # noqa: E402
 from nlp_lstm.sampling import generate_stream  # noqa: E402
@@ -51,7 +51,7 @@ def per_char(run, steps: int, batch: int, device: torch.device) -> float:
     return (machine.now(device) - started) / steps / batch * 1e6
 
 
-def variants(saved: SavedModel, batch: int, args) -> dict:
+def variants(saved: ModelBundle, batch: int, args) -> dict:
     """name -> callable(steps) for one model and batch size; each starts from a primed state."""
     model = saved.model
     stepper = LSTMStepper(model)
@@ -101,7 +101,7 @@ def main() -> None:
     config = ModelConfig(vocab_size=shipped.config.vocab_size, embedding_dim=128, hidden_size=512, num_layers=2)
     models = {
         "shipped 2×640": shipped,
-        "2×512 (random weights)": SavedModel(LanguageModel(config).to(device).eval(), shipped.tokenizer, "lm", None, {}),
+        "2×512 (random weights)": ModelBundle(LanguageModel(config).to(device).eval(), shipped.tokenizer, "lm", None, {}),
     }
     rows = []
     with torch.inference_mode():

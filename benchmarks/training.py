@@ -51,7 +51,7 @@ from torch import nn  # noqa: E402
 
 import nlp_lstm  # noqa: E402
 from nlp_lstm.precision import PrecisionUnavailable, autocast, require_precision  # noqa: E402
-from nlp_lstm.tokenizer import build_tokenizer  # noqa: E402
+from nlp_lstm.tokenizer import train_tokenizer  # noqa: E402
 from nlp_lstm.training.run import Callback  # noqa: E402
 
 EMBEDDING, HIDDEN, LAYERS, SEQ_LEN, BATCH = 128, 512, 2, 256, 64
@@ -194,7 +194,7 @@ def main() -> None:
     except PrecisionUnavailable as error:
         parser.exit(2, f"error: {error}\n")
     where = machine.describe()
-    vocab = build_tokenizer("char", nlp_lstm.load_text_splits("builtin:shakespeare").train).vocab_size
+    vocab = train_tokenizer("char", nlp_lstm.load_text_splits("builtin:shakespeare").train).vocab_size
     dtype = torch.bfloat16 if args.precision == "bf16" else torch.float32
     peak = matmul_peak(device, dtype)
     print(f"{args.precision} matmul peak on {device}: {peak:.1f} GFLOP/s", flush=True)

@@ -31,7 +31,7 @@ _EXPORTS = {
     "load_text_splits": "nlp_lstm.data.sources",
     "load_labelled_splits": "nlp_lstm.data.sources",
     "read_texts": "nlp_lstm.data.sources",
-    "SavedModel": "nlp_lstm.checkpoint",
+    "ModelBundle": "nlp_lstm.checkpoint",
     "load_model": "nlp_lstm.models",
     "shipped_model": "nlp_lstm.checkpoint",
     "from_pretrained": "nlp_lstm.models",
@@ -87,7 +87,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from nlp_lstm.adaptation import adapt
     from nlp_lstm.behaviour.runner import evaluate_behaviour
-    from nlp_lstm.checkpoint import SavedModel, shipped_model
+    from nlp_lstm.checkpoint import ModelBundle, shipped_model
     from nlp_lstm.checkpoint import save as save_model
     from nlp_lstm.config import ClassifierTrainConfig, DynamicConfig, ModelConfig, SampleConfig, TeacherTrainConfig, TrainConfig
     from nlp_lstm.data.series import read_series

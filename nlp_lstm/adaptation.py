@@ -14,18 +14,18 @@ from collections.abc import Iterable
 from typing import Any
 
 from nlp_lstm import tasks
-from nlp_lstm.checkpoint import SavedModel
+from nlp_lstm.checkpoint import ModelBundle
 from nlp_lstm.config import DynamicConfig, TrainConfig
 from nlp_lstm.data.batching import encode_stream
 from nlp_lstm.data.sources import load_text_splits
 from nlp_lstm.dynamic import cached_statistics, dynamic_loss, gradient_statistics, statistics_key, store_statistics
 from nlp_lstm.errors import UsageError
-from nlp_lstm.metrics import lm_metrics, predicted_characters
+from nlp_lstm.metrics import loss_metrics, predicted_characters
 
 Progress = Any  # progress(done, total), as everywhere in the library
 
 
-def statistics_source(saved: SavedModel, dataset: str | None, text_column: str) -> dict[str, Any]:
+def statistics_source(saved: ModelBundle, dataset: str | None, text_column: str) -> dict[str, Any]:
     """Where the gradient statistics of dynamic evaluation come from: the model's own training data by default."""
     if dataset is not None:
         return {"dataset": dataset, "text_column": text_column, "dataset_config": None, "seed": 0}
@@ -39,7 +39,7 @@ def statistics_source(saved: SavedModel, dataset: str | None, text_column: str) 
 
 
 def dynamic_statistics(
-    saved: SavedModel, config: DynamicConfig, source: dict[str, Any], progress: Progress | None = None
+    saved: ModelBundle, config: DynamicConfig, source: dict[str, Any], progress: Progress | None = None
 ) -> list[Any]:
     """The gradient RMS of ``saved`` on the training split of ``source``: from the cache, or gathered once and cached."""
     key = statistics_key(saved.model, json.dumps(source, sort_keys=True), config)
@@ -52,13 +52,13 @@ def dynamic_statistics(
 
 
 def adapt(
-    saved: SavedModel,
+    saved: ModelBundle,
     texts: str | Iterable[str],
     config: DynamicConfig | None = None,
     statistics_dataset: str | None = None,
     progress: Progress | None = None,
     statistics_progress: Progress | None = None,
-) -> SavedModel:
+) -> ModelBundle:
     """A copy of the language model ``saved`` adapted to ``texts`` (one string is one text); ``saved`` is unchanged.
 
     The copy's ``training`` record says what it was adapted on and how well it read it: the bits/char of
@@ -74,7 +74,7 @@ def adapt(
     source = statistics_source(saved, statistics_dataset, "text")
     rms = dynamic_statistics(saved, config, source, statistics_progress)
     result = dynamic_loss(saved.model, stream, rms, config, progress)
-    read = lm_metrics(result.nats, result.tokens, predicted_characters(texts, saved.tokenizer, stream))
+    read = loss_metrics(result.nats, result.tokens, predicted_characters(texts, saved.tokenizer, stream))
     adapted_on = {
         "texts": len(texts),
         "characters": read["characters"],
@@ -83,6 +83,6 @@ def adapt(
         "from": str(saved.path) if saved.path else None,
     }
     training = {**saved.training, "adapted_on": adapted_on}
-    return SavedModel(
+    return ModelBundle(
         result.model.eval(), saved.tokenizer, tasks.LM, None, training, None, dict(saved.inputs), saved.weights_dtype
     )

@@ -19,9 +19,9 @@ from nlp_lstm.errors import UsageError
 def check_model(saved: Any, kind: str, task: str) -> None:
     """Refuse anything but a loaded model of ``kind`` for ``task`` (the public function's name)."""
     # Lazy: the CLI checks its texts with is_blank before torch is imported (a usage error comes at once).
-    from nlp_lstm.checkpoint import ModelLoadError, SavedModel
+    from nlp_lstm.checkpoint import ModelBundle, ModelLoadError
 
-    if not isinstance(saved, SavedModel):
+    if not isinstance(saved, ModelBundle):
         raise UsageError(f"{task} takes a model loaded by nlp_lstm.load_model(NAME_OR_PATH), got {type(saved).__name__}")
     if saved.kind != kind:
         raise ModelLoadError(

@@ -74,7 +74,7 @@ def shipped_model(name: str) -> Path:
 
 
 @dataclass
-class SavedModel:
+class ModelBundle:
     """A model with everything needed to use it: tokenizer, kind, labels, provenance."""
 
     model: nn.Module
@@ -99,7 +99,7 @@ class SavedModel:
     @classmethod
     def from_pretrained(
         cls, name_or_path: str | Path, device: str | torch.device = "cpu", kind: str | None = None, revision: str | None = None
-    ) -> SavedModel:
+    ) -> ModelBundle:
         """Load a model directory, or a Hub repo id (``owner/name``) when no such path exists locally."""
         return load(hub.resolve(name_or_path, revision), device=device, kind=kind)
 
@@ -120,7 +120,7 @@ def _write_json(path: Path, data: Any) -> None:
         path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def write_model_files(directory: Path, saved: SavedModel) -> None:
+def write_model_files(directory: Path, saved: ModelBundle) -> None:
     """Write the files of a model directory into an existing (staging) directory.
 
     A model that is not an LSTM (a transformer teacher) brings its own ``write``.
@@ -155,7 +155,7 @@ def write_model_files(directory: Path, saved: SavedModel) -> None:
     _write_json(directory / TRAINING_FILE, saved.training)
 
 
-def save(saved: SavedModel, directory: str | Path, card: bool = False) -> Path:
+def save(saved: ModelBundle, directory: str | Path, card: bool = False) -> Path:
     """Save atomically to ``directory``, replacing a model there; with ``card``, a ``README.md`` too.
 
     A directory that holds anything but a model's own files is never replaced: that raises
@@ -206,7 +206,7 @@ def check_model_directory(directory: Path) -> None:
         raise ModelLoadError(f"{directory}: no such model directory")
 
 
-def load(directory: str | Path, device: str | torch.device = "cpu", kind: str | None = None) -> SavedModel:
+def load(directory: str | Path, device: str | torch.device = "cpu", kind: str | None = None) -> ModelBundle:
     """Load a model directory strictly onto ``device``; ``kind`` (one of ``tasks.model_kinds()``) if required.
 
     Every check that needs no weights comes first, and the sizes in ``config.json`` are checked
@@ -233,7 +233,7 @@ def load(directory: str | Path, device: str | torch.device = "cpu", kind: str | 
         raise ModelLoadError(f"{directory / CONFIG_FILE}: weights_dtype must be one of {', '.join(WEIGHT_DTYPES)}")
     model = _load_weights(directory, config["kind"], model_config, member_configs, device)
     training = _read_json(directory / TRAINING_FILE, "training record") if (directory / TRAINING_FILE).exists() else {}
-    return SavedModel(model, tokenizer, config["kind"], labels, training, directory, config.get("inputs") or {}, weights_dtype)
+    return ModelBundle(model, tokenizer, config["kind"], labels, training, directory, config.get("inputs") or {}, weights_dtype)
 
 
 def _load_tokenizer(directory: Path, kind: str) -> AnyTokenizer | None:

@@ -11,18 +11,18 @@ from typing import Any
 from nlp_lstm import tasks
 from nlp_lstm.adaptation import dynamic_statistics, statistics_source
 from nlp_lstm.arguments import check_config, check_model, dataset_spec
-from nlp_lstm.checkpoint import SavedModel
+from nlp_lstm.checkpoint import ModelBundle
 from nlp_lstm.config import ClassifierTrainConfig, TrainConfig
 from nlp_lstm.data.sources import load_labelled_splits, load_text_splits
 from nlp_lstm.data.splits import check_split
 from nlp_lstm.dynamic import DynamicConfig
-from nlp_lstm.metrics import classifier_metrics, language_model_metrics
+from nlp_lstm.metrics import measure_classifier, measure_language_model
 from nlp_lstm.prediction import Progress, encode_for, predict_scores
 from nlp_lstm.scores import REGRESSION, load_scored_splits, regression_metrics
 
 
 def evaluate_language_model(
-    saved: SavedModel,
+    saved: ModelBundle,
     dataset: str = TrainConfig.dataset,
     split: str = "test",
     text_column: str = "text",
@@ -51,15 +51,15 @@ def evaluate_language_model(
     check_split(split)  # before reading the data
     texts = load_text_splits(dataset, text_column, dataset_config, seed).get(split)
     if dynamic is None:
-        return {"dataset": dataset, "split": split, **language_model_metrics(saved, texts, batch_size, seq_len, progress)}
+        return {"dataset": dataset, "split": split, **measure_language_model(saved, texts, batch_size, seq_len, progress)}
     source = statistics_source(saved, statistics_dataset, text_column)
     rms = dynamic_statistics(saved, dynamic, source, statistics_progress)
-    metrics = language_model_metrics(saved, texts, progress=progress, dynamic=(dynamic, rms))
+    metrics = measure_language_model(saved, texts, progress=progress, dynamic=(dynamic, rms))
     return {"dataset": dataset, "split": split, **metrics, "dynamic": {**dynamic.to_dict(), "statistics": source}}
 
 
 def evaluate_classifier(
-    saved: SavedModel,
+    saved: ModelBundle,
     dataset: str = ClassifierTrainConfig.dataset,
     split: str = "test",
     text_column: str = "text",
@@ -79,12 +79,12 @@ def evaluate_classifier(
         return _evaluate_scores(saved, dataset, split, text_column, label_column, seed, batch_size, progress)
     splits = load_labelled_splits(dataset, text_column, label_column, dataset_config, seed)
     part = splits.get(split)
-    metrics = classifier_metrics(saved, part.texts, [splits.label_names[y] for y in part.labels], batch_size, progress)
+    metrics = measure_classifier(saved, part.texts, [splits.label_names[y] for y in part.labels], batch_size, progress)
     return {"dataset": dataset, "split": split, "splits": splits.source, "skipped_rows": splits.skipped, **metrics}
 
 
 def _evaluate_scores(
-    saved: SavedModel, dataset: str, split: str, text_column: str, label_column: str, seed: int, batch_size: int, progress: Any
+    saved: ModelBundle, dataset: str, split: str, text_column: str, label_column: str, seed: int, batch_size: int, progress: Any
 ) -> dict[str, Any]:
     """RMSE, MAE (in the data's units) and Spearman of a regression model on ``split``, split as training split it."""
     splits = load_scored_splits(dataset, text_column, label_column, seed)

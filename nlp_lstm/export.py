@@ -36,7 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from nlp_lstm import tasks
-from nlp_lstm.checkpoint import SavedModel
+from nlp_lstm.checkpoint import ModelBundle
 from nlp_lstm.errors import NlpLstmError, UsageError
 from nlp_lstm.files import NotOurFiles, atomic_directory
 from nlp_lstm.model import Classifier, LanguageModel
@@ -183,7 +183,7 @@ def module_model(module: nn.Module) -> nn.Module:
     return module.model if isinstance(module, LanguageModelStep) else module
 
 
-def tokenizer_description(saved: SavedModel) -> tuple[dict[str, Any], dict[str, Any]]:
+def tokenizer_description(saved: ModelBundle) -> tuple[dict[str, Any], dict[str, Any]]:
     """The tokenizer file's content and what a reader needs to know of it.
 
     A subword vocabulary is written as the ``tokenizers`` library's own JSON, which its Rust,
@@ -200,7 +200,7 @@ def tokenizer_description(saved: SavedModel) -> tuple[dict[str, Any], dict[str, 
     return data["tokenizer"], info
 
 
-def signature(saved: SavedModel, exporter: dict[str, str], tokenizer: dict[str, Any]) -> dict[str, Any]:
+def signature(saved: ModelBundle, exporter: dict[str, str], tokenizer: dict[str, Any]) -> dict[str, Any]:
     """What the inputs and outputs mean, for a program in any language."""
     config = saved.config
     common = {"format_version": SIGNATURE_VERSION, "kind": saved.kind, "file": ONNX_FILE, "opset": OPSET, **exporter}
@@ -273,13 +273,13 @@ def quantize_int8(source: Path, target: Path) -> dict[str, Any]:
     }
 
 
-def export_onnx(saved: SavedModel, output: str | os.PathLike[str], int8: bool = False) -> Path:
+def export_onnx(saved: ModelBundle, output: str | os.PathLike[str], int8: bool = False) -> Path:
     """Write ``saved`` as an ONNX export directory at ``output`` (see ``docs/onnx.md``); returns its path.
 
     ``int8``: int8 weights by ONNX Runtime's dynamic quantisation, smaller; faster or not as
     ``docs/onnx.md`` records (outputs differ from float32 by the quantisation's error).
     """
-    if not isinstance(saved, SavedModel):
+    if not isinstance(saved, ModelBundle):
         raise UsageError(f"export_onnx takes a model loaded by nlp_lstm.load_model(NAME_OR_PATH), got {type(saved).__name__}")
     model = saved.model
     if type(model) not in (LanguageModel, Classifier):

@@ -20,7 +20,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from nlp_lstm.checkpoint import SavedModel
+from nlp_lstm.checkpoint import ModelBundle
 from nlp_lstm.data.tables import STDOUT, TableReader, TableWriter, table_format
 from nlp_lstm.errors import DataError, NlpLstmError, UsageError
 from nlp_lstm.prediction import Prediction, classify
@@ -28,7 +28,7 @@ from nlp_lstm.prediction import Prediction, classify
 FileProgress = Callable[[int, float], None]  # rows classified so far, their share of the file's rows
 
 
-def classify_kept(saved: SavedModel, texts: list[Any], batch_size: int = 64, first_index: int = 0) -> list[Prediction]:
+def classify_kept(saved: ModelBundle, texts: list[Any], batch_size: int = 64, first_index: int = 0) -> list[Prediction]:
     """Predictions of the texts that are not blank, each with its position among ``texts`` (plus ``first_index``).
 
     ``classify`` gives a blank text no label; a file's output leaves its row out (and the caller counts it).
@@ -106,7 +106,7 @@ def texts_of(table: pa.Table, column: str, path: Path) -> list[Any]:
 
 
 def classified_chunks(
-    saved: SavedModel, path: Path, text_column: str = "text", batch_size: int = 64, progress: FileProgress | None = None
+    saved: ModelBundle, path: Path, text_column: str = "text", batch_size: int = 64, progress: FileProgress | None = None
 ) -> Iterator[ClassifiedChunk]:
     """The chunks of ``path`` with the predictions of their rows; a file of no rows, or of blank texts only, has no texts,
     as no arguments have none."""
@@ -167,7 +167,7 @@ def stopped(error: NlpLstmError, rows: int, output: str) -> None:
 
 
 def classify_file(
-    saved: SavedModel,
+    saved: ModelBundle,
     path: Path,
     output: str,
     text_column: str = "text",

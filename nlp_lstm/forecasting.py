@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nlp_lstm.checkpoint import SavedModel
+from nlp_lstm.checkpoint import ModelBundle
 from nlp_lstm.data.series import Series, SeriesUsageError, origins_of, read_series
 from nlp_lstm.errors import UsageError
 from nlp_lstm.forecast_metrics import rolling_scores, seasonal_naive
@@ -38,9 +38,9 @@ class Forecast:
         return {"target": self.target, "origin": self.origin, "forecast": self.values.tolist(), "actual": self.actual.tolist()}
 
 
-def load_forecaster(model: str | Path | SavedModel, device: str | torch.device = "cpu") -> SavedModel:
+def load_forecaster(model: str | Path | ModelBundle, device: str | torch.device = "cpu") -> ModelBundle:
     """A forecaster by any name ``load_model`` takes, or one already loaded; any other kind refused in one line."""
-    if isinstance(model, SavedModel):
+    if isinstance(model, ModelBundle):
         if model.kind != Forecaster.kind:
             raise UsageError(f"this needs a forecaster, got a model of kind {model.kind!r}")
         return model
@@ -60,7 +60,7 @@ def predict(model: Forecaster, values: np.ndarray, lookback: int, origins: list[
         return model(inputs).double().cpu().numpy()
 
 
-def read_model_series(saved: SavedModel, dataset: str | Path | None = None) -> Series:
+def read_model_series(saved: ModelBundle, dataset: str | Path | None = None) -> Series:
     """The series ``dataset`` names (else the one the model was trained on), with the model's columns."""
     inputs = saved.inputs
     source = str(dataset) if dataset is not None else inputs["dataset"]
@@ -68,7 +68,7 @@ def read_model_series(saved: SavedModel, dataset: str | Path | None = None) -> S
 
 
 def forecast(
-    model: str | Path | SavedModel, input: str | Path, hold_out: int = 0, device: str | torch.device = "cpu"
+    model: str | Path | ModelBundle, input: str | Path, hold_out: int = 0, device: str | torch.device = "cpu"
 ) -> Forecast:
     """The next points after the series ``input`` (a CSV file with the model's columns, or ``builtin:NAME``).
 
@@ -85,7 +85,7 @@ def forecast(
 
 
 def evaluate_forecaster(
-    model: str | Path | SavedModel, dataset: str | Path | None = None, origins: int | None = None, device: str = "cpu"
+    model: str | Path | ModelBundle, dataset: str | Path | None = None, origins: int | None = None, device: str = "cpu"
 ) -> dict[str, Any]:
     """MASE, sMAPE, MAE and RMSE on the last ``horizon × origins`` points, from ``origins`` rolling origins.
 

@@ -42,7 +42,7 @@ from nlp_lstm.errors import NlpLstmError, UsageError
 if TYPE_CHECKING:
     from rich.text import Text
 
-    from nlp_lstm.checkpoint import SavedModel
+    from nlp_lstm.checkpoint import ModelBundle
 
 MAX_TOKENS = 1000
 PNG_ROW_TOKENS = 100  # columns per row of the PNG heatmap: narrow enough for each token's character under it
@@ -140,7 +140,7 @@ class Inspection:
 
 
 def inspect_gates(
-    saved: SavedModel, text: str | None = None, max_tokens: int = MAX_TOKENS, tolerance: float = 1e-4
+    saved: ModelBundle, text: str | None = None, max_tokens: int = MAX_TOKENS, tolerance: float = 1e-4
 ) -> Inspection:
     """Record every gate of ``saved``'s encoder over the first ``max_tokens`` tokens of ``text`` (default: :data:`DEFAULT_TEXT`).
 

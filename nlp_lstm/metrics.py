@@ -18,7 +18,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from nlp_lstm.checkpoint import SavedModel
+from nlp_lstm.checkpoint import ModelBundle
 from nlp_lstm.data.batching import encode_stream, eval_batches
 from nlp_lstm.dynamic import DynamicConfig, dynamic_loss
 from nlp_lstm.errors import DataError
@@ -76,7 +76,7 @@ def predicted_characters(texts: Iterable[str], tokenizer: Any, stream: torch.Ten
     return characters + max(0, count - 1) - len(tokenizer.decode(stream[:1].tolist()))
 
 
-def lm_metrics(nats: float, tokens: int, characters: int) -> dict[str, float]:
+def loss_metrics(nats: float, tokens: int, characters: int) -> dict[str, float]:
     """Per-token loss and perplexity, and per-character loss, comparable across tokenizers."""
     per_token = nats / tokens
     per_char = nats / max(1, characters)
@@ -90,7 +90,7 @@ def lm_metrics(nats: float, tokens: int, characters: int) -> dict[str, float]:
     }
 
 
-def classification_metrics(labels: list[int], predicted: list[int], names: list[str]) -> dict[str, Any]:
+def prediction_metrics(labels: list[int], predicted: list[int], names: list[str]) -> dict[str, Any]:
     """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix."""
     size = len(names)
     confusion = torch.zeros(size, size, dtype=torch.long)
@@ -115,8 +115,8 @@ def classification_metrics(labels: list[int], predicted: list[int], names: list[
     }
 
 
-def language_model_metrics(
-    saved: SavedModel,
+def measure_language_model(
+    saved: ModelBundle,
     texts: Iterable[str],
     batch_size: int = 64,
     seq_len: int = 256,
@@ -135,13 +135,13 @@ def language_model_metrics(
         result = dynamic_loss(saved.model, stream, rms, settings, progress)
         nats, count = result.nats, result.tokens
     characters = predicted_characters(texts, saved.tokenizer, stream)
-    metrics: dict[str, Any] = lm_metrics(nats, count, characters)
+    metrics: dict[str, Any] = loss_metrics(nats, count, characters)
     metrics["unknown_characters"] = int((stream[1:] == saved.tokenizer.unk_id).sum())
     return metrics
 
 
-def classifier_metrics(
-    saved: SavedModel, texts: list[str], labels: list[str], batch_size: int = 64, progress: Progress | None = None
+def measure_classifier(
+    saved: ModelBundle, texts: list[str], labels: list[str], batch_size: int = 64, progress: Progress | None = None
 ) -> dict[str, Any]:
     """Classification metrics of ``saved`` on ``texts`` whose true labels are named ``labels``; matched by name."""
     names = saved.labels or []
@@ -151,4 +151,4 @@ def classifier_metrics(
         raise DataError(f"labels {unknown} of the data are unknown to this model (it knows {', '.join(names)})")
     ids = encode_for(saved, texts)
     probabilities = predict_probabilities(saved.model, ids, batch_size, saved.tokenizer.pad_id, progress)
-    return classification_metrics([index[name] for name in labels], probabilities.argmax(dim=1).tolist(), names)
+    return prediction_metrics([index[name] for name in labels], probabilities.argmax(dim=1).tolist(), names)

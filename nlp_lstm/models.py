@@ -14,14 +14,14 @@ from pathlib import Path
 import torch
 
 from nlp_lstm import checkpoint, hub, tasks
-from nlp_lstm.checkpoint import SavedModel
+from nlp_lstm.checkpoint import ModelBundle
 from nlp_lstm.errors import UsageError
 from nlp_lstm.teacher.base import is_teacher_directory
 
 
 def load_model(
     name_or_path: str | Path, device: str | torch.device = "cpu", kind: str | None = None, revision: str | None = None
-) -> SavedModel:
+) -> ModelBundle:
     """The model ``name_or_path`` names, on ``device``; with ``kind`` (``tasks.model_kinds()``), refuse any other kind.
 
     ``name_or_path`` is resolved in one order, the same for the API, the CLI's ``--model`` and the server:
@@ -50,6 +50,6 @@ def load_model(
 
 def from_pretrained(
     name_or_path: str | Path, device: str | torch.device = "cpu", kind: str | None = None, revision: str | None = None
-) -> SavedModel:
+) -> ModelBundle:
     """:func:`load_model` under the name ``transformers`` users know: it takes the same names, in the same order."""
     return load_model(name_or_path, device=device, kind=kind, revision=revision)

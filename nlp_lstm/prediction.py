@@ -16,7 +16,7 @@ from torch import nn
 
 from nlp_lstm import tasks
 from nlp_lstm.arguments import check_model, is_blank, text_list
-from nlp_lstm.checkpoint import SavedModel
+from nlp_lstm.checkpoint import ModelBundle
 from nlp_lstm.config import ClassifierTrainConfig
 from nlp_lstm.data.batching import ClassifierBatches, encode_texts
 from nlp_lstm.errors import UsageError
@@ -75,13 +75,13 @@ def predict_outputs(
     return result
 
 
-def encode_for(saved: SavedModel, texts: list[str]) -> list[np.ndarray]:
+def encode_for(saved: ModelBundle, texts: list[str]) -> list[np.ndarray]:
     inputs = saved.inputs or {}
     policy = {**DEFAULT_INPUTS, **inputs}
     return encode_texts(texts, saved.tokenizer, policy["max_length"], policy["keep"])
 
 
-def classify(saved: SavedModel, texts: str | Iterable[str | None], batch_size: int = 64) -> list[Prediction]:
+def classify(saved: ModelBundle, texts: str | Iterable[str | None], batch_size: int = 64) -> list[Prediction]:
     """The label and the probability of every class for each text: a list of one :class:`Prediction` per text, in order.
 
     ``texts`` is one string, which is one text (as in ``transformers.pipeline``; the answer is then a

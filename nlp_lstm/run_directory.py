@@ -102,7 +102,7 @@ class RunDirectory:
             raise RunDirectoryError(str(error)) from None
         self.locks.append(RunLock(out))  # nobody may train in the run this one replaces
 
-    def begin(self) -> Path:
+    def prepare(self) -> Path:
         """Make the directory the new run writes to (its settings go in next); return it."""
         out = self.place
         if out.is_dir() and has_checkpoint(out):  # --overwrite of a run that saved: write beside it
@@ -123,7 +123,7 @@ class RunDirectory:
     def replacing(self) -> bool:
         return self.directory != self.output_dir
 
-    def commit(self) -> None:
+    def swap_in(self) -> None:
         """After the new run's first complete ``last/``: swap it in for the run it replaces, and delete that one."""
         if not self.replacing:
             return

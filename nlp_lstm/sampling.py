@@ -16,7 +16,7 @@ from torch import Tensor
 
 from nlp_lstm import tasks
 from nlp_lstm.arguments import check_config, check_model, check_prompt
-from nlp_lstm.checkpoint import SavedModel
+from nlp_lstm.checkpoint import ModelBundle
 from nlp_lstm.config import SampleConfig
 from nlp_lstm.stepping import KernelStepper, LSTMStepper, stepper_for
 
@@ -83,7 +83,7 @@ def cached_stepper(model: torch.nn.Module, banned: list[int]) -> LSTMStepper | K
     return cached[1]
 
 
-def generate_stream(saved: SavedModel, prompt: str = "", config: SampleConfig | None = None) -> Iterator[tuple[int, str]]:
+def generate_stream(saved: ModelBundle, prompt: str = "", config: SampleConfig | None = None) -> Iterator[tuple[int, str]]:
     """Yield ``(sample_index, text_piece)`` as characters are produced, sample after sample.
 
     ``prompt`` is one string, the text to continue (empty: start from a newline); its last
@@ -97,7 +97,7 @@ def generate_stream(saved: SavedModel, prompt: str = "", config: SampleConfig | 
 
 
 @torch.inference_mode()
-def _stream(saved: SavedModel, prompt: str, config: SampleConfig) -> Iterator[tuple[int, str]]:
+def _stream(saved: ModelBundle, prompt: str, config: SampleConfig) -> Iterator[tuple[int, str]]:
     model, tokenizer = saved.model, saved.tokenizer
     model.eval()
     device = next(model.parameters()).device
@@ -122,7 +122,7 @@ def _stream(saved: SavedModel, prompt: str, config: SampleConfig) -> Iterator[tu
             step_logits, state = stepper.step(next_id.to(device), state)
 
 
-def generate_samples(saved: SavedModel, prompt: str = "", config: SampleConfig | None = None) -> list[str]:
+def generate_samples(saved: ModelBundle, prompt: str = "", config: SampleConfig | None = None) -> list[str]:
     """The continuations of the one string ``prompt`` (without the prompt), a list of ``config.num_samples`` strings."""
     pieces = generate_stream(saved, prompt, config)  # checks the arguments first
     config = config or SampleConfig()
@@ -132,7 +132,7 @@ def generate_samples(saved: SavedModel, prompt: str = "", config: SampleConfig |
     return ["".join(pieces) for pieces in samples]
 
 
-def generate(saved: SavedModel, prompt: str = "", config: SampleConfig | None = None) -> str:
+def generate(saved: ModelBundle, prompt: str = "", config: SampleConfig | None = None) -> str:
     """One continuation of the one string ``prompt`` (without the prompt), as a string; ``config.num_samples`` is ignored."""
     check_config(config, SampleConfig)
     config = (config or SampleConfig()).replace(num_samples=1)

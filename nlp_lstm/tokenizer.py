@@ -260,7 +260,7 @@ AnyTokenizer = Union[CharTokenizer, SubwordTokenizer, PretrainedTokenizer]
 TOKENIZER_KINDS = ("char", "bpe", "wordpiece")
 
 
-def build_tokenizer(kind: str, texts: list[str], vocab_size: int = 8000) -> AnyTokenizer:
+def train_tokenizer(kind: str, texts: list[str], vocab_size: int = 8000) -> AnyTokenizer:
     """A ``char`` or ``bpe`` tokenizer built from ``texts`` (the training split only)."""
     if kind == "char":
         return CharTokenizer.build(texts)

@@ -57,7 +57,7 @@ def trained_lm_dir(tmp_path_factory, sonnets_text) -> Path:
 @pytest.fixture
 def tiny_lm():
     """A small untrained language model with a real character vocabulary."""
-    from nlp_lstm.checkpoint import SavedModel
+    from nlp_lstm.checkpoint import ModelBundle
     from nlp_lstm.config import ModelConfig
     from nlp_lstm.model import LanguageModel
     from nlp_lstm.tokenizer import CharTokenizer
@@ -65,7 +65,7 @@ def tiny_lm():
     torch.manual_seed(0)
     tokenizer = CharTokenizer.build(["From fairest creatures we desire increase,\nThat thereby beauty's rose might never die!"])
     model = LanguageModel(ModelConfig(vocab_size=tokenizer.vocab_size, embedding_dim=16, hidden_size=32, num_layers=2)).eval()
-    return SavedModel(model, tokenizer, "lm", None, {"note": "untrained"})
+    return ModelBundle(model, tokenizer, "lm", None, {"note": "untrained"})
 
 
 @pytest.fixture(scope="session")

@@ -131,7 +131,7 @@ def test_shipped_names_load_in_the_api_and_the_cli():
     assert names == {"shakespeare-char": "lm", "sentiment": "classifier"}
     for name, kind in names.items():
         assert nlp_lstm.load_model(name).kind == kind and nlp_lstm.from_pretrained(name).kind == kind
-        assert nlp_lstm.SavedModel.from_pretrained(name).kind == kind
+        assert nlp_lstm.ModelBundle.from_pretrained(name).kind == kind
         assert nlp_lstm.shipped_model(name) == nlp_lstm.shipped_model(kind)
         info = runner.invoke(app, ["info", name, "--json"])
         assert info.exit_code == 0 and json.loads(info.stdout)["kind"] in ("language model", "classifier"), info.output

@@ -16,7 +16,7 @@ from nlp_lstm.behaviour import perturb
 from nlp_lstm.behaviour.runner import evaluate_behaviour, template_cases
 from nlp_lstm.behaviour.scoring import mft_failures, pair_failures, three_way
 from nlp_lstm.behaviour.suite import SPLITS, expand, load_suite
-from nlp_lstm.checkpoint import SavedModel, save
+from nlp_lstm.checkpoint import ModelBundle, save
 from nlp_lstm.cli import app
 from nlp_lstm.config import ClassifierTrainConfig, ModelConfig
 from nlp_lstm.errors import UsageError
@@ -32,7 +32,7 @@ runner = CliRunner()
 LABELS = ["negative", "positive"]
 
 
-def constant_classifier(p_positive: float) -> SavedModel:
+def constant_classifier(p_positive: float) -> ModelBundle:
     """A real (tiny) LSTM classifier whose head ignores the text: every text gets ``p_positive``."""
     tokenizer = CharTokenizer.build(["abcdefghijklmnopqrstuvwxyz .,!?'"])
     torch.manual_seed(0)
@@ -40,11 +40,11 @@ def constant_classifier(p_positive: float) -> SavedModel:
     with torch.no_grad():
         model.head.linear.weight.zero_()
         model.head.linear.bias.copy_(torch.tensor([0.0, float(np.log(p_positive / (1 - p_positive)))]))
-    return SavedModel(model.eval(), tokenizer, "classifier", LABELS, {"note": "constant"})
+    return ModelBundle(model.eval(), tokenizer, "classifier", LABELS, {"note": "constant"})
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, reviews) -> SavedModel:
+def trained(tmp_path_factory, reviews) -> ModelBundle:
     """A small classifier trained for one epoch on 400 real Rotten Tomatoes sentences."""
     directory = tmp_path_factory.mktemp("behaviour")
     with open(directory / "rt.csv", "w", newline="") as handle:
@@ -117,7 +117,7 @@ def test_a_model_with_known_outputs_fails_exactly_what_the_rules_say(p_positive)
     assert sum(c["cases"] for c in summary["capabilities"].values()) == summary["cases"]
 
 
-def positive(saved: SavedModel, texts: list[str]) -> np.ndarray:
+def positive(saved: ModelBundle, texts: list[str]) -> np.ndarray:
     return np.array([p.probabilities["positive"] for p in nlp_lstm.classify(saved, texts)])
 
 

@@ -35,7 +35,7 @@ def test_tied_weights_survive_the_round_trip(tmp_path, tiny_lm):
     from nlp_lstm.model import LanguageModel
 
     model = LanguageModel(ModelConfig(vocab_size=tiny_lm.tokenizer.vocab_size, embedding_dim=8, hidden_size=8, tie_weights=True))
-    checkpoint.save(checkpoint.SavedModel(model, tiny_lm.tokenizer, "lm"), tmp_path / "tied")
+    checkpoint.save(checkpoint.ModelBundle(model, tiny_lm.tokenizer, "lm"), tmp_path / "tied")
     loaded = checkpoint.load(tmp_path / "tied").model
     assert loaded.head.decoder.weight is loaded.encoder.embedding.weight
     assert torch.equal(loaded.head.decoder.weight, model.head.decoder.weight)
@@ -117,7 +117,7 @@ def test_wrong_kind_is_refused(saved_dir):
 
 def test_failed_save_leaves_the_previous_model_intact(saved_dir, tiny_lm, monkeypatch):
     before = {p.name: p.read_bytes() for p in saved_dir.iterdir()}
-    other = checkpoint.SavedModel(tiny_lm.model, tiny_lm.tokenizer, "lm", None, {"note": "second"})
+    other = checkpoint.ModelBundle(tiny_lm.model, tiny_lm.tokenizer, "lm", None, {"note": "second"})
 
     def fail_after_weights(directory, data):
         raise OSError(28, "No space left on device")  # as a full disk would, after the weights are written

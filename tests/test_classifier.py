@@ -228,6 +228,6 @@ def test_evaluation_refuses_labels_the_model_never_learned(tmp_path, reviews_csv
     frame.to_csv(path, index=False)
     tok = CharTokenizer.build(frame["review"].tolist())
     model = Classifier(ModelConfig(vocab_size=tok.vocab_size, num_classes=2, **SMALL)).eval()
-    saved = checkpoint.SavedModel(model, tok, "classifier", ["negative", "positive"])
+    saved = checkpoint.ModelBundle(model, tok, "classifier", ["negative", "positive"])
     with pytest.raises(DataError, match=r"labels \['neutral'\] of .* are unknown to this model \(it knows negative, positive\)"):
         evaluate_classifier(saved, str(path), "test", text_column="review", label_column="sentiment")

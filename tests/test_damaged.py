@@ -163,7 +163,7 @@ def test_nan_or_infinite_weights_are_refused_at_load(tmp_path, reviews):
 
     tokenizer = CharTokenizer.build(reviews.train.texts[:50])
     model = Classifier(ModelConfig(vocab_size=tokenizer.vocab_size, embedding_dim=8, hidden_size=8, num_layers=1, num_classes=2))
-    directory = checkpoint.save(checkpoint.SavedModel(model, tokenizer, "classifier", ["neg", "pos"]), tmp_path / "classifier")
+    directory = checkpoint.save(checkpoint.ModelBundle(model, tokenizer, "classifier", ["neg", "pos"]), tmp_path / "classifier")
     weights = load_file(str(directory / "model.safetensors"))
     for bad in (float("nan"), float("inf")):
         broken = dict(weights)

@@ -156,7 +156,7 @@ def trained_lm(trained_lm_dir):
 
 
 def test_adapt_returns_a_new_model_that_learnt_the_text_and_saves_like_any_other(trained_lm, tmp_path):
-    from nlp_lstm.metrics import language_model_metrics
+    from nlp_lstm.metrics import measure_language_model
 
     pattern = "the cat sat on the mat. " * 40
     before = {k: v.clone() for k, v in trained_lm.model.state_dict().items()}
@@ -167,8 +167,8 @@ def test_adapt_returns_a_new_model_that_learnt_the_text_and_saves_like_any_other
     assert record["texts"] == 1 and record["characters"] == len(pattern) - 1
     assert record["dynamic"]["statistics"]["dataset"].endswith("sonnets.txt")  # the model's own training data
     held_out = ["the mat sat on the cat. " * 5]  # the same words in another order: not in what it read
-    adapted_bits = language_model_metrics(adapted, held_out)["bits_per_char"]
-    assert adapted_bits < 0.8 * language_model_metrics(trained_lm, held_out)["bits_per_char"]
+    adapted_bits = measure_language_model(adapted, held_out)["bits_per_char"]
+    assert adapted_bits < 0.8 * measure_language_model(trained_lm, held_out)["bits_per_char"]
     nlp_lstm.save_model(adapted, tmp_path / "adapted")
     reloaded = nlp_lstm.load_model(tmp_path / "adapted")
     assert reloaded.training["adapted_on"] == json.loads(json.dumps(record))

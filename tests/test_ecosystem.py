@@ -97,7 +97,7 @@ def test_save_pretrained_and_from_pretrained_stay_local(tmp_path, tiny_lm, monke
     directory = tiny_lm.save_pretrained(tmp_path / "owner" / "model")  # looks like a repo id, exists locally
     card = (directory / "README.md").read_text()
     assert "language model" in card and "from_pretrained" in card
-    loaded = nlp_lstm.SavedModel.from_pretrained(directory)
+    loaded = nlp_lstm.ModelBundle.from_pretrained(directory)
     for name, value in tiny_lm.model.state_dict().items():
         assert (loaded.model.state_dict()[name] == value).all()
     monkeypatch.chdir(tmp_path)

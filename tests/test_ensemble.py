@@ -63,15 +63,15 @@ def test_members_may_differ_in_shape_but_not_in_how_they_read_text(members):
     first, second = (checkpoint.load(d) for d in members)
     other_text = CharTokenizer.build(["only a handful of characters"])
     with pytest.raises(UsageError, match="tokenizer differs"):
-        combine([first, checkpoint.SavedModel(second.model, other_text, "classifier", second.labels, inputs=second.inputs)])
+        combine([first, checkpoint.ModelBundle(second.model, other_text, "classifier", second.labels, inputs=second.inputs)])
     with pytest.raises(UsageError, match="--keep differs"):
-        combine([first, checkpoint.SavedModel(second.model, second.tokenizer, "classifier", second.labels, inputs={})])
+        combine([first, checkpoint.ModelBundle(second.model, second.tokenizer, "classifier", second.labels, inputs={})])
     with pytest.raises(UsageError, match="two or more"):
         combine([first])
     torch.manual_seed(0)  # a wider, unidirectional member trained on longer cuts, as a transfer-learned one may be
     wider = Classifier(ModelConfig(**{**second.config.to_dict(), "hidden_size": 32, "num_layers": 2})).eval()
     longer = {**second.inputs, "max_length": 96}
-    mixed = combine([first, checkpoint.SavedModel(wider, second.tokenizer, "classifier", second.labels, inputs=longer)])
+    mixed = combine([first, checkpoint.ModelBundle(wider, second.tokenizer, "classifier", second.labels, inputs=longer)])
     assert [m.config.hidden_size for m in mixed.model.members] == [24, 32] and mixed.inputs["max_length"] == 96
 
 

@@ -83,7 +83,7 @@ def test_scaling_round_trips_and_is_saved_with_the_model(tmp_path):
     assert torch.equal(model.default_scale, torch.tensor([2.0, 1.0]))  # a column of zeros keeps scale 1
     forecast, target_scale = model.eval().forward_scaled(values)
     assert torch.equal(target_scale, scale[:, :, 0]) and torch.allclose(forecast * target_scale, model(values))
-    saved = checkpoint.load(checkpoint.save(checkpoint.SavedModel(model, None, Forecaster.kind), tmp_path / "m"))
+    saved = checkpoint.load(checkpoint.save(checkpoint.ModelBundle(model, None, Forecaster.kind), tmp_path / "m"))
     assert torch.equal(saved.model.default_scale, model.default_scale)
     assert torch.equal(saved.model(values), model(values)) and saved.tokenizer is None
 

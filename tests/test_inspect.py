@@ -128,7 +128,7 @@ def test_subword_tokens_average_their_characters():
     tokenizer = SubwordTokenizer.build([text * 5], vocab_size=300)
     torch.manual_seed(0)
     model = LanguageModel(ModelConfig(vocab_size=tokenizer.vocab_size, embedding_dim=8, hidden_size=12, num_layers=1)).eval()
-    inspection = inspect_gates(nlp_lstm.SavedModel(model, tokenizer, "lm"), text)
+    inspection = inspect_gates(nlp_lstm.ModelBundle(model, tokenizer, "lm"), text)
     assert "".join(inspection.tokens) == text and inspection.steps < len(text)
     features = inspection.features()
     first = inspection.tokens[0]

@@ -70,7 +70,7 @@ def test_detach_state_keeps_values_and_cuts_the_graph():
 
 
 def test_subword_and_character_losses_are_reported_per_character(tmp_path, sonnets_text):
-    from nlp_lstm.checkpoint import SavedModel
+    from nlp_lstm.checkpoint import ModelBundle
     from nlp_lstm.evaluate import evaluate_language_model
     from nlp_lstm.tokenizer import SubwordTokenizer
 
@@ -78,7 +78,7 @@ def test_subword_and_character_losses_are_reported_per_character(tmp_path, sonne
     path.write_text(sonnets_text)
     tok = SubwordTokenizer.build([sonnets_text], vocab_size=400)
     model = LanguageModel(ModelConfig(vocab_size=tok.vocab_size, embedding_dim=8, hidden_size=8, num_layers=1))
-    metrics = evaluate_language_model(SavedModel(model, tok, "lm"), str(path), "validation")
+    metrics = evaluate_language_model(ModelBundle(model, tok, "lm"), str(path), "validation")
     held_out = len(sonnets_text) - int(len(sonnets_text) * 0.9) - (len(sonnets_text) - int(len(sonnets_text) * 0.95))
     assert metrics["tokens"] < metrics["characters"] <= held_out  # subwords: fewer tokens than characters
     assert metrics["nats_per_char"] == pytest.approx(metrics["nats_per_token"] * metrics["tokens"] / metrics["characters"])

@@ -209,7 +209,7 @@ def test_a_full_disk_names_the_file_and_leaves_no_run(small_disk, text_file):
 
 def test_a_full_disk_while_replacing_a_model_names_its_file_and_keeps_the_old_one(small_disk, tiny_lm):
     disk = small_disk("64k")
-    small = checkpoint.SavedModel(
+    small = checkpoint.ModelBundle(
         LanguageModel(ModelConfig(vocab_size=tiny_lm.tokenizer.vocab_size, embedding_dim=4, hidden_size=4)),
         tiny_lm.tokenizer,
         "lm",

@@ -17,7 +17,7 @@ from typer.testing import CliRunner  # noqa: E402
 
 import nlp_lstm  # noqa: E402
 from nlp_lstm import runtime  # noqa: E402
-from nlp_lstm.checkpoint import SavedModel  # noqa: E402
+from nlp_lstm.checkpoint import ModelBundle  # noqa: E402
 from nlp_lstm.cli import app  # noqa: E402
 from nlp_lstm.config import ModelConfig  # noqa: E402
 from nlp_lstm.data.batching import encode_texts  # noqa: E402
@@ -47,11 +47,11 @@ def shipped_exports(tmp_path_factory):
     return lm, export_onnx(lm, root / "lm"), classifier, export_onnx(classifier, root / "classifier")
 
 
-def tiny_classifier(bidirectional: bool) -> SavedModel:
+def tiny_classifier(bidirectional: bool) -> ModelBundle:
     torch.manual_seed(0)
     tokenizer = CharTokenizer.build(["a gorgeous, heartfelt film; a tedious mess!"])
     config = ModelConfig(tokenizer.vocab_size, 16, 32, num_layers=2, bidirectional=bidirectional, num_classes=3)
-    return SavedModel(
+    return ModelBundle(
         Classifier(config).eval(), tokenizer, "classifier", ["neg", "neu", "pos"], inputs={"max_length": 50, "keep": "both"}
     )
 

@@ -231,7 +231,7 @@ def test_a_request_over_its_time_is_a_504_and_its_generation_stops(server):
 @pytest.fixture(scope="module")
 def overflowing_model(tmp_path_factory):
     """A language model whose finite weights overflow its logits to infinity: it loads, and sampling fails."""
-    from nlp_lstm.checkpoint import SavedModel
+    from nlp_lstm.checkpoint import ModelBundle
     from nlp_lstm.config import ModelConfig
     from nlp_lstm.model import LanguageModel
     from nlp_lstm.tokenizer import CharTokenizer
@@ -242,7 +242,7 @@ def overflowing_model(tmp_path_factory):
         model.encoder.embedding.weight.fill_(1.0)
         model.encoder.lstm.weight_ih_l0.fill_(10.0)  # every gate open: every unit's output is positive
         model.head.decoder.weight.fill_(3e38)  # eight terms of about 2e38: every logit is +inf, and softmax NaN
-    return nlp_lstm.save_model(SavedModel(model.eval(), tokenizer, "lm", None, {}), tmp_path_factory.mktemp("m") / "lm")
+    return nlp_lstm.save_model(ModelBundle(model.eval(), tokenizer, "lm", None, {}), tmp_path_factory.mktemp("m") / "lm")
 
 
 @pytest.mark.slow

@@ -45,7 +45,7 @@ def test_model_card_agrees_with_training_and_evaluation_json(kind):
 def test_shipped_language_model_is_trained(shakespeare):
     """A slice of a test play (never trained on): far below the ~6.4 bits/char of an untrained model."""
     import nlp_lstm
-    from nlp_lstm.metrics import language_model_loss, lm_metrics
+    from nlp_lstm.metrics import language_model_loss, loss_metrics
 
     saved = nlp_lstm.load_model(shipped_model_dir("lm"), kind="lm")
     macbeth = next(t for t in shakespeare.test if "MACBETH" in t[:2000])[:20_000]
@@ -53,7 +53,7 @@ def test_shipped_language_model_is_trained(shakespeare):
 
     stream = torch.from_numpy(saved.tokenizer.encode_array(macbeth))
     nats, tokens = language_model_loss(saved.model, stream, 8, 128)
-    assert lm_metrics(nats, tokens, len(macbeth))["bits_per_char"] < 2.4
+    assert loss_metrics(nats, tokens, len(macbeth))["bits_per_char"] < 2.4
 
 
 def test_generate_and_classify_use_the_shipped_models_by_default():
@@ -69,7 +69,7 @@ def test_generate_and_classify_use_the_shipped_models_by_default():
 
 
 def test_models_lists_shipped_and_local_runs(tmp_path):
-    from nlp_lstm.checkpoint import SavedModel, save
+    from nlp_lstm.checkpoint import ModelBundle, save
     from nlp_lstm.config import ModelConfig
     from nlp_lstm.model import LanguageModel
     from nlp_lstm.tokenizer import CharTokenizer
@@ -77,7 +77,7 @@ def test_models_lists_shipped_and_local_runs(tmp_path):
     tokenizer = CharTokenizer.build(["some text"])
     model = LanguageModel(ModelConfig(vocab_size=tokenizer.vocab_size, embedding_dim=8, hidden_size=8, num_layers=1))
     save(
-        SavedModel(model, tokenizer, "lm", None, {"dataset": "mine", "validation": {"bits_per_char": 3.5}}),
+        ModelBundle(model, tokenizer, "lm", None, {"dataset": "mine", "validation": {"bits_per_char": 3.5}}),
         tmp_path / "mine" / "best",
     )
     (tmp_path / "not-a-model").mkdir()
@@ -96,14 +96,14 @@ def test_models_lists_shipped_and_local_runs(tmp_path):
 
 def test_a_dynamic_evaluation_is_listed_apart_from_the_static_one_of_the_same_split(tmp_path):
     from nlp_lstm.catalog import describe_model, model_info
-    from nlp_lstm.checkpoint import SavedModel, save
+    from nlp_lstm.checkpoint import ModelBundle, save
     from nlp_lstm.config import ModelConfig
     from nlp_lstm.model import LanguageModel
     from nlp_lstm.tokenizer import CharTokenizer
 
     tokenizer = CharTokenizer.build(["some text"])
     model = LanguageModel(ModelConfig(vocab_size=tokenizer.vocab_size, embedding_dim=8, hidden_size=8, num_layers=1))
-    save(SavedModel(model, tokenizer, "lm", None, {"dataset": "mine", "validation": {"bits_per_char": 3.5}}), tmp_path / "m")
+    save(ModelBundle(model, tokenizer, "lm", None, {"dataset": "mine", "validation": {"bits_per_char": 3.5}}), tmp_path / "m")
     static = {"dataset": "mine", "split": "test", "bits_per_char": 2.0}
     dynamic = {**static, "bits_per_char": 1.8, "dynamic": {"segment_length": 50, "rows": 16}}
     (tmp_path / "m" / EVALUATION_FILE).write_text(json.dumps([static, dynamic]))

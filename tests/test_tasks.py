@@ -8,7 +8,7 @@ from torch import nn
 
 import nlp_lstm
 from nlp_lstm import catalog, checkpoint, tasks
-from nlp_lstm.checkpoint import SavedModel
+from nlp_lstm.checkpoint import ModelBundle
 from nlp_lstm.config import ModelConfig
 from nlp_lstm.errors import ModelLoadError, UsageError
 from nlp_lstm.model import Encoder
@@ -75,7 +75,7 @@ def tagger(monkeypatch, tmp_path):
     torch.manual_seed(0)
     tokenizer = CharTokenizer.build(["From fairest creatures we desire increase"])
     model = Tagger(ModelConfig(vocab_size=tokenizer.vocab_size, embedding_dim=8, hidden_size=16, num_classes=3)).eval()
-    saved = SavedModel(model, tokenizer, "tagger", ["noun", "verb", "other"], {"validation": {"token_accuracy": 0.875}})
+    saved = ModelBundle(model, tokenizer, "tagger", ["noun", "verb", "other"], {"validation": {"token_accuracy": 0.875}})
     return nlp_lstm.save_model(saved, tmp_path / "runs" / "tagger" / "best", card=True)
 
 

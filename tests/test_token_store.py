@@ -146,19 +146,19 @@ def test_large_local_corpus_rows_are_read_from_arrow(store, tmp_path, shakespear
 
 def test_a_bpe_vocabulary_is_trained_once_for_the_same_texts(store, reviews, monkeypatch):
     texts = reviews.train.texts[:400]
-    first = token_store.built_tokenizer("bpe", texts, 300)
+    first = token_store.cached_tokenizer("bpe", texts, 300)
     assert first == SubwordTokenizer.build(texts, vocab_size=300)
 
     def fail(*args, **kwargs):
         raise AssertionError("trained again although the store holds this vocabulary")
 
-    monkeypatch.setattr(token_store, "build_tokenizer", fail)
-    assert token_store.built_tokenizer("bpe", texts, 300) == first
+    monkeypatch.setattr(token_store, "train_tokenizer", fail)
+    assert token_store.cached_tokenizer("bpe", texts, 300) == first
     with pytest.raises(AssertionError, match="trained again"):
-        token_store.built_tokenizer("bpe", texts, 301)  # another size is another vocabulary
+        token_store.cached_tokenizer("bpe", texts, 301)  # another size is another vocabulary
     (entry,) = (store / "tokenizers").iterdir()
     entry.write_text("{damaged")
     monkeypatch.undo()
     monkeypatch.setenv(token_store.CACHE_ENV, str(store))
-    assert token_store.built_tokenizer("bpe", texts, 300) == first  # rebuilt and replaced
+    assert token_store.cached_tokenizer("bpe", texts, 300) == first  # rebuilt and replaced
     assert json.loads(entry.read_text())["type"] == "bpe"

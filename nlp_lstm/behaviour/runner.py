@@ -21,7 +21,7 @@ from nlp_lstm.arguments import check_model
 from nlp_lstm.behaviour.perturb import PERTURBATIONS
 from nlp_lstm.behaviour.scoring import NEUTRAL_BAND, TOLERANCE, mft_failures, pair_failures
 from nlp_lstm.behaviour.suite import Suite, Template, check_split, expand, load_suite
-from nlp_lstm.checkpoint import SavedModel
+from nlp_lstm.checkpoint import ModelBundle
 from nlp_lstm.data.sources import load_labelled_splits
 from nlp_lstm.errors import UsageError
 from nlp_lstm.prediction import classify
@@ -86,7 +86,9 @@ class BehaviourResult:
         }
 
 
-def evaluate_behaviour(saved: SavedModel, split: str = "test", suite: str = "behaviour", batch_size: int = 64) -> BehaviourResult:
+def evaluate_behaviour(
+    saved: ModelBundle, split: str = "test", suite: str = "behaviour", batch_size: int = 64
+) -> BehaviourResult:
     """Failure rates of ``saved`` (a two-class classifier with labels negative and positive) on one half of
     the behavioural suite: ``test`` to report, ``dev`` to tune on."""
     check_model(saved, tasks.CLASSIFIER, "evaluate_behaviour")

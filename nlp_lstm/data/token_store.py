@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nlp_lstm.tokenizer import AnyTokenizer, TokenizerError, build_tokenizer, tokenizer_from_dict
+from nlp_lstm.tokenizer import AnyTokenizer, TokenizerError, tokenizer_from_dict, train_tokenizer
 
 CACHE_ENV = "NLP_LSTM_CACHE"
 STORE_FORMAT = 1  # part of every key: bump it when the layout or the encoding rules change
@@ -196,8 +196,8 @@ def row_ids(
     return [values[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
 
 
-def built_tokenizer(kind: str, texts: Iterable[str], vocab_size: int) -> AnyTokenizer:
-    """``build_tokenizer(kind, texts, vocab_size)``, a BPE vocabulary kept in the store.
+def cached_tokenizer(kind: str, texts: Iterable[str], vocab_size: int) -> AnyTokenizer:
+    """``train_tokenizer(kind, texts, vocab_size)``, a BPE vocabulary kept in the store.
 
     Training BPE takes seconds (8 s for ``builtin:movie_reviews``) and gives the same vocabulary
     for the same texts, so a second run reads it back. Characters are counted afresh: that
@@ -205,14 +205,14 @@ def built_tokenizer(kind: str, texts: Iterable[str], vocab_size: int) -> AnyToke
     """
     root = cache_root()
     if kind != "bpe" or root is None:
-        return build_tokenizer(kind, texts, vocab_size)
+        return train_tokenizer(kind, texts, vocab_size)
     path = root / "tokenizers" / f"{_content_key(f'bpe {vocab_size}', texts)}.json"
     if path.is_file():
         try:
             return tokenizer_from_dict(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError, TokenizerError):
             pass  # a damaged entry is built again and replaced
-    tokenizer = build_tokenizer(kind, texts, vocab_size)
+    tokenizer = train_tokenizer(kind, texts, vocab_size)
     with contextlib.suppress(OSError):  # unstored, it is built again next time: no reason to fail the run
         write_atomically(path, [json.dumps(tokenizer.to_dict(), ensure_ascii=False).encode("utf-8")])
     return tokenizer

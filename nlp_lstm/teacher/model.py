@@ -21,7 +21,7 @@ from torch import nn
 
 from nlp_lstm import tasks
 from nlp_lstm.catalog import TEACHER_KEY
-from nlp_lstm.checkpoint import ModelLoadError, SavedModel
+from nlp_lstm.checkpoint import ModelBundle, ModelLoadError
 from nlp_lstm.errors import UsageError
 from nlp_lstm.files import TOKENIZER_FILE, TRAINING_FILE, WEIGHTS_FILE, read_json_file
 from nlp_lstm.teacher.base import TeacherUnavailable, resolve_base, teacher_settings
@@ -74,7 +74,7 @@ class TeacherClassifier(nn.Module):
 
 
 @dataclass
-class TeacherModel(SavedModel):
+class TeacherModel(ModelBundle):
     """A teacher with its tokenizer, labels, input policy and provenance; ``write`` saves its directory."""
 
     def write(self, directory: Path) -> None:

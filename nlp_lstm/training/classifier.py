@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from nlp_lstm import checkpoint, hub, tasks
-from nlp_lstm.checkpoint import SavedModel
+from nlp_lstm.checkpoint import ModelBundle
 from nlp_lstm.config import REGULARISATION_FIELDS, ClassifierTrainConfig, ModelConfig
 from nlp_lstm.data.batching import ClassifierBatches, encode_texts
 from nlp_lstm.data.sources import load_labelled_splits
@@ -268,9 +268,9 @@ class ClassifierRecipe(loop.Recipe):
         val_loss, accuracy, macro_f1 = group.from_main(figures)
         return {"step": run.step, "epoch": epoch, "loss": val_loss, "accuracy": accuracy, "macro_f1": macro_f1}, accuracy
 
-    def snapshot(self, run: TrainingRun, validation: dict[str, Any] | None) -> SavedModel:
+    def snapshot(self, run: TrainingRun, validation: dict[str, Any] | None) -> ModelBundle:
         record = run.training_record(validation)
-        return SavedModel(self.model, self.tokenizer, tasks.CLASSIFIER, self.splits.label_names, record, inputs=self.inputs)
+        return ModelBundle(self.model, self.tokenizer, tasks.CLASSIFIER, self.splits.label_names, record, inputs=self.inputs)
 
 
 class ScoreRecipe(ClassifierRecipe):

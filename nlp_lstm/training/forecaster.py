@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from nlp_lstm import checkpoint
-from nlp_lstm.checkpoint import SavedModel
+from nlp_lstm.checkpoint import ModelBundle
 from nlp_lstm.data.series import check_windows, origins_of, read_series, training_end, windows
 from nlp_lstm.distributed import Processes
 from nlp_lstm.forecast_config import ForecastTrainConfig
@@ -131,8 +131,8 @@ class ForecastRecipe(loop.Recipe):
         scores = rolling_scores(values[:, 0], origins, forecasts, self.series.season)
         return {"step": run.step, "epoch": epoch, **scores}, -scores["mase"]
 
-    def snapshot(self, run: TrainingRun, validation: dict[str, Any] | None) -> SavedModel:
-        return SavedModel(self.model, None, Forecaster.kind, None, run.training_record(validation), inputs=self.model_inputs)
+    def snapshot(self, run: TrainingRun, validation: dict[str, Any] | None) -> ModelBundle:
+        return ModelBundle(self.model, None, Forecaster.kind, None, run.training_record(validation), inputs=self.model_inputs)
 
     def finish(self) -> None:
         """One process, nothing to compare."""

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from nlp_lstm.data.splits import LabelledSplits
-from nlp_lstm.metrics import classification_metrics
+from nlp_lstm.metrics import prediction_metrics
 from nlp_lstm.model import Classifier
 from nlp_lstm.prediction import predict_probabilities
 from nlp_lstm.training import loop
@@ -51,5 +51,5 @@ def validation_figures(
     """Loss, accuracy and macro-F1 on the validation split."""
     probabilities = predict_probabilities(model, ids, 64, pad_id, progress)
     loss = float(F.nll_loss(probabilities.clamp_min(1e-12).log(), torch.tensor(splits.validation.labels)))
-    metrics = classification_metrics(splits.validation.labels, probabilities.argmax(dim=1).tolist(), splits.label_names)
+    metrics = prediction_metrics(splits.validation.labels, probabilities.argmax(dim=1).tolist(), splits.label_names)
     return [loss, metrics["accuracy"], metrics["macro_f1"]]

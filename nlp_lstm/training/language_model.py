@@ -27,12 +27,12 @@ import torch
 import torch.nn.functional as F
 
 from nlp_lstm import checkpoint, hub, tasks
-from nlp_lstm.checkpoint import SavedModel
+from nlp_lstm.checkpoint import ModelBundle
 from nlp_lstm.config import REGULARISATION_FIELDS, ModelConfig, TrainConfig
 from nlp_lstm.data.batching import LMBatches, encode_stream
 from nlp_lstm.data.sources import load_text_splits
 from nlp_lstm.distributed import Processes
-from nlp_lstm.metrics import language_model_loss, lm_metrics, predicted_characters
+from nlp_lstm.metrics import language_model_loss, loss_metrics, predicted_characters
 from nlp_lstm.model import LanguageModel, detach_state
 from nlp_lstm.precision import autocast
 from nlp_lstm.tokenizer import with_newline
@@ -228,11 +228,11 @@ class LanguageModelRecipe(loop.Recipe):
         nats, count = group.from_main([nats, count])
         if error := run.diverged(nats / count, self.divergence_limit, "validation"):  # never save a model that blew up
             raise error
-        validation = {"step": run.step, **lm_metrics(nats, int(count), self.validation_characters)}
+        validation = {"step": run.step, **loss_metrics(nats, int(count), self.validation_characters)}
         return validation, -validation["nats_per_char"]
 
-    def snapshot(self, run: TrainingRun, validation: dict[str, Any] | None) -> SavedModel:
-        return SavedModel(self.model, self.tokenizer, tasks.LM, None, run.training_record(validation))
+    def snapshot(self, run: TrainingRun, validation: dict[str, Any] | None) -> ModelBundle:
+        return ModelBundle(self.model, self.tokenizer, tasks.LM, None, run.training_record(validation))
 
     def trainer_tensors(self) -> dict[str, torch.Tensor]:
         if self.state is None:

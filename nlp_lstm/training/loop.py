@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from nlp_lstm.checkpoint import SavedModel
+from nlp_lstm.checkpoint import ModelBundle
 from nlp_lstm.distributed import Processes, processes
 from nlp_lstm.training.optim import AnyTrainConfig, learning_rate, set_learning_rate
 from nlp_lstm.training.run import Callback, TrainingRun, TrainResult, stop_signals
@@ -65,7 +65,7 @@ class Recipe:
         """The validation metrics (rank 0's, known to every process) and their score, higher is better."""
         raise NotImplementedError
 
-    def snapshot(self, run: TrainingRun, validation: dict[str, Any] | None) -> SavedModel:
+    def snapshot(self, run: TrainingRun, validation: dict[str, Any] | None) -> ModelBundle:
         raise NotImplementedError
 
     def trainer_tensors(self) -> dict[str, torch.Tensor]:
@@ -125,7 +125,7 @@ def train(recipe: Recipe, run: TrainingRun, callback: Callback | None, group: Pr
     callback = (callback if group.is_main else None) or Callback()
     run.validation_progress, run.teacher_progress = callback.on_validation_progress, callback.on_teacher_progress
     info = recipe.setup(run)
-    run.begin()
+    run.open_directory()
     callback.on_start(info)
     window = Window(run.device)
     stopped_early = False
@@ -169,12 +169,12 @@ def _log_window(recipe: Recipe, run: TrainingRun, callback: Callback, window: Wi
 def _evaluate(recipe: Recipe, run: TrainingRun, callback: Callback, epoch: int) -> None:
     validation, score = recipe.validate(run, epoch)
     saved = recipe.snapshot(run, validation)
-    improved = run.consider(saved, validation, score)  # best/ first, so that last/ records it
+    improved = run.record_evaluation(saved, validation, score)  # best/ first, so that last/ records it
     _save_last(recipe, run, saved)
     run.log({"split": "validation", **validation, "best": improved})
     best = run.best["validation"][recipe.best_metric]
     callback.on_eval({**validation, "best": improved, f"best_{recipe.best_metric}": best})
 
 
-def _save_last(recipe: Recipe, run: TrainingRun, saved: SavedModel) -> None:
+def _save_last(recipe: Recipe, run: TrainingRun, saved: ModelBundle) -> None:
     run.save_last(saved, recipe.optimizer, recipe.trainer_tensors())

@@ -26,9 +26,9 @@ from typing import Any
 import torch
 
 from nlp_lstm import checkpoint
-from nlp_lstm.checkpoint import SavedModel
+from nlp_lstm.checkpoint import ModelBundle
 from nlp_lstm.config import check_model_options, option, options_toml
-from nlp_lstm.data.token_store import built_tokenizer
+from nlp_lstm.data.token_store import cached_tokenizer
 from nlp_lstm.devices import select_device
 from nlp_lstm.distributed import Processes
 from nlp_lstm.errors import Interrupted, TrainingError, TrainingUsageError
@@ -124,8 +124,8 @@ def stop_signals(on_request: Callable[[], None] | None = None) -> Iterator[threa
 def shared_tokenizer(group: Processes, kind: str, texts: Any, vocab_size: int) -> AnyTokenizer:
     """The tokenizer built on ``texts`` (or kept from a run on the same texts); under torchrun, rank 0's in every process."""
     if not group.distributed:
-        return built_tokenizer(kind, texts, vocab_size)
-    built = json.dumps(built_tokenizer(kind, texts, vocab_size).to_dict()) if group.is_main else ""
+        return cached_tokenizer(kind, texts, vocab_size)
+    built = json.dumps(cached_tokenizer(kind, texts, vocab_size).to_dict()) if group.is_main else ""
     return tokenizer_from_dict(json.loads(group.text_from_main(built)))
 
 
@@ -202,11 +202,11 @@ class TrainingRun:
     def best_dir(self) -> Path:
         return self.directory / BEST_DIR
 
-    def begin(self) -> None:
+    def open_directory(self) -> None:
         """Data read and model built: the run really starts, so make its directory and write its settings."""
         if self.resume or not self.processes.is_main:
             return
-        directory = self.run_directory.begin()
+        directory = self.run_directory.prepare()
         with naming(directory / RUN_CONFIG_FILE):  # a failed write names no file by itself
             (directory / RUN_CONFIG_FILE).write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
         options = {"output": str(self.output_dir), **self.config.to_dict(), **self.model_options}
@@ -293,7 +293,7 @@ class TrainingRun:
             "validation": validation,
         }
 
-    def save_last(self, saved: SavedModel, optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
+    def save_last(self, saved: ModelBundle, optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
         """Write ``last/`` atomically: the model and everything ``--resume`` needs."""
         if not self.processes.is_main:
             return
@@ -306,9 +306,9 @@ class TrainingRun:
         with atomic_directory(self.last_dir) as staging:
             checkpoint.write_model_files(staging, saved)
             checkpoint.save_trainer_state(staging, optimizer, {"torch_rng": torch.get_rng_state(), **tensors}, info)
-        self.run_directory.commit()  # a replacing run takes the old run's place once it has a complete last/
+        self.run_directory.swap_in()  # a replacing run takes the old run's place once it has a complete last/
 
-    def consider(self, saved: SavedModel, validation: dict[str, Any], score: float) -> bool:
+    def record_evaluation(self, saved: ModelBundle, validation: dict[str, Any], score: float) -> bool:
         """Record an evaluation; save ``best/`` when ``score`` (higher is better) beats every earlier one.
 
         Call it before :meth:`save_last`, so that last/ records the best that is on disk.
