@@ -17,6 +17,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,15 @@ def shipped_model(name: str) -> Path:
 
 @dataclass
 class ModelBundle:
-    """A model with everything needed to use it: tokenizer, kind, labels, provenance."""
+    """A model with everything needed to use it: tokenizer, kind, labels, provenance.
+
+    How a bundle is stored is declared by its class, as huggingface_hub's ``ModelHubMixin`` declares
+    it: ``save``, ``save_pretrained`` and a run's checkpoints call :meth:`_save_pretrained`, and the
+    one loader (``models.load_model``) calls the :meth:`_from_pretrained` of the class a directory
+    is stored as. This class stores one network of the table of tasks through the strict
+    safetensors path; :class:`EnsembleBundle` stores several networks in one weights file, and the
+    teacher's ``TeacherModel`` (``teacher/model.py``) stores a ``transformers`` directory.
+    """
 
     model: nn.Module
     tokenizer: AnyTokenizer | None  # None for a forecaster, which reads numbers
@@ -85,6 +94,11 @@ class ModelBundle:
     path: Path | None = None
     inputs: dict[str, Any] = field(default_factory=dict)  # classifier: max_length and keep, applied to every text
     weights_dtype: str = "float32"  # how model.safetensors stores the weights; they are float32 once loaded
+
+    def __post_init__(self) -> None:
+        if isinstance(self.model, ClassifierEnsemble) and not isinstance(self, EnsembleBundle):
+            # stored as one network, its members' tensors would match no config.json a loader accepts
+            raise TypeError("an ensemble is held by an EnsembleBundle; nlp_lstm.ensemble.combine makes one")
 
     @property
     def config(self) -> ModelConfig:
@@ -100,8 +114,10 @@ class ModelBundle:
     def from_pretrained(
         cls, name_or_path: str | Path, device: str | torch.device = "cpu", kind: str | None = None, revision: str | None = None
     ) -> ModelBundle:
-        """Load a model directory, or a Hub repo id (``owner/name``) when no such path exists locally."""
-        return load(hub.resolve(name_or_path, revision), device=device, kind=kind)
+        """Any model the one loader (``models.load_model``) takes: a directory, a shipped name, a Hub repo id."""
+        from nlp_lstm.models import load_model  # the loader sits above the storage of each kind of model
+
+        return load_model(name_or_path, device=device, kind=kind, revision=revision)
 
     def save_pretrained(self, directory: str | Path) -> Path:
         """Save as a model directory with a model card (``README.md``) written from its JSON files."""
@@ -114,45 +130,105 @@ class ModelBundle:
             directory = Path(scratch) / (name if re.fullmatch(r"[\w-][\w.-]*", name) else "model")
             return hub.upload(self.save_pretrained(directory), repo_id, token, private)
 
+    # The storage interface (ModelHubMixin's _save_pretrained / _from_pretrained): what a kind of bundle overrides.
+    def _save_pretrained(self, directory: Path) -> None:
+        """Write this model's files into ``directory``, an existing (staging) directory."""
+        config = {
+            "format_version": FORMAT_VERSION,
+            "kind": self.kind,
+            "model": self.config.to_dict(),
+            "labels": self.labels,
+            "inputs": self.inputs,
+            **self._layout(),
+        }
+        if self.weights_dtype != "float32":
+            config.update(format_version=EXTENDED_FORMAT_VERSION, weights_dtype=self.weights_dtype)
+        _write_json(directory / CONFIG_FILE, config)
+        _write_weights(directory / WEIGHTS_FILE, self.model, self.weights_dtype)
+        if self.tokenizer is not None:  # a forecaster reads numbers and has none
+            with naming(directory / TOKENIZER_FILE):
+                self.tokenizer.save(directory / TOKENIZER_FILE)
+        _write_json(directory / TRAINING_FILE, self.training)
+
+    @classmethod
+    def _from_pretrained(cls, directory: Path, device: str | torch.device = "cpu", kind: str | None = None) -> ModelBundle:
+        """The model stored in ``directory``, read strictly (:func:`load`); one network or an ensemble, as config.json says."""
+        return load(directory, device=device, kind=kind)
+
+    # What an ensemble stores differently: more configs in config.json, and the network they build.
+    def _layout(self) -> dict[str, Any]:
+        """config.json's entries beyond ``model`` that say how the network is laid out: none for one network."""
+        return {}
+
+    @classmethod
+    def _network_configs(cls, directory: Path, config: dict[str, Any]) -> list[ModelConfig]:
+        """The config of each network the weights file holds, read from config.json."""
+        return [_model_config(directory, config.get("model"), "")]
+
+    @classmethod
+    def _network(cls, kind: str, configs: list[ModelConfig]) -> nn.Module:
+        return tasks.model_class(kind)(configs[0])
+
+
+@dataclass
+class EnsembleBundle(ModelBundle):
+    """Classifiers whose probabilities are averaged (:class:`ClassifierEnsemble`), stored in one weights file.
+
+    config.json holds the first member's config as ``model`` (what the members share: vocabulary,
+    classes, padding) and every member's under ``ensemble``; the tensors are under ``members.N.``.
+    Format version 2, so readers older than ensembles refuse it.
+    """
+
+    def _layout(self) -> dict[str, Any]:
+        return {"format_version": EXTENDED_FORMAT_VERSION, "ensemble": [m.config.to_dict() for m in self.model.members]}
+
+    @classmethod
+    def _network_configs(cls, directory: Path, config: dict[str, Any]) -> list[ModelConfig]:
+        shared = _model_config(directory, config.get("model"), "")
+        members = config.get("ensemble")
+        if config["kind"] != tasks.CLASSIFIER or not isinstance(members, list) or len(members) < 2:
+            raise ModelLoadError(f"{directory / CONFIG_FILE}: 'ensemble' must list the model configs of 2 or more classifiers")
+        configs = [_model_config(directory, member, "ensemble member: ") for member in members]
+        if any((c.vocab_size, c.num_classes) != (shared.vocab_size, shared.num_classes) for c in configs):
+            raise ModelLoadError(f"{directory / CONFIG_FILE}: ensemble members must share the vocabulary and the classes")
+        return configs
+
+    @classmethod
+    def _network(cls, kind: str, configs: list[ModelConfig]) -> nn.Module:
+        return ClassifierEnsemble(configs)
+
+
+def _stored_as(config: dict[str, Any]) -> type[ModelBundle]:
+    """The class whose hooks read an LSTM directory: config.json's ``ensemble`` marks an ensemble."""
+    return EnsembleBundle if "ensemble" in config else ModelBundle
+
+
+def _model_config(directory: Path, data: Any, what: str) -> ModelConfig:
+    try:
+        return ModelConfig.from_dict(data)
+    except ConfigError as error:
+        raise ModelLoadError(f"{directory / CONFIG_FILE}: {what}{error}") from None
+
 
 def _write_json(path: Path, data: Any) -> None:
     with naming(path):
         path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def write_model_files(directory: Path, saved: ModelBundle) -> None:
-    """Write the files of a model directory into an existing (staging) directory.
-
-    A model that is not an LSTM (a transformer teacher) brings its own ``write``.
-    """
-    if hasattr(saved, "write"):
-        with naming(directory):
-            saved.write(directory)
-        return
-    config = {
-        "format_version": FORMAT_VERSION,
-        "kind": saved.kind,
-        "model": saved.config.to_dict(),
-        "labels": saved.labels,
-        "inputs": saved.inputs,
-    }
-    if isinstance(saved.model, ClassifierEnsemble):  # one weights file, each member's tensors under members.N.
-        config.update(format_version=EXTENDED_FORMAT_VERSION, ensemble=[m.config.to_dict() for m in saved.model.members])
-    if saved.weights_dtype != "float32":
-        config.update(format_version=EXTENDED_FORMAT_VERSION, weights_dtype=saved.weights_dtype)
-    _write_json(directory / CONFIG_FILE, config)
+def _write_weights(path: Path, model: nn.Module, weights_dtype: str) -> None:
     # save_model (not save_file) handles tied weights by storing shared tensors once.
     # On CUDA, cuDNN packs all LSTM weights into one buffer, which safetensors refuses to save as
     # separate tensors: save a CPU copy (the copy keeps tied weights tied).
-    model = saved.model
-    if any(p.device.type != "cpu" for p in model.parameters()) or saved.weights_dtype != "float32":
-        model = copy.deepcopy(model).to("cpu", WEIGHT_DTYPES[saved.weights_dtype])
-    with naming(directory / WEIGHTS_FILE):
-        save_model(model, str(directory / WEIGHTS_FILE), metadata={"format": "pt"})
-    if saved.tokenizer is not None:  # a forecaster reads numbers and has none
-        with naming(directory / TOKENIZER_FILE):
-            saved.tokenizer.save(directory / TOKENIZER_FILE)
-    _write_json(directory / TRAINING_FILE, saved.training)
+    if any(p.device.type != "cpu" for p in model.parameters()) or weights_dtype != "float32":
+        model = copy.deepcopy(model).to("cpu", WEIGHT_DTYPES[weights_dtype])
+    with naming(path):
+        save_model(model, str(path), metadata={"format": "pt"})
+
+
+def write_model_files(directory: Path, saved: ModelBundle) -> None:
+    """Write the files of a model directory into an existing (staging) directory, as the bundle's class stores them."""
+    with naming(directory):
+        saved._save_pretrained(directory)
 
 
 def save(saved: ModelBundle, directory: str | Path, card: bool = False) -> Path:
@@ -216,7 +292,9 @@ def load(directory: str | Path, device: str | torch.device = "cpu", kind: str | 
     directory = Path(directory)
     check_model_directory(directory)
     config = _read_config(directory, kind)
-    model_config, member_configs = _model_configs(directory, config)
+    stored = _stored_as(config)
+    configs = stored._network_configs(directory, config)
+    model_config = configs[0]  # an ensemble's members share its vocabulary and classes
     tokenizer = _load_tokenizer(directory, config["kind"])
     if tokenizer is not None and tokenizer.vocab_size != model_config.vocab_size:
         raise ModelLoadError(
@@ -231,9 +309,9 @@ def load(directory: str | Path, device: str | torch.device = "cpu", kind: str | 
     weights_dtype = config.get("weights_dtype", "float32")
     if weights_dtype not in WEIGHT_DTYPES:
         raise ModelLoadError(f"{directory / CONFIG_FILE}: weights_dtype must be one of {', '.join(WEIGHT_DTYPES)}")
-    model = _load_weights(directory, config["kind"], model_config, member_configs, device)
+    model = _load_weights(directory, lambda: stored._network(config["kind"], configs), configs, device)
     training = _read_json(directory / TRAINING_FILE, "training record") if (directory / TRAINING_FILE).exists() else {}
-    return ModelBundle(model, tokenizer, config["kind"], labels, training, directory, config.get("inputs") or {}, weights_dtype)
+    return stored(model, tokenizer, config["kind"], labels, training, directory, config.get("inputs") or {}, weights_dtype)
 
 
 def _load_tokenizer(directory: Path, kind: str) -> AnyTokenizer | None:
@@ -270,34 +348,8 @@ def _read_config(directory: Path, kind: str | None) -> dict[str, Any]:
     return config
 
 
-def _model_configs(directory: Path, config: dict[str, Any]) -> tuple[ModelConfig, list[ModelConfig] | None]:
-    """The model config, and each member's for an ensemble (None for a single model)."""
-    try:
-        model_config = ModelConfig.from_dict(config.get("model"))
-    except ConfigError as error:
-        raise ModelLoadError(f"{directory / CONFIG_FILE}: {error}") from None
-    members = config.get("ensemble")
-    if members is None:
-        return model_config, None
-    if config["kind"] != tasks.CLASSIFIER or not isinstance(members, list) or len(members) < 2:
-        raise ModelLoadError(f"{directory / CONFIG_FILE}: 'ensemble' must list the model configs of 2 or more classifiers")
-    try:
-        member_configs = [ModelConfig.from_dict(member) for member in members]
-    except ConfigError as error:
-        raise ModelLoadError(f"{directory / CONFIG_FILE}: ensemble member: {error}") from None
-    if any((c.vocab_size, c.num_classes) != (model_config.vocab_size, model_config.num_classes) for c in member_configs):
-        raise ModelLoadError(f"{directory / CONFIG_FILE}: ensemble members must share the vocabulary and the classes")
-    return model_config, member_configs
-
-
-def _build(kind: str, model_config: ModelConfig, member_configs: list[ModelConfig] | None) -> nn.Module:
-    return ClassifierEnsemble(member_configs) if member_configs is not None else tasks.model_class(kind)(model_config)
-
-
-def _load_weights(
-    directory: Path, kind: str, model_config: ModelConfig, member_configs: list[ModelConfig] | None, device: Any
-) -> nn.Module:
-    """The model of these configs with the weights of model.safetensors, checked before and after loading."""
+def _load_weights(directory: Path, build: Callable[[], nn.Module], configs: list[ModelConfig], device: Any) -> nn.Module:
+    """The network ``build`` makes of ``configs`` with the weights of model.safetensors, checked before and after loading."""
     weights = directory / WEIGHTS_FILE
     if not weights.exists():
         raise ModelLoadError(f"{directory}: {WEIGHTS_FILE} is missing")
@@ -306,15 +358,15 @@ def _load_weights(
     except UnreadableFile as error:
         raise ModelLoadError(str(error)) from None
     header = _weights_header(weights)
-    _check_layers(weights, header, [model_config] if member_configs is None else member_configs)
+    _check_layers(weights, header, configs)
     try:
         with shapes_only():  # shapes without memory: the config is checked against the header first
-            implied = _build(kind, model_config, member_configs)
+            implied = build()
     except (RuntimeError, ValueError, OverflowError) as error:  # sizes no tensor can have
         raise ModelLoadError(f"{directory / CONFIG_FILE}: sizes no model can have ({str(error).splitlines()[0]})") from None
     _check_shapes(weights, implied, header)
     with uninitialised():  # every tensor is read from the file below: random values would only be overwritten
-        model = _build(kind, model_config, member_configs)
+        model = build()
     try:
         missing, unexpected = load_model(model, str(weights), strict=False, device=str(device))
     except Exception as error:  # safetensors raises its own error type for damaged headers and data

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nlp_lstm import checkpoint, tasks
-from nlp_lstm.checkpoint import ModelBundle
+from nlp_lstm.checkpoint import EnsembleBundle, ModelBundle
 from nlp_lstm.data.builtin import REVIEW_SOURCES
 from nlp_lstm.devices import select_device
 from nlp_lstm.errors import UsageError
@@ -23,7 +23,7 @@ from nlp_lstm.files import check_model_replaceable
 from nlp_lstm.model import ClassifierEnsemble
 
 
-def combine(members: list[ModelBundle], command: str | None = None) -> ModelBundle:
+def combine(members: list[ModelBundle], command: str | None = None) -> EnsembleBundle:
     """One :class:`ClassifierEnsemble` model of ``members`` (loaded classifiers), with their training records."""
     if len(members) < 2:
         raise UsageError("an ensemble needs two or more classifiers; pass their directories")
@@ -59,7 +59,7 @@ def combine(members: list[ModelBundle], command: str | None = None) -> ModelBund
         "members": records,
     }
     inputs = {**first.inputs, "max_length": max(saved.inputs.get("max_length", 0) for saved in members)}
-    return ModelBundle(model, first.tokenizer, tasks.CLASSIFIER, first.labels, training, inputs=inputs)
+    return EnsembleBundle(model, first.tokenizer, tasks.CLASSIFIER, first.labels, training, inputs=inputs)
 
 
 def build_ensemble(

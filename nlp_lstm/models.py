@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from nlp_lstm import checkpoint, hub, tasks
+from nlp_lstm import hub, tasks
 from nlp_lstm.checkpoint import ModelBundle
 from nlp_lstm.errors import UsageError
 from nlp_lstm.teacher.base import is_teacher_directory
@@ -37,15 +37,16 @@ def load_model(
     if kind is not None and kind not in tasks.model_kinds():
         raise UsageError(f"kind must be one of {', '.join(map(repr, tasks.model_kinds()))} or None (any), got {kind!r}")
     directory = hub.resolve(name_or_path, revision)
-    if is_teacher_directory(directory):
-        if kind is not None and kind != tasks.get(tasks.TEACHER).loads_as:
-            # the words checkpoint.load uses for a model of the wrong kind
-            needs = tasks.called(kind)
-            raise checkpoint.ModelLoadError(f"{directory}: is {tasks.called(tasks.TEACHER)}, but this command needs {needs}")
-        from nlp_lstm.teacher.model import load_teacher
+    return stored_as(directory)._from_pretrained(directory, device, kind)
 
-        return load_teacher(directory, device)
-    return checkpoint.load(directory, device=device, kind=kind)
+
+def stored_as(directory: Path) -> type[ModelBundle]:
+    """The class whose ``_from_pretrained`` reads ``directory``: a teacher's (its config.json's block marks it), else an LSTM's."""
+    if is_teacher_directory(directory):
+        from nlp_lstm.teacher.model import TeacherModel  # transformers: only for a teacher
+
+        return TeacherModel
+    return ModelBundle
 
 
 def from_pretrained(

@@ -34,7 +34,7 @@ ENVIRONMENT = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", 
 
 
 def write_teacher(directory: Path) -> Path:
-    """A teacher directory as ``TeacherModel.write`` lays it out: config.json with our block, weights, tokenizer."""
+    """A teacher directory as ``TeacherModel._save_pretrained`` lays it out: config.json with our block, weights, tokenizer."""
     from tokenizers import BertWordPieceTokenizer
 
     directory.mkdir(parents=True)

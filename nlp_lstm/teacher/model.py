@@ -75,9 +75,9 @@ class TeacherClassifier(nn.Module):
 
 @dataclass
 class TeacherModel(ModelBundle):
-    """A teacher with its tokenizer, labels, input policy and provenance; ``write`` saves its directory."""
+    """A teacher with its tokenizer, labels, input policy and provenance, stored as a ``transformers`` directory."""
 
-    def write(self, directory: Path) -> None:
+    def _save_pretrained(self, directory: Path) -> None:
         network = self.model.network
         setattr(
             network.config,
@@ -93,6 +93,15 @@ class TeacherModel(ModelBundle):
         network.save_pretrained(directory)  # config.json and model.safetensors, from any device
         self.tokenizer.save_raw(directory / TOKENIZER_FILE)
         (directory / TRAINING_FILE).write_text(json.dumps(self.training, indent=2, ensure_ascii=False) + "\n")
+
+    @classmethod
+    def _from_pretrained(cls, directory: Path, device: Any = "cpu", kind: str | None = None) -> TeacherModel:
+        """A teacher directory, refused first when ``kind`` is not the kind a teacher loads as (a classifier)."""
+        if kind is not None and kind != tasks.get(tasks.TEACHER).loads_as:
+            # the words checkpoint.load uses for a model of the wrong kind
+            needs = tasks.called(kind)
+            raise ModelLoadError(f"{directory}: is {tasks.called(tasks.TEACHER)}, but this command needs {needs}")
+        return load_teacher(directory, device)
 
 
 def _special_ends(tokenizer: PretrainedTokenizer) -> tuple[list[int], list[int]]:
