@@ -106,8 +106,8 @@ class ModelBundle:
 
     @property
     def regression(self) -> bool:
-        """Whether it predicts a score (``--problem regression``); a teacher's config has no problem: it classifies."""
-        return getattr(self.config, "problem", None) == "regression"
+        """Whether it predicts a score (``--problem regression``) rather than classes."""
+        return self.config.problem == "regression"
 
     # The Hub conventions people know from transformers: from_pretrained / save_pretrained / push_to_hub.
     @classmethod

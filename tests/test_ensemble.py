@@ -101,3 +101,13 @@ def test_the_command_never_replaces_a_directory_unasked(tmp_path, members):
     done = runner.invoke(app, ["ensemble", *map(str, members), "--output", str(members[0]), "--overwrite"])
     assert done.exit_code == 2 and "is one of the members" in done.output
     assert checkpoint.load(members[0]).kind == "classifier"
+
+
+def test_an_ensemble_is_stored_by_its_own_class(tmp_path, members):
+    first, second = (checkpoint.load(d) for d in members)
+    combined = combine([first, second])
+    assert type(combined) is checkpoint.EnsembleBundle and type(first) is checkpoint.ModelBundle
+    loaded = checkpoint.load(checkpoint.save(combined, tmp_path / "ensemble"))
+    assert type(loaded) is checkpoint.EnsembleBundle and len(loaded.model.members) == 2
+    with pytest.raises(TypeError, match="EnsembleBundle"):  # held as one network, it would save weights no loader takes
+        checkpoint.ModelBundle(combined.model, combined.tokenizer, "classifier", combined.labels)

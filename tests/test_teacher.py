@@ -123,6 +123,17 @@ def test_a_teacher_is_a_transformers_directory_that_classifies(teacher):
     assert [p.label for p in predictions] == ["positive", "negative"]
 
 
+def test_a_teacher_loads_through_the_one_loader_and_saves_through_its_own_class(teacher, tmp_path):
+    from nlp_lstm.teacher.model import TeacherConfig, TeacherModel
+
+    loaded = nlp_lstm.ModelBundle.from_pretrained(teacher / "best")  # the Hub-style name takes a teacher too
+    assert type(loaded) is TeacherModel and loaded.config == TeacherConfig(num_classes=2) and not loaded.regression
+    again = nlp_lstm.load_model(nlp_lstm.save_model(loaded, tmp_path / "again"))  # its _save_pretrained writes transformers'
+    assert type(again) is TeacherModel and again.labels == loaded.labels and again.inputs == loaded.inputs
+    with pytest.raises(nlp_lstm.NlpLstmError, match="is a teacher"):
+        nlp_lstm.load_model(teacher / "best", kind="lm")
+
+
 def test_the_student_learns_from_the_teacher_what_its_few_examples_do_not_hold(teacher, task, tmp_path):
     # Both read the teacher's vocabulary; only the taught one learns its outputs (soft_weight 0: the gold labels alone).
     same = {"teacher": str(teacher), "tokenizer": "teacher"}

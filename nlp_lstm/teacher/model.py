@@ -13,8 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -50,13 +49,25 @@ def _require_transformers() -> Any:
     return transformers
 
 
+@dataclass(frozen=True)
+class TeacherConfig:
+    """What the code that uses a classifier reads of a teacher's network (``ModelBundle.config``): its classes.
+
+    A teacher classifies; ``problem`` says so in the words of an LSTM's ``ModelConfig``, so
+    ``ModelBundle.regression`` asks every model the same question.
+    """
+
+    num_classes: int
+    problem: Literal["classification"] = "classification"
+
+
 class TeacherClassifier(nn.Module):
     """``forward(ids, lengths) -> logits`` of a transformer that reads ``prefix + ids + suffix`` ([CLS] … [SEP])."""
 
     def __init__(self, network: nn.Module, prefix: list[int], suffix: list[int], pad_id: int):
         super().__init__()
         self.network = network
-        self.config = SimpleNamespace(num_classes=network.config.num_labels)
+        self.config = TeacherConfig(num_classes=network.config.num_labels)
         self.register_buffer("prefix", torch.tensor(prefix, dtype=torch.long), persistent=False)
         self.register_buffer("suffix", torch.tensor(suffix, dtype=torch.long), persistent=False)
         self.pad_id = pad_id
@@ -76,6 +87,10 @@ class TeacherClassifier(nn.Module):
 @dataclass
 class TeacherModel(ModelBundle):
     """A teacher with its tokenizer, labels, input policy and provenance, stored as a ``transformers`` directory."""
+
+    @property
+    def config(self) -> TeacherConfig:  # type: ignore[override] - a transformer has no LSTM's ModelConfig
+        return self.model.config
 
     def _save_pretrained(self, directory: Path) -> None:
         network = self.model.network
