@@ -62,8 +62,8 @@ def ablation(steps: int, hidden: int, scratch: Path) -> list[str]:
         config = nlp_lstm.TrainConfig(
             max_steps=steps, eval_every=steps // 4, batch_size=64, seq_len=128, threads=torch.get_num_threads()
         )
-        model = {"hidden_size": hidden, "num_layers": 2, **options}
-        result = nlp_lstm.train_language_model(config, scratch / name.replace(" ", "_"), model)
+        config = config.with_encoder(hidden_size=hidden, num_layers=2, **options)
+        result = nlp_lstm.train(config, scratch / name.replace(" ", "_"))
         lines = (scratch / name.replace(" ", "_") / "metrics.jsonl").read_text().splitlines()
         speeds = [r["tokens_per_s"] for r in map(json.loads, lines) if "tokens_per_s" in r]
         bits = result.best_validation["bits_per_char"]

@@ -33,7 +33,7 @@ import tempfile, nlp_lstm
 config = nlp_lstm.TrainConfig(dataset="builtin:shakespeare", tokenizer="char", seq_len=256, batch_size=64, max_steps={steps},
                               eval_every=10**6, device="cpu", threads={threads})
 with tempfile.TemporaryDirectory() as out:
-    nlp_lstm.train_language_model(config, out, {{"embedding_dim": 128, "hidden_size": 512, "num_layers": 2}}, overwrite=True)
+    nlp_lstm.train(config.with_encoder(embedding_dim=128, hidden_size=512, num_layers=2), nlp_lstm.RunOptions(out, overwrite=True))
 """,
     "generation, shipped 2×640, 500 chars": """
 import torch, nlp_lstm

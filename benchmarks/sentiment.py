@@ -104,18 +104,10 @@ def lstm(dataset: str, output: Path, args, init_from: str | None) -> tuple[float
         init_from=init_from,
         patience=0,
     )
-    options = (
-        {}
-        if init_from
-        else {
-            "embedding_dim": 128,
-            "hidden_size": args.hidden_size,
-            "num_layers": 1,
-            "bidirectional": args.bidirectional,
-            "dropout": 0.3,
-        }
-    )
-    result = nlp_lstm.train_classifier(config, output, options, overwrite=True)
+    if not init_from:
+        shape = {"hidden_size": args.hidden_size, "num_layers": 1, "bidirectional": args.bidirectional, "dropout": 0.3}
+        config = config.with_encoder(embedding_dim=128, **shape)
+    result = nlp_lstm.train(config, nlp_lstm.RunOptions(output, overwrite=True))
     saved = nlp_lstm.load_model(result.best_dir)
     metrics = nlp_lstm.evaluate_classifier(saved, dataset, "test")
     return metrics["accuracy"], result.wall_time_s, result.best_validation

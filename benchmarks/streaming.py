@@ -47,7 +47,7 @@ import nlp_lstm
 config = nlp_lstm.TrainConfig(dataset={corpus!r}, seq_len=256, batch_size=64, max_steps={steps}, eval_every=10**6,
                               eval_batch_size=256, device="cpu", threads=1)
 with tempfile.TemporaryDirectory() as out:
-    nlp_lstm.train_language_model(config, out, {{"embedding_dim": 64, "hidden_size": 128, "num_layers": 1}}, overwrite=True)
+    nlp_lstm.train(config.with_encoder(embedding_dim=64, hidden_size=128, num_layers=1), nlp_lstm.RunOptions(out, overwrite=True))
 time.sleep(0.05)
 print("PEAKS_KIB", peak[0], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """

@@ -75,7 +75,7 @@ def main() -> None:
             lr=5e-3, max_length=80, patience=0, device="cpu", threads=args.threads,
         )  # fmt: skip
         started = time.perf_counter()
-        result = nlp_lstm.train_classifier(config, Path(scratch) / "run", MODEL)
+        result = nlp_lstm.train(config.with_encoder(**MODEL), Path(scratch) / "run")
         seconds = time.perf_counter() - started
         saved = nlp_lstm.load_model(result.best_dir)
         rows.append(("LSTM 1 × 64, char", nlp_lstm.evaluate_classifier(saved, data, label_column="score"), seconds))

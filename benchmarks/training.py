@@ -106,9 +106,9 @@ def ours(steps: int, threads: int, output: Path, device: torch.device, precision
         precision=precision,
     )
     timer = StepTimer(steps + 1, device)
-    options = {"embedding_dim": EMBEDDING, "hidden_size": HIDDEN, "num_layers": LAYERS}
+    config = config.with_encoder(embedding_dim=EMBEDDING, hidden_size=HIDDEN, num_layers=LAYERS)
     with contextlib.suppress(StepTimer.Done):  # the timer's way of ending the run
-        nlp_lstm.train_language_model(config, output, options, overwrite=True, callback=timer)
+        nlp_lstm.train(config, nlp_lstm.RunOptions(output, overwrite=True, callback=timer))
     return steps * BATCH * SEQ_LEN / (timer.stamps[-1] - timer.stamps[1])
 
 

@@ -16,6 +16,7 @@ _EXPORTS = {
     "UsageError": "nlp_lstm.errors",
     "Interrupted": "nlp_lstm.errors",
     "ModelConfig": "nlp_lstm.config",
+    "EncoderConfig": "nlp_lstm.config",
     "ClassifierTrainConfig": "nlp_lstm.config",
     "TrainConfig": "nlp_lstm.config",
     "SampleConfig": "nlp_lstm.config",
@@ -45,6 +46,8 @@ _EXPORTS = {
     "generate": "nlp_lstm.sampling",
     "generate_samples": "nlp_lstm.sampling",
     "generate_stream": "nlp_lstm.sampling",
+    "train": "nlp_lstm.training",
+    "RunOptions": "nlp_lstm.training.run",
     "train_language_model": "nlp_lstm.training.language_model",
     "train_classifier": "nlp_lstm.training.classifier",
     "train_teacher": "nlp_lstm.training.teacher",
@@ -89,7 +92,15 @@ if TYPE_CHECKING:
     from nlp_lstm.behaviour.runner import evaluate_behaviour
     from nlp_lstm.checkpoint import ModelBundle, shipped_model
     from nlp_lstm.checkpoint import save as save_model
-    from nlp_lstm.config import ClassifierTrainConfig, DynamicConfig, ModelConfig, SampleConfig, TeacherTrainConfig, TrainConfig
+    from nlp_lstm.config import (
+        ClassifierTrainConfig,
+        DynamicConfig,
+        EncoderConfig,
+        ModelConfig,
+        SampleConfig,
+        TeacherTrainConfig,
+        TrainConfig,
+    )
     from nlp_lstm.data.series import read_series
     from nlp_lstm.data.sources import load_labelled_splits, load_text_splits, read_texts
     from nlp_lstm.ensemble import build_ensemble
@@ -110,8 +121,9 @@ if TYPE_CHECKING:
     from nlp_lstm.runtime import load_exported
     from nlp_lstm.sampling import generate, generate_samples, generate_stream
     from nlp_lstm.tokenizer import CharTokenizer, SubwordTokenizer
+    from nlp_lstm.training import train
     from nlp_lstm.training.classifier import train_classifier
     from nlp_lstm.training.forecaster import train_forecaster
     from nlp_lstm.training.language_model import train_language_model
-    from nlp_lstm.training.run import Callback, TrainResult
+    from nlp_lstm.training.run import Callback, RunOptions, TrainResult
     from nlp_lstm.training.teacher import train_teacher

@@ -105,15 +105,25 @@ class JsonConfig:
         if unknown:
             raise ConfigError(f"unknown {cls.__name__} keys {unknown}; known keys are {sorted(known)}")
         hints = typing.get_type_hints(cls)
-        values = {k: tuple(v) if typing.get_origin(hints[k]) is tuple and isinstance(v, list) else v for k, v in data.items()}
-        return cls(**values)
+        return cls(**{k: _from_json(v, hints[k]) for k, v in data.items()})
 
     def replace(self, **changes: Any) -> Any:
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
 
 
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, JsonConfig):
+        return value.to_dict()
     return list(value) if isinstance(value, tuple) else value
+
+
+def _from_json(value: Any, hint: Any) -> Any:
+    """A JSON value as the field of type ``hint`` takes it: a list as a tuple, an object as a nested config."""
+    if typing.get_origin(hint) is tuple and isinstance(value, list):
+        return tuple(value)
+    if isinstance(hint, type) and issubclass(hint, JsonConfig) and isinstance(value, dict):
+        return hint.from_dict(value)
+    return value
 
 
 def options_toml(options: dict[str, Any], header: str) -> str:
@@ -184,34 +194,76 @@ class ModelConfig(JsonConfig):
         return data
 
 
-def check_model_options(options: dict[str, Any]) -> None:
-    """Refuse unknown or out-of-range :class:`ModelConfig` options before any data is read."""
-    try:
-        ModelConfig(vocab_size=2, num_classes=2, **options)  # the sizes that data decides are stand-ins here
-    except TypeError as error:
-        raise ConfigError(f"unknown model option: {error}") from None
+@dataclass(frozen=True)
+class EncoderConfig(JsonConfig):
+    """The encoder a training config asks for: the :class:`ModelConfig` fields the user chooses.
+
+    The vocabulary and the head are the data's to decide. Each training config holds one as ``encoder``, with its
+    task's defaults, and names the fields its task takes (``ENCODER_FIELDS``); the others stay at these defaults.
+    """
+
+    embedding_dim: int = ModelConfig.embedding_dim
+    hidden_size: int = ModelConfig.hidden_size
+    num_layers: int = ModelConfig.num_layers
+    dropout: float = ModelConfig.dropout
+    embedding_dropout: float = ModelConfig.embedding_dropout
+    weight_drop: float = ModelConfig.weight_drop
+    locked_dropout: float = ModelConfig.locked_dropout
+    bidirectional: bool = ModelConfig.bidirectional
+    tie_weights: bool = ModelConfig.tie_weights
+
+    def __post_init__(self) -> None:
+        _check_types(self)
+        ModelConfig(vocab_size=2, num_classes=2, **self.to_dict())  # its ranges; the sizes data decides are stand-ins
 
 
-# The ModelConfig fields a training command takes for either kind of model (each adds one of its own).
+# The encoder fields a training command takes for any kind of model (each kind may add its own).
 ENCODER_FIELDS = ("embedding_dim", "hidden_size", "num_layers", "dropout", "embedding_dropout")
 
 
-def _model_options(fields: tuple[str, ...], defaults: dict[str, Any], given: dict[str, Any] | None) -> dict[str, Any]:
-    """Every option of an encoder: ``given`` ones, else the task's ``defaults``, else ModelConfig's."""
-    own = {name: ModelConfig.__dataclass_fields__[name].default for name in fields}
-    return {**own, **defaults, **(given or {})}
+def check_encoder(config: Any, called: str) -> None:
+    """Refuse encoder fields that ``config``'s task does not take, rather than build a model it never trains."""
+    default = EncoderConfig()
+    untaken = [f.name for f in dataclasses.fields(EncoderConfig) if f.name not in config.ENCODER_FIELDS]
+    refused = [name for name in untaken if getattr(config.encoder, name) != getattr(default, name)]
+    _require(not refused, f"{called} takes no {', '.join(map(option, refused))}")
+
+
+class EncodedTraining(JsonConfig):
+    """Mixin of the training configs that hold an ``encoder``."""
+
+    encoder: EncoderConfig
+    ENCODER_FIELDS: ClassVar[tuple[str, ...]]
+
+    def with_encoder(self, **changes: Any) -> Any:
+        """This config with its encoder's fields ``changes`` changed, the others at the task's defaults or as set."""
+        return self.replace(encoder=self.encoder.replace(**changes))
+
+
+def flat_settings(config: JsonConfig) -> dict[str, Any]:
+    """Every setting of a training config by its own name, as the command line and ``run.toml`` spell them.
+
+    The encoder's fields that the config's task takes sit beside the others (``hidden_size``, not ``encoder``).
+    """
+    data = config.to_dict()
+    encoder = data.pop("encoder", None)
+    return data if encoder is None else {**data, **{name: encoder[name] for name in config.ENCODER_FIELDS}}  # type: ignore[attr-defined]
+
+
+def changed_settings(config: JsonConfig) -> set[str]:
+    """The settings of ``config`` that differ from its class's defaults: what its user asked for.
+
+    ``--resume`` compares only these with the run's own, and ``--init-from`` takes only these from them.
+    """
+    defaults = flat_settings(type(config)())
+    return {name for name, value in flat_settings(config).items() if value != defaults[name]}
 
 
 @dataclass(frozen=True)
-class TrainConfig(JsonConfig):
+class TrainConfig(EncodedTraining):
     """How to train a language model: data, optimisation, schedule, evaluation cadence."""
 
-    MODEL_FIELDS: ClassVar[tuple[str, ...]] = (*ENCODER_FIELDS, "tie_weights", "weight_drop", "locked_dropout")
-
-    @classmethod
-    def model_options(cls, given: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Every option of a language model's encoder: ``given`` ones, else ModelConfig's defaults."""
-        return _model_options(cls.MODEL_FIELDS, {}, given)
+    ENCODER_FIELDS: ClassVar[tuple[str, ...]] = (*ENCODER_FIELDS, "tie_weights", "weight_drop", "locked_dropout")
 
     dataset: str = "builtin:shakespeare"
     dataset_config: str | None = None
@@ -240,9 +292,11 @@ class TrainConfig(JsonConfig):
     # bf16 runs the forward pass and loss under autocast (weights, optimiser and state stay float32): about twice
     # as fast on GPUs with bf16 tensor cores; on CPUs without AMX, such as the reference machine, it is slower.
     precision: Literal["fp32", "bf16"] = "fp32"
+    encoder: EncoderConfig = EncoderConfig()
 
     def __post_init__(self) -> None:
         _check_types(self)
+        check_encoder(self, "a language model")
         _require(bool(self.dataset), "--dataset must not be empty; try --dataset builtin:shakespeare or a path to a .txt file")
         for name in ("seq_len", "batch_size", "max_steps", "eval_every", "eval_batch_size"):
             _require(getattr(self, name) >= 1, f"{option(name)} must be a positive integer, got {getattr(self, name)}")
@@ -265,24 +319,19 @@ def _check_common_training(config: TrainConfig | ClassifierTrainConfig) -> None:
 
 
 @dataclass(frozen=True)
-class ClassifierTrainConfig(JsonConfig):
+class ClassifierTrainConfig(EncodedTraining):
     """How to train a text classifier, from scratch or from a language model (``init_from``)."""
 
-    # A classifier reads whole texts, not long streams: a smaller, more regularised encoder by default.
-    MODEL_DEFAULTS: ClassVar[dict[str, Any]] = {"hidden_size": 256, "num_layers": 1, "dropout": 0.3}
-    MODEL_FIELDS: ClassVar[tuple[str, ...]] = (*ENCODER_FIELDS, "bidirectional")
-
-    @classmethod
-    def model_options(cls, given: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Every option of a classifier's encoder: ``given`` ones, else the classifier's defaults, else ModelConfig's."""
-        return _model_options(cls.MODEL_FIELDS, cls.MODEL_DEFAULTS, given)
+    ENCODER_FIELDS: ClassVar[tuple[str, ...]] = (*ENCODER_FIELDS, "bidirectional")
 
     dataset: str = "builtin:rotten_tomatoes"
     dataset_config: str | None = None
     text_column: str = "text"
     label_column: str = "label"
     problem: Literal["classification", "regression"] = "classification"  # regression: label_column is a number
-    tokenizer: Literal["char", "bpe", "teacher"] = "bpe"  # teacher: the --teacher's own WordPiece vocabulary
+    # teacher: the --teacher's own WordPiece vocabulary. None: bpe, or with init_from the language model's; set, it must
+    # be the language model's, so that one set to bpe (the default's value) is refused beside a char model.
+    tokenizer: Literal["char", "bpe", "teacher"] | None = None
     vocab_size: int = 8000
     max_length: int = 400  # tokens per text; longer texts are cut
     keep: Literal["start", "end", "both"] = "end"  # which part of a long text to keep; reviews conclude at the end
@@ -309,9 +358,12 @@ class ClassifierTrainConfig(JsonConfig):
     temperature: float = 2.0  # of the softmax whose KL divergence to the teacher's the student learns
     teacher_length: int = 0  # tokens of each transfer text the teacher reads when it labels it; 0 = its own max_length
     embeddings: str | None = None  # start the embedding table from "teacher" (its WordPiece table, projected) or a GloVe file
+    # A classifier reads whole texts, not long streams: a smaller, more regularised encoder by default.
+    encoder: EncoderConfig = EncoderConfig(hidden_size=256, num_layers=1, dropout=0.3)
 
     def __post_init__(self) -> None:
         _check_types(self)
+        check_encoder(self, "a classifier")
         _require(
             bool(self.dataset), "--dataset must not be empty; try --dataset builtin:rotten_tomatoes or a path to a .csv file"
         )
@@ -351,11 +403,7 @@ def _check_distillation(config: ClassifierTrainConfig) -> None:
 class TeacherTrainConfig(JsonConfig):
     """How to fine-tune a pretrained transformer encoder as a teacher (``nlp-lstm train teacher``)."""
 
-    MODEL_FIELDS: ClassVar[tuple[str, ...]] = ()  # a teacher's shape is its base encoder's
-
-    @classmethod
-    def model_options(cls, given: dict[str, Any] | None = None) -> dict[str, Any]:
-        return {}
+    ENCODER_FIELDS: ClassVar[tuple[str, ...]] = ()  # a teacher's shape is its base encoder's: it has no encoder field
 
     dataset: str = "builtin:movie_reviews"
     dataset_config: str | None = None

@@ -8,28 +8,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
-from nlp_lstm.config import ENCODER_FIELDS, JsonConfig, _check_types, _model_options, _require, option
+from nlp_lstm.config import ENCODER_FIELDS, EncodedTraining, EncoderConfig, _check_types, _require, check_encoder, option
 
 
 @dataclass(frozen=True)
-class ForecastTrainConfig(JsonConfig):
+class ForecastTrainConfig(EncodedTraining):
     """How to train a forecaster on one series: ``lookback`` points in, ``horizon`` points out."""
 
-    MODEL_DEFAULTS: ClassVar[dict[str, Any]] = {
-        "embedding_dim": 16,  # the input projection's size
-        "hidden_size": 50,
-        "num_layers": 2,
-        "dropout": 0.0,
-        "embedding_dropout": 0.0,
-    }
-    MODEL_FIELDS: ClassVar[tuple[str, ...]] = ENCODER_FIELDS
-
-    @classmethod
-    def model_options(cls, given: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Every option of a forecaster's encoder: ``given`` ones, else the forecaster's defaults, else ModelConfig's."""
-        return _model_options(cls.MODEL_FIELDS, cls.MODEL_DEFAULTS, given)
+    ENCODER_FIELDS: ClassVar[tuple[str, ...]] = ENCODER_FIELDS
 
     dataset: str = "builtin:co2"
     target: str | None = None  # the column to forecast; a built-in series has its own
@@ -51,9 +39,12 @@ class ForecastTrainConfig(JsonConfig):
     device: str = "auto"
     threads: int = 0
     precision: Literal["fp32"] = "fp32"
+    # embedding_dim is the input projection's size
+    encoder: EncoderConfig = EncoderConfig(embedding_dim=16, hidden_size=50, num_layers=2, dropout=0.0, embedding_dropout=0.0)
 
     def __post_init__(self) -> None:
         _check_types(self)
+        check_encoder(self, "a forecaster")
         _require(bool(self.dataset), "--dataset must not be empty; try --dataset builtin:co2 or a path to a .csv file")
         for name in ("lookback", "horizon", "origins", "batch_size", "epochs"):
             _require(getattr(self, name) >= 1, f"{option(name)} must be a positive integer, got {getattr(self, name)}")

@@ -41,6 +41,7 @@ class Task:
     labelled: bool  # whether its directory names a label for each class
     command: str  # the command that uses a model of it, as a model card says
     loads_as: str | None = None  # the kind its models are once loaded, where it is not its own (a teacher)
+    config: str | None = None  # the training config whose type says that ``nlp_lstm.train`` runs this task's recipe
 
 
 _TASKS: dict[str, Task] = {}
@@ -103,6 +104,15 @@ def resolve(name: str) -> Any:
     return getattr(importlib.import_module(module), attribute)
 
 
+def of_config(config: Any) -> Task:
+    """The task that ``config``, a training config, trains: the row whose ``config`` names its type."""
+    for task in _TASKS.values():
+        if task.config is not None and task.recipe is not None and type(config) is resolve(task.config):
+            return task
+    known = ", ".join(task.config.partition(":")[2] for task in _TASKS.values() if task.config and task.recipe)
+    raise TypeError(f"no task trains a {type(config).__name__}; give one of {known}")
+
+
 def model_class(kind: str) -> Any:
     """The model class of ``kind``, to build from a ModelConfig."""
     return resolve(get(kind).model)
@@ -121,6 +131,7 @@ register(
         shipped="shakespeare-char",
         labelled=False,
         command="generate",
+        config="nlp_lstm.config:TrainConfig",
     )
 )
 register(
@@ -136,6 +147,7 @@ register(
         shipped="sentiment",
         labelled=True,
         command="classify",
+        config="nlp_lstm.config:ClassifierTrainConfig",
     )
 )
 register(
@@ -151,6 +163,7 @@ register(
         shipped=None,
         labelled=True,
         command="classify",
+        config="nlp_lstm.config:TeacherTrainConfig",
         loads_as=CLASSIFIER,
     )
 )
@@ -167,5 +180,6 @@ register(
         shipped=None,
         labelled=False,
         command="forecast",
+        config="nlp_lstm.forecast_config:ForecastTrainConfig",
     )
 )

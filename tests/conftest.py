@@ -50,7 +50,7 @@ def trained_lm_dir(tmp_path_factory, sonnets_text) -> Path:
     config = nlp_lstm.TrainConfig(
         dataset=str(directory / "sonnets.txt"), seq_len=32, batch_size=8, max_steps=60, eval_every=60, threads=1
     )
-    nlp_lstm.train_language_model(config, directory / "run", {"embedding_dim": 16, "hidden_size": 32, "num_layers": 1})
+    nlp_lstm.train_language_model(config.with_encoder(embedding_dim=16, hidden_size=32, num_layers=1), directory / "run")
     return directory / "run" / "best"
 
 

@@ -53,7 +53,7 @@ def trained(tmp_path_factory, reviews) -> ModelBundle:
         every = range(0, len(reviews.train), len(reviews.train) // 400)  # both labels: the split is sorted by label
         writer.writerows((reviews.train.texts[i], LABELS[reviews.train.labels[i]]) for i in every)
     config = ClassifierTrainConfig(dataset=str(directory / "rt.csv"), epochs=1, batch_size=16, max_length=64, threads=1)
-    nlp_lstm.train_classifier(config, directory / "run", {"embedding_dim": 16, "hidden_size": 16, "num_layers": 1})
+    nlp_lstm.train_classifier(config.with_encoder(embedding_dim=16, hidden_size=16, num_layers=1), directory / "run")
     return nlp_lstm.load_model(directory / "run" / "best", kind="classifier")
 
 

@@ -95,7 +95,7 @@ def review_lm(tmp_path_factory, reviews):
     path.write_text("\n".join(reviews.train.texts[:400]))
     out = tmp_path_factory.mktemp("lmrun") / "run"
     config = TrainConfig(dataset=str(path), seq_len=32, batch_size=8, max_steps=10, eval_every=10, device="cpu")
-    train_language_model(config, out, SMALL)
+    train_language_model(config.with_encoder(**SMALL), out)
     return out / "best"
 
 
@@ -134,9 +134,9 @@ def test_transfer_refuses_another_tokenizer_and_shape_options(tmp_path, review_l
         device="cpu",
     )
     with pytest.raises(TrainingError, match="has a char tokenizer but --tokenizer is bpe"):
-        train_classifier(config, tmp_path / "a", given_options={"tokenizer"})
+        train_classifier(config, tmp_path / "a")
     with pytest.raises(TrainingError, match="takes the encoder's shape from the language model"):
-        train_classifier(config.replace(tokenizer="char"), tmp_path / "b", {"hidden_size": 64}, given_options={"hidden_size"})
+        train_classifier(config.replace(tokenizer="char").with_encoder(hidden_size=64), tmp_path / "b")
     with pytest.raises(checkpoint.ModelLoadError, match="nothing: no such model directory"):
         train_classifier(config.replace(tokenizer="char", init_from=str(tmp_path / "nothing")), tmp_path / "c")
 
@@ -153,7 +153,7 @@ def test_string_labels_round_trip_to_names_and_training_learns(tmp_path, reviews
         device="cpu",
         seed=1,
     )
-    result = train_classifier(config, tmp_path / "run", dict(embedding_dim=32, hidden_size=32, num_layers=1))
+    result = train_classifier(config.with_encoder(embedding_dim=32, hidden_size=32, num_layers=1), tmp_path / "run")
     saved = checkpoint.load(result.best_dir)
     assert saved.labels == ["negative", "positive"] and saved.inputs == {"max_length": 48, "keep": "end"}
     predictions = classify(saved, ["a gorgeous, heartfelt film", "dull", ""])

@@ -23,7 +23,7 @@ from nlp_lstm.distributed import REPLICA_DIR_VARIABLE
 from nlp_lstm.files import RUN_MARKER
 from nlp_lstm.training.classifier import train_classifier
 from nlp_lstm.training.language_model import train_language_model
-from nlp_lstm.training.run import TrainingError
+from nlp_lstm.training.run import RunOptions, TrainingError
 
 REPO = Path(__file__).resolve().parent.parent
 MODEL = dict(embedding_dim=16, hidden_size=32, num_layers=2, dropout=0.0, embedding_dropout=0.0)
@@ -55,9 +55,9 @@ def single(tmp_path_factory, sonnets_text) -> dict[str, Path]:
     text_file = root / "sonnets.txt"
     text_file.write_text(sonnets_text, encoding="utf-8")
     config = TrainConfig(dataset=str(text_file), device="cpu", **SETTINGS)
-    train_language_model(config, root / "full", MODEL)
+    train_language_model(config.with_encoder(**MODEL), root / "full")
     with pytest.raises(TrainingError, match="stopped at step 10"):
-        train_language_model(config, root / "stopped", MODEL, callback=InterruptAt(10))
+        train_language_model(config.with_encoder(**MODEL), RunOptions(root / "stopped", callback=InterruptAt(10)))
     return {"text": text_file, "full": root / "full", "stopped": root / "stopped"}
 
 
@@ -124,7 +124,7 @@ def labelled(tmp_path_factory, reviews) -> dict[str, Path]:
     texts, labels = [reviews.train.texts[i] for i in rows], [reviews.train.labels[i] for i in rows]
     pd.DataFrame({"text": texts, "label": labels}).to_csv(data, index=False)
     lm = TrainConfig(dataset=str(data), device="cpu", seq_len=32, batch_size=8, max_steps=6, eval_every=6, seed=3)
-    train_language_model(lm, root / "lm", MODEL)
+    train_language_model(lm.with_encoder(**MODEL), root / "lm")
     return {"data": data, "lm": root / "lm" / "best"}
 
 
@@ -135,7 +135,7 @@ def test_two_processes_train_a_classifier_like_one_on_the_whole_batch(tmp_path, 
     if kind == "transfer":
         settings.update(init_from=str(labelled["lm"]), freeze_epochs=1)
     model = CLASSIFIER_MODELS[kind]["model"]
-    single = train_classifier(ClassifierTrainConfig(**settings), tmp_path / "single", model)
+    single = train_classifier(ClassifierTrainConfig(**settings).with_encoder(**model), tmp_path / "single")
     assert single.step == settings["epochs"] * 4 and not single.stopped_early
 
     options = {**settings, **model}

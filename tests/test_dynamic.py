@@ -108,7 +108,7 @@ def test_the_api_and_the_command_line_gather_statistics_once(tmp_path, text_file
 
     monkeypatch.setenv("NLP_LSTM_CACHE", str(tmp_path / "cache"))
     config = nlp_lstm.TrainConfig(dataset=str(text_file), seq_len=32, batch_size=8, max_steps=20, eval_every=20, threads=1)
-    nlp_lstm.train_language_model(config, tmp_path / "run", {"embedding_dim": 16, "hidden_size": 32, "num_layers": 1})
+    nlp_lstm.train_language_model(config.with_encoder(embedding_dim=16, hidden_size=32, num_layers=1), tmp_path / "run")
     saved = nlp_lstm.load_model(tmp_path / "run" / "best")
     gathered = []
     settings = DynamicConfig(segment_length=SEGMENT, statistics_segments=5, statistics_batch_size=4)

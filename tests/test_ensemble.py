@@ -29,7 +29,7 @@ def members(tmp_path_factory):
         config = ClassifierTrainConfig(
             dataset="builtin:rotten_tomatoes", tokenizer="char", max_length=64, epochs=1, device="cpu", seed=seed
         )
-        result = train_classifier(config, tmp_path_factory.mktemp(f"seed{seed}") / "run", SMALL)
+        result = train_classifier(config.with_encoder(**SMALL), tmp_path_factory.mktemp(f"seed{seed}") / "run")
         directories.append(result.best_dir)
     return directories
 

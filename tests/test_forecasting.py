@@ -48,7 +48,7 @@ def config(dataset: Path, **changes) -> ForecastTrainConfig:
 def sine_run(tmp_path_factory):
     directory = tmp_path_factory.mktemp("sine")
     data = write_series(directory / "sine.csv", sine())
-    result = nlp_lstm.train_forecaster(config(data, epochs=6, batch_size=16), directory / "run", dict(TINY))
+    result = nlp_lstm.train_forecaster(config(data, epochs=6, batch_size=16).with_encoder(**TINY), directory / "run")
     return data, result
 
 
@@ -105,7 +105,7 @@ def test_training_never_reads_the_test_part(tmp_path):
     weights = []
     for name, series in (("a", values), ("b", shuffled)):
         run = nlp_lstm.train_forecaster(
-            config(write_series(tmp_path / f"{name}.csv", series), epochs=2), tmp_path / name, dict(TINY)
+            config(write_series(tmp_path / f"{name}.csv", series), epochs=2).with_encoder(**TINY), tmp_path / name
         )
         weights.append(load_file(str(run.last_dir / "model.safetensors")))
     assert training_end(160, 6, 2) == test_start - 12  # and the validation part lies between

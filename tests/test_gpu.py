@@ -17,7 +17,7 @@ def test_trains_on_cuda_and_the_saved_model_loads_on_cpu(tmp_path, text_file, pr
     config = TrainConfig(
         dataset=str(text_file), seq_len=64, batch_size=16, max_steps=40, eval_every=20, device="cuda", precision=precision
     )
-    result = train_language_model(config, tmp_path / "run", MODEL)
+    result = train_language_model(config.with_encoder(**MODEL), tmp_path / "run")
     assert result.best_validation["bits_per_char"] < 6.0
     on_gpu = checkpoint.load(result.best_dir, device="cuda")  # cuDNN packs LSTM weights into one buffer; saving must cope
     on_cpu = checkpoint.load(result.best_dir, device="cpu")

@@ -9,7 +9,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from nlp_lstm import train_classifier, train_language_model
+from nlp_lstm import RunOptions, train_classifier, train_language_model
 from nlp_lstm.cli import app
 from nlp_lstm.config import ClassifierTrainConfig, TrainConfig
 from nlp_lstm.precision import BF16_VARIABLE, PrecisionUnavailable, bf16_lstm_problem
@@ -49,18 +49,18 @@ def test_the_api_raises_the_same_refusal_and_fp32_is_never_probed(bf16_refused, 
         train_classifier(classifier.replace(device="cpu", precision="bf16"), tmp_path / "classifier")
     assert not (tmp_path / "lm").exists() and not (tmp_path / "classifier").exists()
     fp32 = TrainConfig(dataset=str(text_file), device="cpu", seq_len=16, batch_size=4, max_steps=1, eval_every=1)
-    result = train_language_model(fp32, tmp_path / "fp32", {"embedding_dim": 8, "hidden_size": 8, "num_layers": 1})
+    result = train_language_model(fp32.with_encoder(embedding_dim=8, hidden_size=8, num_layers=1), tmp_path / "fp32")
     assert result.step == 1
 
 
 def test_resuming_in_bf16_is_refused_too_and_leaves_the_run_as_it_was(monkeypatch, tmp_path, text_file):
     config = TrainConfig(dataset=str(text_file), device="cpu", seq_len=16, batch_size=4, max_steps=2, eval_every=1)
-    train_language_model(config, tmp_path / "run", {"embedding_dim": 8, "hidden_size": 8, "num_layers": 1})
+    train_language_model(config.with_encoder(embedding_dim=8, hidden_size=8, num_layers=1), tmp_path / "run")
     before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "run").rglob("*")}
     monkeypatch.setenv(BF16_VARIABLE, "unsupported")
     with pytest.raises(PrecisionUnavailable):
         resumed = config.replace(max_steps=4, precision="bf16")
-        train_language_model(resumed, tmp_path / "run", resume=True, given_options={"max_steps", "precision"})
+        train_language_model(resumed, RunOptions(tmp_path / "run", resume=True))
     assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "run").rglob("*")} == before
 
 

@@ -107,7 +107,7 @@ def student(task: dict[str, Path], output: Path, epochs: int, batch_size: int, *
     config = ClassifierTrainConfig(
         dataset=str(task["few"]), epochs=epochs, batch_size=batch_size, lr=5e-3, patience=0, threads=1, **options
     )
-    nlp_lstm.train_classifier(config, output, {"embedding_dim": 16, "hidden_size": 16, "dropout": 0.0})
+    nlp_lstm.train_classifier(config.with_encoder(embedding_dim=16, hidden_size=16, dropout=0.0), output)
     saved = nlp_lstm.load_model(output / "best")
     return nlp_lstm.evaluate_classifier(saved, str(task["held_out"]), split="all")["accuracy"]
 
@@ -156,12 +156,12 @@ def test_a_second_student_reuses_the_teachers_outputs(teacher, task, tmp_path):
     config = ClassifierTrainConfig(dataset=str(task["few"]), epochs=1, threads=1, tokenizer="teacher", **options)
     cache = Path(os.environ["NLP_LSTM_CACHE"]) / "teacher_outputs"
     for run in ("first", "second"):
-        nlp_lstm.train_classifier(config, tmp_path / run, {"embedding_dim": 8, "hidden_size": 8})
+        nlp_lstm.train_classifier(config.with_encoder(embedding_dim=8, hidden_size=8), tmp_path / run)
     records = [json.loads((tmp_path / run / "best" / "training.json").read_text())["distillation"] for run in ("first", "second")]
     assert [r["teacher_outputs_cached"] for r in records] == [False, True]
     stored = [p for p in cache.iterdir() if p.suffix == ".npy"]
     changed = config.replace(transfer_size=150)  # other texts: other outputs, never stale ones
-    nlp_lstm.train_classifier(changed, tmp_path / "third", {"embedding_dim": 8, "hidden_size": 8})
+    nlp_lstm.train_classifier(changed.with_encoder(embedding_dim=8, hidden_size=8), tmp_path / "third")
     assert len([p for p in cache.iterdir() if p.suffix == ".npy"]) == len(stored) + 1
 
 
@@ -170,7 +170,7 @@ def test_the_student_starts_from_the_teachers_embedding_table(teacher, task, tmp
         dataset=str(task["few"]), epochs=1, lr=1e-9, threads=1, teacher=str(teacher), tokenizer="teacher", embeddings="teacher"
     )
     # As wide as the teacher's (32): the projection is then a rotation, which keeps every distance between rows.
-    nlp_lstm.train_classifier(config, tmp_path / "run", {"embedding_dim": 32, "hidden_size": 8})
+    nlp_lstm.train_classifier(config.with_encoder(embedding_dim=32, hidden_size=8), tmp_path / "run")
     saved = nlp_lstm.load_model(tmp_path / "run" / "best")
     table = saved.model.encoder.embedding.weight.detach()
     teacher_table = transformers.AutoModel.from_pretrained(teacher / "best").embeddings.word_embeddings.weight.detach()
@@ -183,7 +183,7 @@ def test_the_student_starts_from_the_teachers_embedding_table(teacher, task, tmp
 
 def test_an_lstm_student_loads_and_classifies_without_transformers(teacher, task, tmp_path):
     config = ClassifierTrainConfig(dataset=str(task["few"]), epochs=1, threads=1, teacher=str(teacher), tokenizer="teacher")
-    nlp_lstm.train_classifier(config, tmp_path / "run", {"embedding_dim": 8, "hidden_size": 8})
+    nlp_lstm.train_classifier(config.with_encoder(embedding_dim=8, hidden_size=8), tmp_path / "run")
     code = (
         "import sys, nlp_lstm\n"
         f"saved = nlp_lstm.load_model({str(tmp_path / 'run' / 'best')!r})\n"
@@ -290,7 +290,7 @@ def test_glove_vectors_start_the_rows_of_the_words_they_hold(teacher, task, tmp_
         "tokenizer": "teacher",
     }
     nlp_lstm.train_classifier(
-        ClassifierTrainConfig(**options, embeddings=str(glove)), tmp_path / "run", {"embedding_dim": 4, "hidden_size": 8}
+        ClassifierTrainConfig(**options, embeddings=str(glove)).with_encoder(embedding_dim=4, hidden_size=8), tmp_path / "run"
     )
     saved = nlp_lstm.load_model(tmp_path / "run" / "best")
     rows = torch.stack([saved.model.encoder.embedding.weight[saved.tokenizer.encode(word)[0]] for word in vectors]).detach()
@@ -298,7 +298,7 @@ def test_glove_vectors_start_the_rows_of_the_words_they_hold(teacher, task, tmp_
     assert torch.allclose(rows, given / given.std(), atol=1e-4)  # the file's vectors, scaled to unit spread
     wrong = ClassifierTrainConfig(**options, embeddings=str(glove))
     with pytest.raises(UsageError, match="holds 4-d vectors; pass --embedding-dim 4"):
-        nlp_lstm.train_classifier(wrong, tmp_path / "wrong", {"embedding_dim": 8, "hidden_size": 8})
+        nlp_lstm.train_classifier(wrong.with_encoder(embedding_dim=8, hidden_size=8), tmp_path / "wrong")
 
 
 def test_labelling_in_bf16_or_at_another_length_gets_outputs_of_its_own(teacher):
@@ -362,7 +362,7 @@ def test_three_classes_pass_from_teacher_to_student(tiny_bert, tmp_path):
         dataset=str(few), epochs=6, batch_size=32, lr=5e-3, patience=0, threads=1,
         teacher=str(tmp_path / "teacher"), tokenizer="teacher", unlabelled=str(unlabelled),
     )  # fmt: skip
-    nlp_lstm.train_classifier(config, tmp_path / "student", {"embedding_dim": 16, "hidden_size": 16, "dropout": 0.0})
+    nlp_lstm.train_classifier(config.with_encoder(embedding_dim=16, hidden_size=16, dropout=0.0), tmp_path / "student")
     saved = nlp_lstm.load_model(tmp_path / "student" / "best")
     assert saved.labels == ["negative", "neutral", "positive"]
     scored = nlp_lstm.evaluate_classifier(saved, str(held_out), split="all")

@@ -42,7 +42,7 @@ def trained(tmp_path_factory) -> tuple[Path, Path, dict]:
         dataset=str(data), label_column="rating", problem="regression", tokenizer="char", epochs=12,
         batch_size=16, lr=1e-2, warmup_steps=10, max_length=64, device="cpu", patience=0,
     )  # fmt: skip
-    result = nlp_lstm.train_classifier(config, root / "run", TINY)
+    result = nlp_lstm.train_classifier(config.with_encoder(**TINY), root / "run")
     return data, result.best_dir, result.best_validation
 
 

@@ -12,7 +12,7 @@ from nlp_lstm.config import TrainConfig
 from nlp_lstm.precision import bf16_lstm_problem
 from nlp_lstm.training.language_model import train_language_model
 from nlp_lstm.training.optim import learning_rate
-from nlp_lstm.training.run import Callback, TrainingError
+from nlp_lstm.training.run import Callback, RunOptions, TrainingError
 
 MODEL = dict(embedding_dim=16, hidden_size=32, num_layers=2, dropout=0.1, embedding_dropout=0.1)
 
@@ -29,7 +29,7 @@ def config_for(text_file, **changes):
         device="cpu",
         seed=3,
     )
-    return base.replace(**changes)
+    return base.with_encoder(**MODEL).replace(**changes)
 
 
 def train_losses(run_dir):
@@ -40,7 +40,7 @@ def train_losses(run_dir):
 
 
 def test_training_learns_and_writes_best_and_last(tmp_path, text_file):
-    result = train_language_model(config_for(text_file, max_steps=60, eval_every=30), tmp_path / "run", MODEL)
+    result = train_language_model(config_for(text_file, max_steps=60, eval_every=30), tmp_path / "run")
     train, validation = train_losses(tmp_path / "run")
     assert train[-1][1] < train[0][1] - 0.5  # it learns on real text
     assert [v["step"] for v in validation] == [30, 60]
@@ -53,12 +53,12 @@ def test_training_learns_and_writes_best_and_last(tmp_path, text_file):
 
 
 def test_same_seed_same_losses_and_weights(tmp_path, text_file):
-    train_language_model(config_for(text_file), tmp_path / "a", MODEL)
-    train_language_model(config_for(text_file), tmp_path / "b", MODEL)
+    train_language_model(config_for(text_file), tmp_path / "a")
+    train_language_model(config_for(text_file), tmp_path / "b")
     assert train_losses(tmp_path / "a") == train_losses(tmp_path / "b")
     a, b = checkpoint.load(tmp_path / "a" / "last").model, checkpoint.load(tmp_path / "b" / "last").model
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
-    train_language_model(config_for(text_file, seed=4), tmp_path / "c", MODEL)
+    train_language_model(config_for(text_file, seed=4), tmp_path / "c")
     assert train_losses(tmp_path / "c")[0] != train_losses(tmp_path / "a")[0]
 
 
@@ -80,11 +80,11 @@ AWD = {**MODEL, "weight_drop": 0.3, "locked_dropout": 0.2}  # random masks too m
 def test_interrupt_saves_and_resume_continues_exactly_like_an_uninterrupted_run(tmp_path, text_file, model):
     # 30 steps cross an epoch boundary too: the tiny text gives about 10 steps per epoch.
     config = config_for(text_file, max_steps=30, eval_every=10)
-    train_language_model(config, tmp_path / "full", model)
+    train_language_model(config.with_encoder(**model), tmp_path / "full")
     with pytest.raises(TrainingError, match=r"stopped at step 20.*Resume with: nlp-lstm train lm --output .* --resume"):
-        train_language_model(config, tmp_path / "split", model, callback=InterruptAt(20))
+        train_language_model(config.with_encoder(**model), RunOptions(tmp_path / "split", callback=InterruptAt(20)))
     assert checkpoint.load(tmp_path / "split" / "last").training["step"] == 20
-    train_language_model(config, tmp_path / "split", MODEL, resume=True)
+    train_language_model(config, RunOptions(tmp_path / "split", resume=True))
     full_train, full_val = train_losses(tmp_path / "full")
     split_train, split_val = train_losses(tmp_path / "split")
     assert [s for s, _ in split_train] == [s for s, _ in full_train]
@@ -99,23 +99,23 @@ def test_interrupt_saves_and_resume_continues_exactly_like_an_uninterrupted_run(
 
 def test_resume_refuses_changed_settings_and_missing_runs(tmp_path, text_file):
     with pytest.raises(TrainingError, match="no resumable run here"):
-        train_language_model(config_for(text_file), tmp_path / "none", MODEL, resume=True)
-    train_language_model(config_for(text_file, max_steps=10), tmp_path / "run", MODEL)
+        train_language_model(config_for(text_file), RunOptions(tmp_path / "none", resume=True))
+    train_language_model(config_for(text_file, max_steps=10), tmp_path / "run")
     with pytest.raises(TrainingError, match="these differ from it: --lr"):
-        train_language_model(config_for(text_file, lr=1.0), tmp_path / "run", MODEL, resume=True, given_options={"lr"})
+        train_language_model(config_for(text_file, lr=1.0), RunOptions(tmp_path / "run", resume=True))
 
 
 def test_existing_output_needs_resume_or_overwrite_and_foreign_dirs_are_kept(tmp_path, text_file):
-    train_language_model(config_for(text_file, max_steps=10), tmp_path / "run", MODEL)
+    train_language_model(config_for(text_file, max_steps=10), tmp_path / "run")
     with pytest.raises(TrainingError, match="already holds a run; pass --resume .* or --overwrite"):
-        train_language_model(config_for(text_file, max_steps=10), tmp_path / "run", MODEL)
-    train_language_model(config_for(text_file, max_steps=10, seed=9), tmp_path / "run", MODEL, overwrite=True)
+        train_language_model(config_for(text_file, max_steps=10), tmp_path / "run")
+    train_language_model(config_for(text_file, max_steps=10, seed=9), RunOptions(tmp_path / "run", overwrite=True))
     assert checkpoint.load(tmp_path / "run" / "last").training["train_config"]["seed"] == 9
     precious = tmp_path / "mine"
     precious.mkdir()
     (precious / "thesis.txt").write_text("do not delete")
     with pytest.raises(TrainingError, match="not an nlp-lstm run directory"):
-        train_language_model(config_for(text_file), precious, MODEL, overwrite=True)
+        train_language_model(config_for(text_file), RunOptions(precious, overwrite=True))
     assert (precious / "thesis.txt").read_text() == "do not delete"
 
 
@@ -135,7 +135,7 @@ def test_divergence_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_p
     with pytest.raises(
         TrainingError, match=r"training loss became nan at step 20 \(diverged\); the last good checkpoint is kept"
     ):
-        train_language_model(config_for(text_file, max_steps=40), tmp_path / "run", MODEL, callback=PoisonAfterFirstEval())
+        train_language_model(config_for(text_file, max_steps=40), RunOptions(tmp_path / "run", callback=PoisonAfterFirstEval()))
     last = checkpoint.load(tmp_path / "run" / "last")
     assert last.training["step"] == 10
     assert all(torch.isfinite(p).all() for p in last.model.parameters())
@@ -143,7 +143,7 @@ def test_divergence_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_p
 
 def test_a_blow_up_before_any_checkpoint_says_so(tmp_path, text_file):
     with pytest.raises(TrainingError, match=r"at step 1 \(diverged\); nothing was saved yet.*lower --lr"):
-        train_language_model(config_for(text_file, eval_every=1, lr=1e4, warmup_steps=0), tmp_path / "run", MODEL)
+        train_language_model(config_for(text_file, eval_every=1, lr=1e4, warmup_steps=0), tmp_path / "run")
 
 
 def test_schedule_warms_up_then_decays():
@@ -160,8 +160,8 @@ def test_schedule_warms_up_then_decays():
 )
 def test_bf16_autocast_trains_like_float32(tmp_path, text_file):
     """Mixed precision changes rounding, not the learning: same data and seed, losses within a few percent."""
-    fp32 = train_language_model(config_for(text_file, max_steps=60, eval_every=30), tmp_path / "fp32", MODEL)
-    bf16 = train_language_model(config_for(text_file, max_steps=60, eval_every=30, precision="bf16"), tmp_path / "bf16", MODEL)
+    fp32 = train_language_model(config_for(text_file, max_steps=60, eval_every=30), tmp_path / "fp32")
+    bf16 = train_language_model(config_for(text_file, max_steps=60, eval_every=30, precision="bf16"), tmp_path / "bf16")
     losses = [loss for _, loss in train_losses(tmp_path / "bf16")[0]]
     assert losses[-1] < losses[0] - 0.5
     assert bf16.best_validation["nats_per_char"] == pytest.approx(fp32.best_validation["nats_per_char"], rel=0.05)
@@ -170,12 +170,14 @@ def test_bf16_autocast_trains_like_float32(tmp_path, text_file):
 
 
 def test_fine_tuning_starts_from_the_saved_weights_and_takes_only_the_dropout_given(tmp_path, text_file):
-    base = train_language_model(config_for(text_file), tmp_path / "base", MODEL)
+    base = train_language_model(config_for(text_file), tmp_path / "base")
     start = checkpoint.load(base.best_dir).model.state_dict()
     tune = config_for(text_file, init_from=str(base.best_dir), max_steps=2, eval_every=2, warmup_steps=1, lr=1e-4)
-    other_shape = {**MODEL, "hidden_size": 64, "dropout": 0.4, "embedding_dropout": 0.3}
-    for name, given, dropout in [("kept", set(), (0.1, 0.1)), ("changed", {"dropout", "embedding_dropout"}, (0.4, 0.3))]:
-        result = train_language_model(tune, tmp_path / name, other_shape, given_options=given)
+    # Another shape is ignored; dropout left at the defaults keeps the model's own, dropout set replaces it.
+    kept = TrainConfig.encoder.replace(hidden_size=64)
+    changed = kept.replace(dropout=0.4, embedding_dropout=0.3)
+    for name, encoder, dropout in [("kept", kept, (0.1, 0.1)), ("changed", changed, (0.4, 0.3))]:
+        result = train_language_model(tune.replace(encoder=encoder), tmp_path / name)
         tuned = checkpoint.load(result.last_dir)
         assert (tuned.config.hidden_size, tuned.config.dropout, tuned.config.embedding_dropout) == (32, *dropout)
         parent = checkpoint.load(base.best_dir).training
@@ -201,7 +203,7 @@ def test_validation_reports_its_progress_while_it_runs(tmp_path, text_file):
     config = TrainConfig(
         dataset=str(text_file), max_steps=4, eval_every=2, seq_len=16, batch_size=4, eval_batch_size=2, device="cpu"
     )
-    train_language_model(config, tmp_path / "run", MODEL, callback=recorder)
+    train_language_model(config.with_encoder(**MODEL), RunOptions(tmp_path / "run", callback=recorder))
     assert recorder.evaluations == 2 and {e for e, _, _ in recorder.calls} == {0, 1}
     for evaluation in (0, 1):
         done = [d for e, d, _ in recorder.calls if e == evaluation]

@@ -39,15 +39,13 @@ from nlp_lstm.cli.options import (
     WeightDecayOption,
     command_line,
     default,
-    given_options,
-    plain,
+    training_config,
 )
 from nlp_lstm.cli.render import TRAINING_LINE_EVERY_S, TrainingProgress, print_metrics_table
 from nlp_lstm.errors import UsageError
 from nlp_lstm.forecast_config import ForecastTrainConfig
 
 KIND = tasks.FORECASTER  # the subcommand's name
-MODEL_DEFAULTS = ForecastTrainConfig.model_options()
 SeriesOption = Annotated[
     str,
     typer.Option(help="builtin:co2, builtin:sunspots, builtin:nile, builtin:elec_equip, or a CSV file.", rich_help_panel=DATA),
@@ -95,7 +93,6 @@ class ForecastProgress(TrainingProgress):
 @train_app.command(KIND)
 @user_errors
 def train_forecaster(
-    ctx: typer.Context,
     dataset: SeriesOption = default(ForecastTrainConfig, "dataset"),
     target: TargetOption = None,
     features: FeaturesOption = "",
@@ -104,10 +101,10 @@ def train_forecaster(
     horizon: HorizonOption = default(ForecastTrainConfig, "horizon"),
     origins: OriginsOption = default(ForecastTrainConfig, "origins"),
     loss: Annotated[str, typer.Option(help="mse or mae.", rich_help_panel=OPTIMISATION)] = default(ForecastTrainConfig, "loss"),
-    embedding_dim: ProjectionOption = MODEL_DEFAULTS["embedding_dim"],
-    hidden_size: HiddenSizeOption = MODEL_DEFAULTS["hidden_size"],
-    num_layers: NumLayersOption = MODEL_DEFAULTS["num_layers"],
-    dropout: DropoutOption = MODEL_DEFAULTS["dropout"],
+    embedding_dim: ProjectionOption = default(ForecastTrainConfig, "embedding_dim"),
+    hidden_size: HiddenSizeOption = default(ForecastTrainConfig, "hidden_size"),
+    num_layers: NumLayersOption = default(ForecastTrainConfig, "num_layers"),
+    dropout: DropoutOption = default(ForecastTrainConfig, "dropout"),
     batch_size: BatchSizeOption = default(ForecastTrainConfig, "batch_size"),
     epochs: Annotated[int, typer.Option(help="Passes over the training windows.")] = default(ForecastTrainConfig, "epochs"),
     lr: LrOption = default(ForecastTrainConfig, "lr"),
@@ -131,22 +128,11 @@ def train_forecaster(
 
     Example: nlp-lstm train forecaster --dataset builtin:co2 --lookback 36 --horizon 12 --output runs/co2
     """
-    options = {name: plain(value) for name, value in locals().items() if name != "ctx"}
-    options["features"] = tuple(name.strip() for name in features.split(",") if name.strip())
-    names = [n for n in ForecastTrainConfig.__dataclass_fields__ if n in options]
-    model_options = {n: options[n] for n in MODEL_DEFAULTS if n in options}
+    options = {**locals(), "features": tuple(name.strip() for name in features.split(",") if name.strip())}
     progress = ForecastProgress()
+    run = nlp_lstm.RunOptions(output, resume, overwrite, progress, command_line())
     try:
-        result = nlp_lstm.train_forecaster(
-            ForecastTrainConfig(**{n: options[n] for n in names}),
-            output,
-            model_options,
-            resume=resume,
-            overwrite=overwrite,
-            callback=progress,
-            command=command_line(),
-            given_options=given_options(ctx, [*names, *model_options]),
-        )
+        result = nlp_lstm.train(training_config(ForecastTrainConfig, options), run)
     finally:
         progress.close()
     if json_output:

@@ -13,7 +13,6 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from nlp_lstm.config import ClassifierTrainConfig, TrainConfig
 from nlp_lstm.errors import NlpLstmError
 
 DATA, MODEL, OPTIMISATION, RUN = "Data", "Model", "Optimisation", "Run"  # option groups of the training commands
@@ -50,18 +49,14 @@ class Quantity(str, Enum):
 
 
 def default(cls: type, name: str) -> Any:
-    """A config field's default, so the CLI shows the one defaults live in."""
-    return cls.__dataclass_fields__[name].default
+    """A config field's default, so the CLI shows the one defaults live in; an encoder field's is the task's encoder's."""
+    fields = cls.__dataclass_fields__
+    return fields[name].default if name in fields else getattr(fields["encoder"].default, name)
 
 
 def flag(name: str, help: str, panel: str | None = None) -> Any:
     """An on/off option that takes no value (``--json``, not ``--json true``)."""
     return typer.Option(name, help=help, metavar="", rich_help_panel=panel)
-
-
-def given_options(context: typer.Context, names: list[str]) -> set[str]:
-    """Which of ``names`` the user set (command line, environment or --config file), not left at their default."""
-    return {n for n in names if getattr(context.get_parameter_source(n), "name", "DEFAULT") != "DEFAULT"}
 
 
 def plain(value: Any) -> Any:
@@ -152,7 +147,9 @@ TokenizerOption = Annotated[
 ClassifierTokenizerOption = Annotated[
     ClassifierTokenizer,
     typer.Option(
-        help="char: one id per character; bpe: subwords trained on the training split; teacher: the --teacher's vocabulary.",
+        # Unset (None), it is bpe, or with --init-from the language model's; set, it must be that one.
+        help="char: one id per character; bpe: subwords trained on the training split; teacher: the --teacher's vocabulary. "
+        "\\[default: bpe]",
         rich_help_panel=DATA,
     ),
 ]
@@ -221,5 +218,15 @@ ConfigFileOption = Annotated[
     ),
 ]
 
-LM_MODEL = TrainConfig.model_options()  # the library's defaults for each kind of encoder
-CLASSIFIER_MODEL = ClassifierTrainConfig.model_options()
+
+def training_config(cls: type, options: dict[str, Any]) -> Any:
+    """The training config of a command's ``options`` (its other options, such as ``output``, left out).
+
+    The encoder's fields the command takes go to the config's ``encoder``, the others keep the task's defaults.
+    """
+    options = {name: plain(value) for name, value in options.items()}  # Enums and paths as the library takes them
+    settings = {name: options[name] for name in cls.__dataclass_fields__ if name in options}
+    encoder = {name: options[name] for name in getattr(cls, "ENCODER_FIELDS", ()) if name in options}
+    if encoder:
+        settings["encoder"] = cls.__dataclass_fields__["encoder"].default.replace(**encoder)
+    return cls(**settings)

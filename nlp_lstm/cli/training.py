@@ -7,7 +7,6 @@ the library's, so the API and the command line write the same run from the same 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -18,9 +17,7 @@ import nlp_lstm
 from nlp_lstm import tasks
 from nlp_lstm.cli.app import train_app, user_errors
 from nlp_lstm.cli.options import (
-    CLASSIFIER_MODEL,
     DATA,
-    LM_MODEL,
     MODEL,
     OPTIMISATION,
     BatchSizeOption,
@@ -55,8 +52,7 @@ from nlp_lstm.cli.options import (
     command_line,
     default,
     flag,
-    given_options,
-    plain,
+    training_config,
 )
 from nlp_lstm.cli.render import TrainingProgress
 from nlp_lstm.config import ClassifierTrainConfig, TeacherTrainConfig, TrainConfig
@@ -197,23 +193,13 @@ TeacherMaxLengthOption = Annotated[
 ]
 
 
-def run_training(ctx: typer.Context, options: dict[str, Any], config_class: type, train: Callable[..., Any]) -> None:
-    """Build the configs from a training command's options and run it."""
-    options = {name: plain(value) for name, value in options.items()}  # Enums and paths as the library takes them
-    names = [n for n in config_class.__dataclass_fields__ if n in options]
-    model_options = {n: options[n] for n in config_class.MODEL_FIELDS}
+def run_training(options: dict[str, Any], config_class: type) -> None:
+    """Build the config from a training command's options and run it."""
+    config = training_config(config_class, options)
     progress = TrainingProgress()
+    run = nlp_lstm.RunOptions(options["output"], options["resume"], options["overwrite"], progress, command_line())
     try:
-        result = train(
-            config_class(**{n: options[n] for n in names}),
-            options["output"],
-            model_options,
-            resume=options["resume"],
-            overwrite=options["overwrite"],
-            callback=progress,
-            command=command_line(),
-            given_options=given_options(ctx, [*names, *model_options]),
-        )
+        result = nlp_lstm.train(config, run)
     finally:
         progress.close()
     if not result.reports:  # another process of a torchrun group: rank 0 reports
@@ -231,7 +217,6 @@ def run_training(ctx: typer.Context, options: dict[str, Any], config_class: type
 @train_app.command(tasks.LM)
 @user_errors
 def train_lm(
-    ctx: typer.Context,
     dataset: TextDatasetOption = default(TrainConfig, "dataset"),
     dataset_config: DatasetConfigOption = None,
     text_column: TextColumnOption = default(TrainConfig, "text_column"),
@@ -239,14 +224,14 @@ def train_lm(
     vocab_size: VocabSizeOption = default(TrainConfig, "vocab_size"),
     init_from: InitFromLmOption = None,
     grow_vocabulary: GrowVocabularyOption = default(TrainConfig, "grow_vocabulary"),
-    embedding_dim: EmbeddingDimOption = LM_MODEL["embedding_dim"],
-    hidden_size: HiddenSizeOption = LM_MODEL["hidden_size"],
-    num_layers: NumLayersOption = LM_MODEL["num_layers"],
-    dropout: DropoutOption = LM_MODEL["dropout"],
-    embedding_dropout: EmbeddingDropoutOption = LM_MODEL["embedding_dropout"],
-    tie_weights: TieWeightsOption = LM_MODEL["tie_weights"],
-    weight_drop: WeightDropOption = LM_MODEL["weight_drop"],
-    locked_dropout: LockedDropoutOption = LM_MODEL["locked_dropout"],
+    embedding_dim: EmbeddingDimOption = default(TrainConfig, "embedding_dim"),
+    hidden_size: HiddenSizeOption = default(TrainConfig, "hidden_size"),
+    num_layers: NumLayersOption = default(TrainConfig, "num_layers"),
+    dropout: DropoutOption = default(TrainConfig, "dropout"),
+    embedding_dropout: EmbeddingDropoutOption = default(TrainConfig, "embedding_dropout"),
+    tie_weights: TieWeightsOption = default(TrainConfig, "tie_weights"),
+    weight_drop: WeightDropOption = default(TrainConfig, "weight_drop"),
+    locked_dropout: LockedDropoutOption = default(TrainConfig, "locked_dropout"),
     seq_len: SeqLenOption = default(TrainConfig, "seq_len"),
     state_reset: StateResetOption = default(TrainConfig, "state_reset"),
     batch_size: BatchSizeOption = default(TrainConfig, "batch_size"),
@@ -273,13 +258,12 @@ def train_lm(
 
     Example: nlp-lstm train lm --dataset builtin:shakespeare --output runs/shakespeare --hidden-size 256 --max-steps 300
     """
-    run_training(ctx, locals(), TrainConfig, nlp_lstm.train_language_model)
+    run_training(locals(), TrainConfig)
 
 
 @train_app.command(tasks.CLASSIFIER)
 @user_errors
 def train_classifier(
-    ctx: typer.Context,
     dataset: LabelledDatasetOption = default(ClassifierTrainConfig, "dataset"),
     dataset_config: DatasetConfigOption = None,
     text_column: TextColumnOption = default(ClassifierTrainConfig, "text_column"),
@@ -299,12 +283,12 @@ def train_classifier(
     temperature: TemperatureOption = default(ClassifierTrainConfig, "temperature"),
     teacher_length: TeacherLengthOption = default(ClassifierTrainConfig, "teacher_length"),
     embeddings: EmbeddingsOption = None,
-    embedding_dim: EmbeddingDimOption = CLASSIFIER_MODEL["embedding_dim"],
-    hidden_size: HiddenSizeOption = CLASSIFIER_MODEL["hidden_size"],
-    num_layers: NumLayersOption = CLASSIFIER_MODEL["num_layers"],
-    bidirectional: BidirectionalOption = CLASSIFIER_MODEL["bidirectional"],
-    dropout: DropoutOption = CLASSIFIER_MODEL["dropout"],
-    embedding_dropout: EmbeddingDropoutOption = CLASSIFIER_MODEL["embedding_dropout"],
+    embedding_dim: EmbeddingDimOption = default(ClassifierTrainConfig, "embedding_dim"),
+    hidden_size: HiddenSizeOption = default(ClassifierTrainConfig, "hidden_size"),
+    num_layers: NumLayersOption = default(ClassifierTrainConfig, "num_layers"),
+    bidirectional: BidirectionalOption = default(ClassifierTrainConfig, "bidirectional"),
+    dropout: DropoutOption = default(ClassifierTrainConfig, "dropout"),
+    embedding_dropout: EmbeddingDropoutOption = default(ClassifierTrainConfig, "embedding_dropout"),
     batch_size: BatchSizeOption = default(ClassifierTrainConfig, "batch_size"),
     epochs: EpochsOption = default(ClassifierTrainConfig, "epochs"),
     lr: LrOption = default(ClassifierTrainConfig, "lr"),
@@ -327,13 +311,12 @@ def train_classifier(
 
     Example: nlp-lstm train classifier --dataset builtin:rotten_tomatoes --output runs/rt --epochs 4
     """
-    run_training(ctx, locals(), ClassifierTrainConfig, nlp_lstm.train_classifier)
+    run_training(locals(), ClassifierTrainConfig)
 
 
 @train_app.command(tasks.TEACHER)
 @user_errors
 def train_teacher(
-    ctx: typer.Context,
     dataset: LabelledDatasetOption = default(TeacherTrainConfig, "dataset"),
     dataset_config: DatasetConfigOption = None,
     text_column: TextColumnOption = default(TeacherTrainConfig, "text_column"),
@@ -364,4 +347,4 @@ def train_teacher(
 
     Example: nlp-lstm train teacher --dataset builtin:rotten_tomatoes --output runs/teacher --max-steps 200
     """
-    run_training(ctx, locals(), TeacherTrainConfig, nlp_lstm.train_teacher)
+    run_training(locals(), TeacherTrainConfig)

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from nlp_lstm import checkpoint, hub, tasks
 from nlp_lstm.checkpoint import ModelBundle
-from nlp_lstm.config import REGULARISATION_FIELDS, ClassifierTrainConfig, ModelConfig
+from nlp_lstm.config import REGULARISATION_FIELDS, ClassifierTrainConfig, ModelConfig, changed_settings
 from nlp_lstm.data.batching import ClassifierBatches, encode_texts
 from nlp_lstm.data.sources import load_labelled_splits
 from nlp_lstm.data.splits import LabelledSplits
@@ -35,7 +35,7 @@ from nlp_lstm.scores import REGRESSION, load_scored_splits, regression_metrics, 
 from nlp_lstm.training import distillation, loop
 from nlp_lstm.training.labelled import run_record, start_info, validation_figures
 from nlp_lstm.training.optim import make_optimizer, mark_embeddings_undecayed
-from nlp_lstm.training.run import Callback, TrainingError, TrainingRun, TrainingUsageError, TrainResult, shared_tokenizer
+from nlp_lstm.training.run import RunOptions, TrainingError, TrainingRun, TrainingUsageError, TrainResult, shared_tokenizer
 
 
 def trainable_groups(epoch: int, group_count: int, config: ClassifierTrainConfig) -> int:
@@ -45,25 +45,15 @@ def trainable_groups(epoch: int, group_count: int, config: ClassifierTrainConfig
     return min(group_count, 1 + max(0, epoch - config.freeze_epochs + 1))
 
 
-def _new_model(
-    config: ClassifierTrainConfig,
-    splits: LabelledSplits,
-    model_options: dict[str, Any],
-    given: set[str],
-    device: torch.device,
-    group: Processes,
-):
+def _new_model(config: ClassifierTrainConfig, splits: LabelledSplits, device: torch.device, group: Processes):
     head = _head(config, splits)
     if config.init_from:
-        return _transferred_model(config, model_options, given, head, device)
+        return _transferred_model(config, head, device)
     if config.tokenizer == "teacher":
         tokenizer = distillation.teacher_tokenizer(distillation.teacher_directory(config.teacher))
     else:
-        tokenizer = shared_tokenizer(group, config.tokenizer, splits.train.texts, config.vocab_size)
-    try:
-        model_config = ModelConfig(vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id, **head, **model_options)
-    except TypeError as error:
-        raise TrainingUsageError(f"unknown model option: {error}") from None
+        tokenizer = shared_tokenizer(group, config.tokenizer or "bpe", splits.train.texts, config.vocab_size)
+    model_config = ModelConfig(vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id, **head, **config.encoder.to_dict())
     model = Classifier(model_config)
     if config.embeddings:
         _start_embeddings(model, config, tokenizer)
@@ -92,50 +82,36 @@ def _start_embeddings(model: Classifier, config: ClassifierTrainConfig, tokenize
         table[tokenizer.pad_id].zero_()
 
 
-def _transferred_model(
-    config: ClassifierTrainConfig, model_options: dict[str, Any], given: set[str], head: dict[str, Any], device: torch.device
-):
+def _transferred_model(config: ClassifierTrainConfig, head: dict[str, Any], device: torch.device):
     """A classifier whose encoder and tokenizer are a language model's (ULMFiT)."""
     lm = checkpoint.load(hub.resolve(config.init_from), device=device, kind=tasks.LM)  # a directory or a model name
-    if "tokenizer" in given and lm.tokenizer.kind != config.tokenizer:
+    if config.tokenizer is not None and lm.tokenizer.kind != config.tokenizer:
         raise TrainingUsageError(
             f"--init-from {config.init_from} has a {lm.tokenizer.kind} tokenizer but --tokenizer is {config.tokenizer}; "
             "a transferred encoder only understands its own tokenizer, so drop --tokenizer"
         )
-    shape_options = {"embedding_dim", "hidden_size", "num_layers", "tie_weights"} & set(model_options) & given
-    if shape_options or model_options.get("bidirectional"):
+    shape_options = {"embedding_dim", "hidden_size", "num_layers"} & changed_settings(config)
+    if shape_options or config.encoder.bidirectional:
         raise TrainingUsageError(
             "--init-from takes the encoder's shape from the language model; drop the size options and --bidirectional"
         )
-    regularisation = {k: v for k, v in model_options.items() if k in REGULARISATION_FIELDS}
+    regularisation = {k: getattr(config.encoder, k) for k in REGULARISATION_FIELDS if k in config.ENCODER_FIELDS}
     model_config = lm.config.replace(tie_weights=False, **head, **regularisation)
     model = Classifier(model_config).to(device)
     model.encoder.load_state_dict(lm.model.encoder.state_dict(), strict=True)
     return model, lm.tokenizer
 
 
-def train_classifier(
-    config: ClassifierTrainConfig,
-    output_dir: str | Path,
-    model_options: dict[str, Any] | None = None,
-    resume: bool = False,
-    overwrite: bool = False,
-    callback: Callback | None = None,
-    command: str | None = None,
-    given_options: set[str] | None = None,
-) -> TrainResult:
-    """Train a classifier on ``config.dataset``; write ``best/``, ``last/`` and ``metrics.jsonl`` under ``output_dir``.
+def train_classifier(config: ClassifierTrainConfig, run: RunOptions | str | Path) -> TrainResult:
+    """Train a classifier on ``config.dataset``; write ``best/``, ``last/`` and ``metrics.jsonl`` in ``run.output``.
 
-    ``model_options`` are :class:`ModelConfig` fields other than ``vocab_size`` and
-    ``num_classes``; those left out take the classifier's defaults (``ClassifierTrainConfig.model_options``:
-    a smaller, more regularised encoder than a language model's), as on the command line, so the API
-    and the CLI train the same model from the same words. ``given_options`` names the options the caller set explicitly.
-    Started by torchrun, it trains data-parallel and only rank 0 calls ``callback``.
+    :func:`nlp_lstm.train` for a :class:`ClassifierTrainConfig`, whose ``encoder`` has the classifier's
+    defaults (a smaller, more regularised encoder than a language model's), as on the command line, so the
+    API and the CLI train the same model from the same words.
+    Started by torchrun, it trains data-parallel and only rank 0 calls ``run.callback``.
     """
-    model_options = ClassifierTrainConfig.model_options(model_options)
-    options = {"resume": resume, "overwrite": overwrite, "callback": callback, "command": command, "given_options": given_options}
     recipe = ScoreRecipe if config.problem == REGRESSION else ClassifierRecipe
-    return loop.run_recipe(recipe, tasks.CLASSIFIER, config, output_dir, model_options, options)
+    return loop.run_recipe(recipe, tasks.CLASSIFIER, config, run)
 
 
 class ClassifierRecipe(loop.Recipe):
@@ -151,8 +127,8 @@ class ClassifierRecipe(loop.Recipe):
     throughput_name, best_metric = "texts_per_s", "accuracy"
     divergence_limit = 50.0
 
-    def __init__(self, group: Processes, model_options: dict[str, Any], given: set[str], command: str | None):
-        self.group, self.model_options, self.given, self.command = group, model_options, given, command
+    def __init__(self, group: Processes, command: str | None):
+        self.group, self.command = group, command
         self.epoch_cache: tuple[int, list[Any]] | None = None
 
     def setup(self, run: TrainingRun) -> dict[str, Any]:
@@ -163,7 +139,7 @@ class ClassifierRecipe(loop.Recipe):
             saved = checkpoint.load(run.last_dir, device=run.device, kind=tasks.CLASSIFIER)
             self.model, self.tokenizer = saved.model, saved.tokenizer
         else:
-            self.model, self.tokenizer = _new_model(config, splits, self.model_options, self.given, run.device, group)
+            self.model, self.tokenizer = _new_model(config, splits, run.device, group)
         group.same_weights(self.model)
         self.splits, self.inputs = splits, {"max_length": config.max_length, "keep": config.keep}
         self.transfer = distillation.transfer_set(config, splits, run.device, run.teacher_progress) if config.teacher else None

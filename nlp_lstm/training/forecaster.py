@@ -29,27 +29,15 @@ from nlp_lstm.forecast_model import Forecaster, forecaster_config
 from nlp_lstm.forecasting import predict
 from nlp_lstm.training import loop
 from nlp_lstm.training.optim import make_optimizer
-from nlp_lstm.training.run import Callback, TrainingRun, TrainingUsageError, TrainResult
+from nlp_lstm.training.run import RunOptions, TrainingRun, TrainingUsageError, TrainResult
 
 
-def train_forecaster(
-    config: ForecastTrainConfig,
-    output_dir: str | Path,
-    model_options: dict[str, Any] | None = None,
-    resume: bool = False,
-    overwrite: bool = False,
-    callback: Callback | None = None,
-    command: str | None = None,
-    given_options: set[str] | None = None,
-) -> TrainResult:
-    """Train a forecaster on ``config.dataset``; write ``best/``, ``last/`` and ``metrics.jsonl`` under ``output_dir``.
+def train_forecaster(config: ForecastTrainConfig, run: RunOptions | str | Path) -> TrainResult:
+    """Train a forecaster on ``config.dataset``; write ``best/``, ``last/`` and ``metrics.jsonl`` in ``run.output``.
 
-    ``model_options`` are the encoder's :class:`ModelConfig` fields (``hidden_size``, ``num_layers``, ...);
-    those left out take the forecaster's defaults (``ForecastTrainConfig.model_options``).
+    :func:`nlp_lstm.train` for a :class:`ForecastTrainConfig`, whose ``encoder`` has the forecaster's defaults.
     """
-    model_options = ForecastTrainConfig.model_options(model_options)
-    options = {"resume": resume, "overwrite": overwrite, "callback": callback, "command": command, "given_options": given_options}
-    return loop.run_recipe(ForecastRecipe, Forecaster.kind, config, output_dir, model_options, options)
+    return loop.run_recipe(ForecastRecipe, Forecaster.kind, config, run)
 
 
 class ForecastRecipe(loop.Recipe):
@@ -58,10 +46,10 @@ class ForecastRecipe(loop.Recipe):
     throughput_name, best_metric = "windows_per_s", "mase"
     divergence_limit = 1e4  # in units of the windows' scale: a loss this large means the run diverged
 
-    def __init__(self, group: Processes, model_options: dict[str, Any], given: set[str], command: str | None):
+    def __init__(self, group: Processes, command: str | None):
         if group.world_size > 1:
             raise TrainingUsageError("a forecaster trains in one process; start it without torchrun")
-        self.group, self.model_options, self.command = group, model_options, command
+        self.group, self.command = group, command
 
     def setup(self, run: TrainingRun) -> dict[str, Any]:
         config = self.config = run.config
@@ -102,7 +90,7 @@ class ForecastRecipe(loop.Recipe):
         if run.resume:
             return checkpoint.load(run.last_dir, device=run.device, kind=Forecaster.kind).model
         columns, horizon = train_values.shape[1], self.config.horizon
-        model = Forecaster(forecaster_config(columns, horizon, **self.model_options))
+        model = Forecaster(forecaster_config(columns, horizon, **self.config.encoder.to_dict()))
         model.set_default_scale(torch.as_tensor(train_values))
         return model.to(run.device)
 

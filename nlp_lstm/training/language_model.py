@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from nlp_lstm import checkpoint, hub, tasks
 from nlp_lstm.checkpoint import ModelBundle
-from nlp_lstm.config import REGULARISATION_FIELDS, ModelConfig, TrainConfig
+from nlp_lstm.config import REGULARISATION_FIELDS, ModelConfig, TrainConfig, changed_settings
 from nlp_lstm.data.batching import LMBatches, encode_stream
 from nlp_lstm.data.sources import load_text_splits
 from nlp_lstm.distributed import Processes
@@ -38,19 +38,14 @@ from nlp_lstm.precision import autocast
 from nlp_lstm.tokenizer import with_newline
 from nlp_lstm.training import loop
 from nlp_lstm.training.optim import make_optimizer, mark_embeddings_undecayed
-from nlp_lstm.training.run import Callback, TrainingError, TrainingRun, TrainingUsageError, TrainResult, shared_tokenizer
+from nlp_lstm.training.run import RunOptions, TrainingError, TrainingRun, TrainingUsageError, TrainResult, shared_tokenizer
 from nlp_lstm.vocabulary_growth import grown, new_characters
 
 STATE_RESET_STREAM = 1  # keeps the state-reset draws apart from the epoch offsets, seeded by [seed, epoch]
 
 
 def _new_model(
-    config: TrainConfig,
-    texts: Any,
-    model_options: dict[str, Any],
-    device: torch.device,
-    group: Processes,
-    given: set[str],
+    config: TrainConfig, texts: Any, device: torch.device, group: Processes
 ) -> tuple[LanguageModel, Any, dict[str, Any] | None]:
     """A new model and tokenizer, and with ``init_from`` the training record of the model it starts from.
 
@@ -66,18 +61,16 @@ def _new_model(
         added = new_characters(tokenizer, texts) if config.grow_vocabulary and tokenizer.kind == "char" else []
         if added:  # characters the model never saw get rows of their own instead of "unknown"
             model, tokenizer = grown(model, tokenizer, added)
-        # The shape comes from the saved model; dropout given on the command line replaces its own.
-        regularisation = {k: v for k, v in model_options.items() if k in REGULARISATION_FIELDS and k in given}
+        # The shape comes from the saved model; dropout asked for (set apart from the default) replaces its own.
+        asked = changed_settings(config)
+        regularisation = {k: getattr(config.encoder, k) for k in REGULARISATION_FIELDS if k in asked}
         if regularisation:
             replaced = LanguageModel(model.config.replace(**regularisation)).to(device)
             replaced.load_state_dict(model.state_dict(), strict=True)
             model = replaced
         return model.train(), tokenizer, {**saved.training, "added_characters": "".join(added)}
     tokenizer = with_newline(shared_tokenizer(group, config.tokenizer, texts, config.vocab_size))
-    try:
-        model_config = ModelConfig(vocab_size=tokenizer.vocab_size, **model_options)
-    except TypeError as error:
-        raise TrainingUsageError(f"unknown model option: {error}") from None
+    model_config = ModelConfig(vocab_size=tokenizer.vocab_size, **config.encoder.to_dict())
     return LanguageModel(model_config).to(device), tokenizer, None
 
 
@@ -91,25 +84,14 @@ def state_reset_keep(seed: int, step: int, batch_size: int, chance: float) -> to
     return torch.from_numpy(draws >= chance)
 
 
-def train_language_model(
-    config: TrainConfig,
-    output_dir: str | Path,
-    model_options: dict[str, Any] | None = None,
-    resume: bool = False,
-    overwrite: bool = False,
-    callback: Callback | None = None,
-    command: str | None = None,
-    given_options: set[str] | None = None,
-) -> TrainResult:
-    """Train a language model on ``config.dataset``; write ``best/``, ``last/`` and ``metrics.jsonl`` under ``output_dir``.
+def train_language_model(config: TrainConfig, run: RunOptions | str | Path) -> TrainResult:
+    """Train a language model on ``config.dataset``; write ``best/``, ``last/`` and ``metrics.jsonl`` in ``run.output``.
 
-    ``model_options`` are :class:`ModelConfig` fields other than ``vocab_size``.
-    With ``resume``, the run's saved settings are used; ``given_options`` names the
-    options the caller set explicitly, so only those are compared with the run's.
-    Started by torchrun, it trains data-parallel and only rank 0 calls ``callback``.
+    :func:`nlp_lstm.train` for a :class:`TrainConfig`. With ``run.resume``, the run's saved settings are
+    used, and those of ``config`` that differ from the defaults are compared with them.
+    Started by torchrun, it trains data-parallel and only rank 0 calls ``run.callback``.
     """
-    options = {"resume": resume, "overwrite": overwrite, "callback": callback, "command": command, "given_options": given_options}
-    return loop.run_recipe(LanguageModelRecipe, tasks.LM, config, output_dir, model_options, options)
+    return loop.run_recipe(LanguageModelRecipe, tasks.LM, config, run)
 
 
 class LanguageModelRecipe(loop.Recipe):
@@ -117,8 +99,8 @@ class LanguageModelRecipe(loop.Recipe):
 
     throughput_name, best_metric = "tokens_per_s", "bits_per_char"
 
-    def __init__(self, group: Processes, model_options: dict[str, Any], given: set[str], command: str | None):
-        self.group, self.model_options, self.given, self.command = group, model_options, given, command
+    def __init__(self, group: Processes, command: str | None):
+        self.group, self.command = group, command
         self.state: tuple[torch.Tensor, torch.Tensor] | None = None
         self.epoch_cache: tuple[int, torch.Tensor, torch.Tensor] | None = None
 
@@ -137,9 +119,7 @@ class LanguageModelRecipe(loop.Recipe):
             if parent is not None:  # what the first start added stays in the record
                 parent = {**parent, "added_characters": saved.training.get("added_characters", "")}
         else:
-            self.model, self.tokenizer, parent = _new_model(
-                config, splits.train, self.model_options, run.device, group, self.given
-            )
+            self.model, self.tokenizer, parent = _new_model(config, splits.train, run.device, group)
         self.batches = LMBatches(encode_stream(splits.train, self.tokenizer), config.batch_size, config.seq_len)
         self.validation = encode_stream(splits.validation, self.tokenizer)
         if len(self.validation) < 2:

@@ -20,7 +20,7 @@ import torch
 from nlp_lstm.checkpoint import ModelBundle
 from nlp_lstm.distributed import Processes, processes
 from nlp_lstm.training.optim import AnyTrainConfig, learning_rate, set_learning_rate
-from nlp_lstm.training.run import Callback, TrainingRun, TrainResult, stop_signals
+from nlp_lstm.training.run import Callback, RunOptions, TrainingRun, TrainResult, stop_signals
 
 LOG_EVERY = 10  # optimiser steps per line of metrics.jsonl
 
@@ -101,23 +101,15 @@ class Window:
 
 
 def run_recipe(
-    make_recipe: Callable[[Processes, dict[str, Any], set[str], str | None], Recipe],
-    kind: str,
-    config: AnyTrainConfig,
-    output_dir: str | Path,
-    model_options: dict[str, Any] | None,
-    options: dict[str, Any],
+    make_recipe: Callable[[Processes, str | None], Recipe], kind: str, config: AnyTrainConfig, options: RunOptions | str | Path
 ) -> TrainResult:
     """Open the run (a torchrun group when started by torchrun) and train the recipe that ``make_recipe`` builds.
 
-    ``options`` are the public functions' ``resume``, ``overwrite``, ``callback``, ``command`` and ``given_options``.
+    ``options`` may be a bare output directory: a new run there, no callback.
     """
-    given = options["given_options"] or set()
-    with (
-        processes() as group,
-        TrainingRun(output_dir, config, kind, options["resume"], options["overwrite"], given, group, model_options) as run,
-    ):
-        return train(make_recipe(group, model_options or {}, given, options["command"]), run, options["callback"], group)
+    options = options if isinstance(options, RunOptions) else RunOptions(options)
+    with processes() as group, TrainingRun(config, options, kind, group) as run:
+        return train(make_recipe(group, options.command), run, options.callback, group)
 
 
 def train(recipe: Recipe, run: TrainingRun, callback: Callback | None, group: Processes) -> TrainResult:

@@ -27,7 +27,7 @@ import torch
 
 from nlp_lstm import checkpoint
 from nlp_lstm.checkpoint import ModelBundle
-from nlp_lstm.config import check_model_options, option, options_toml
+from nlp_lstm.config import changed_settings, flat_settings, option, options_toml
 from nlp_lstm.data.token_store import cached_tokenizer
 from nlp_lstm.devices import select_device
 from nlp_lstm.distributed import Processes
@@ -76,6 +76,21 @@ class Callback:
         """Ctrl-C or SIGTERM arrived: the run stops and saves after the current step or evaluation."""
 
     def on_end(self, result: TrainResult) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Where a run writes and what to do with what is there: the options of a run, not of training.
+
+    ``resume`` continues the stopped run in ``output``, ``overwrite`` replaces it (kept until the new one
+    saves); ``callback`` receives progress; ``command`` is recorded in ``training.json`` as what made the model.
+    """
+
+    output: str | Path
+    resume: bool = False
+    overwrite: bool = False
+    callback: Callback | None = None
+    command: str | None = None
 
 
 @dataclass
@@ -137,36 +152,23 @@ class TrainingRun:
     but only rank 0 writes files.
     """
 
-    def __init__(
-        self,
-        output_dir: str | Path,
-        config: AnyTrainConfig,
-        command_name: str,
-        resume: bool = False,
-        overwrite: bool = False,
-        given_options: set[str] | None = None,
-        processes: Processes | None = None,
-        model_options: dict[str, Any] | None = None,
-    ):
+    def __init__(self, config: AnyTrainConfig, options: RunOptions, command_name: str, processes: Processes | None = None):
         self.processes = processes or Processes()
-        self.output_dir = Path(output_dir)
-        self.model_options = type(config).model_options(model_options)
+        self.output_dir = Path(options.output)
         self.command_name = command_name
-        self.resume = resume
+        self.resume = options.resume
         self.run_directory = RunDirectory(self.output_dir, writes=self.processes.is_main)
         try:
-            if resume and overwrite:
+            if options.resume and options.overwrite:
                 raise TrainingUsageError("--resume and --overwrite contradict each other; pass one of them")
-            if resume:
+            if options.resume:
                 self.run_directory.open_for_resume()
-                self._check_model_options(model_options or {}, given_options or set())
-            else:
-                check_model_options(model_options or {})  # sizes out of range fail before any data is read
-            self.config = self._resume_config(config, given_options or set()) if resume else config
+                self._check_encoder(config)
+            self.config = self._resume_config(config) if options.resume else config
             device = select_device(self.config.device)
             require_precision(device, self.config.precision)  # refused before a new run's directory exists
-            if not resume:
-                self.run_directory.check_new(overwrite)
+            if not options.resume:
+                self.run_directory.check_new(options.overwrite)
         except BaseException:
             self.run_directory.close()
             raise
@@ -209,7 +211,7 @@ class TrainingRun:
         directory = self.run_directory.prepare()
         with naming(directory / RUN_CONFIG_FILE):  # a failed write names no file by itself
             (directory / RUN_CONFIG_FILE).write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
-        options = {"output": str(self.output_dir), **self.config.to_dict(), **self.model_options}
+        options = {"output": str(self.output_dir), **flat_settings(self.config)}
         with naming(directory / RUN_TOML_FILE):
             (directory / RUN_TOML_FILE).write_text(options_toml(options, self.rerun_header()), encoding="utf-8")
 
@@ -225,19 +227,26 @@ class TrainingRun:
         command = f"nlp-lstm train {self.command_name} --config {config} --output {shlex.quote(str(again))}"
         return f"Every option of this run, resolved (paths as given where it started). Run it again with: {command}"
 
-    def _check_model_options(self, model_options: dict[str, Any], given: set[str]) -> None:
-        """A resumed run keeps its model's shape: options given that differ from it are an error, not ignored."""
-        if not self.model_options:  # a teacher's shape is its base encoder's
+    def _check_encoder(self, requested: AnyTrainConfig) -> None:
+        """A resumed run keeps its model's shape: encoder settings asked for that differ from it are an error, not ignored."""
+        asked = sorted(changed_settings(requested) & set(requested.ENCODER_FIELDS))
+        if not asked:  # a teacher's shape is its base encoder's: it has no encoder settings
             return
         saved = checkpoint.read_model_config(self.last_dir)
-        changed = sorted(k for k in given if k in model_options and getattr(saved, k, model_options[k]) != model_options[k])
+        changed = [name for name in asked if getattr(saved, name) != getattr(requested.encoder, name)]
         if changed:
             options = ", ".join(f"{option(k)} (the run has {getattr(saved, k)})" for k in changed)
             raise TrainingUsageError(f"--resume keeps the run's model; these options differ from it: {options}; drop them")
 
-    def _resume_config(self, requested: AnyTrainConfig, given: set[str]) -> AnyTrainConfig:
+    def _resume_config(self, requested: AnyTrainConfig) -> AnyTrainConfig:
+        """The run's saved settings, with those asked for (the ones that differ from the defaults) where they may change.
+
+        A run directory written before the encoder was a setting has no ``encoder`` in its ``train_config.json``:
+        it reads as the task's default, which nothing uses, as a resumed run's model is ``last/``'s.
+        """
         saved = type(requested).from_dict(read_json_file(self.output_dir / RUN_CONFIG_FILE, "run settings"))
-        changed = {k for k in given if hasattr(saved, k) and getattr(requested, k) != getattr(saved, k)}
+        asked = changed_settings(requested) - set(requested.ENCODER_FIELDS)
+        changed = {k for k in asked if getattr(requested, k) != getattr(saved, k)}
         refused = sorted(changed - set(RESUMABLE_CHANGES))
         if refused:
             raise TrainingUsageError(

@@ -27,24 +27,15 @@ from nlp_lstm.teacher.model import TeacherModel, load_base, load_teacher
 from nlp_lstm.training import loop
 from nlp_lstm.training.labelled import run_record, start_info, validation_figures
 from nlp_lstm.training.optim import make_optimizer
-from nlp_lstm.training.run import Callback, TrainingError, TrainingRun, TrainingUsageError, TrainResult
+from nlp_lstm.training.run import RunOptions, TrainingError, TrainingRun, TrainingUsageError, TrainResult
 
 
-def train_teacher(
-    config: TeacherTrainConfig,
-    output_dir: str | Path,
-    model_options: dict[str, Any] | None = None,
-    resume: bool = False,
-    overwrite: bool = False,
-    callback: Callback | None = None,
-    command: str | None = None,
-    given_options: set[str] | None = None,
-) -> TrainResult:
-    """Fine-tune ``config.base`` on ``config.dataset``; write ``best/`` (the teacher), ``last/`` and ``metrics.jsonl``."""
-    if model_options:
-        raise TrainingUsageError(f"a teacher takes its shape from --base; drop {', '.join(sorted(model_options))}")
-    options = {"resume": resume, "overwrite": overwrite, "callback": callback, "command": command, "given_options": given_options}
-    return loop.run_recipe(TeacherRecipe, tasks.TEACHER, config, output_dir, {}, options)
+def train_teacher(config: TeacherTrainConfig, run: RunOptions | str | Path) -> TrainResult:
+    """Fine-tune ``config.base`` on ``config.dataset``; write ``best/`` (the teacher), ``last/`` and ``metrics.jsonl``.
+
+    :func:`nlp_lstm.train` for a :class:`TeacherTrainConfig`: a teacher's shape is its base encoder's.
+    """
+    return loop.run_recipe(TeacherRecipe, tasks.TEACHER, config, run)
 
 
 class TeacherRecipe(loop.Recipe):
@@ -53,7 +44,7 @@ class TeacherRecipe(loop.Recipe):
     throughput_name, best_metric = "texts_per_s", "accuracy"
     divergence_limit = 50.0
 
-    def __init__(self, group: Processes, model_options: dict[str, Any], given: set[str], command: str | None):
+    def __init__(self, group: Processes, command: str | None):
         if group.distributed:
             raise TrainingUsageError("train teacher runs in one process; start it without torchrun")
         self.group, self.command = group, command
