@@ -195,6 +195,23 @@ def test_an_lstm_student_loads_and_classifies_without_transformers(teacher, task
     assert done.stdout.strip() in LABELS
 
 
+class PreparationRecorder(nlp_lstm.Callback):
+    def __init__(self):
+        self.calls = []
+
+    def on_preparation(self, stage, done, total):
+        self.calls.append((stage, done, total))
+
+
+def test_the_teacher_labelling_is_reported_as_a_stage_of_preparation(teacher, task, tmp_path):
+    # A teacher length of its own: a transfer set no other test labelled, so it is labelled here, not read from the cache.
+    config = ClassifierTrainConfig(dataset=str(task["few"]), epochs=1, threads=1, teacher=str(teacher), teacher_length=11)
+    recorder = PreparationRecorder()
+    nlp_lstm.train(config.with_encoder(embedding_dim=8, hidden_size=8), nlp_lstm.RunOptions(tmp_path / "run", callback=recorder))
+    assert {stage for stage, _, _ in recorder.calls} == {"teacher labelling the transfer set (once, then cached)"}
+    assert recorder.calls[-1][1] == recorder.calls[-1][2] > 0  # every text of the transfer set labelled
+
+
 def test_a_teacher_with_other_labels_is_a_usage_error(teacher, tmp_path):
     other = write_csv(
         tmp_path / "other.csv", [(text, "spam" if label == "positive" else "ham") for text, label in make_texts(60, 5)]

@@ -137,9 +137,9 @@ class TrainingProgress:
         """The bar says how far validation is; without a terminal, a plain line every few seconds."""
         self._share(f"validating: {done / max(1, total):.0%} of {total:,}")
 
-    def on_teacher_progress(self, done: int, total: int) -> None:
-        """Before the bar starts: a plain line every few seconds while the teacher labels the transfer set."""
-        self._share(f"teacher labelling the transfer set (once, then cached): {done / max(1, total):.0%} of {total:,}")
+    def on_preparation(self, stage: str, done: int, total: int) -> None:
+        """Before the bar starts: a plain line every few seconds while ``stage`` runs (a teacher labelling texts, say)."""
+        self._share(f"{stage}: {done / max(1, total):.0%} of {total:,}")
 
     def _share(self, share: str) -> None:
         import time

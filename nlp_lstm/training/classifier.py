@@ -12,6 +12,7 @@ fine-tuning).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -142,7 +143,7 @@ class ClassifierRecipe(loop.Recipe):
             self.model, self.tokenizer = _new_model(config, splits, run.device, group)
         group.same_weights(self.model)
         self.splits, self.inputs = splits, {"max_length": config.max_length, "keep": config.keep}
-        self.transfer = distillation.transfer_set(config, splits, run.device, run.teacher_progress) if config.teacher else None
+        self.transfer = distillation.transfer_set(config, splits, run.device, self._labelling(run)) if config.teacher else None
         texts, labels = (
             (self.transfer.texts, self.transfer.labels) if self.transfer else (splits.train.texts, splits.train.labels)
         )
@@ -160,6 +161,12 @@ class ClassifierRecipe(loop.Recipe):
         if run.resume:
             run.restore(self.optimizer)
         return self._describe(run, len(train_ids))
+
+    @staticmethod
+    def _labelling(run: TrainingRun) -> Callable[[int, int], None] | None:
+        """The teacher's labelling of the transfer set, reported as a stage of preparation."""
+        report = run.preparation_progress
+        return None if report is None else partial(report, "teacher labelling the transfer set (once, then cached)")
 
     def load_splits(self, config: ClassifierTrainConfig) -> LabelledSplits:
         return load_labelled_splits(config.dataset, config.text_column, config.label_column, config.dataset_config, config.seed)

@@ -115,7 +115,7 @@ def run_recipe(
 def train(recipe: Recipe, run: TrainingRun, callback: Callback | None, group: Processes) -> TrainResult:
     """Set the recipe up, then step, log, evaluate, save and stop as the run's settings say."""
     callback = (callback if group.is_main else None) or Callback()
-    run.validation_progress, run.teacher_progress = callback.on_validation_progress, callback.on_teacher_progress
+    run.validation_progress, run.preparation_progress = callback.on_validation_progress, callback.on_preparation
     info = recipe.setup(run)
     run.open_directory()
     callback.on_start(info)

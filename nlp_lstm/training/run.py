@@ -69,8 +69,8 @@ class Callback:
     def on_validation_progress(self, done: int, total: int) -> None:
         """Part of an evaluation is done (tokens or texts): an evaluation can take minutes."""
 
-    def on_teacher_progress(self, done: int, total: int) -> None:
-        """Before training with a teacher: it has labelled ``done`` of the transfer set's texts (once; then cached)."""
+    def on_preparation(self, stage: str, done: int, total: int) -> None:
+        """Before the first step: ``stage`` (in words, such as a teacher labelling texts) has done ``done`` of ``total``."""
 
     def on_stop_requested(self) -> None:
         """Ctrl-C or SIGTERM arrived: the run stops and saves after the current step or evaluation."""
@@ -183,7 +183,7 @@ class TrainingRun:
         self.started = time.perf_counter()
         self.record: dict[str, Any] = {}
         self.validation_progress: Callable[[int, int], None] | None = None  # the loop sets the callback's
-        self.teacher_progress: Callable[[int, int], None] | None = None
+        self.preparation_progress: Callable[[str, int, int], None] | None = None
 
     def __enter__(self) -> TrainingRun:
         return self
