@@ -46,7 +46,7 @@ from nlp_lstm.files import (
     read_json_file,
 )
 from nlp_lstm.model import ClassifierEnsemble, shapes_only, uninitialised
-from nlp_lstm.tokenizer import AnyTokenizer, TokenizerError, load_tokenizer
+from nlp_lstm.tokenizer import Tokenizer, TokenizerError, load_tokenizer
 
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt")
 
@@ -87,7 +87,7 @@ class ModelBundle:
     """
 
     model: nn.Module
-    tokenizer: AnyTokenizer | None  # None for a forecaster, which reads numbers
+    tokenizer: Tokenizer | None  # None for a forecaster, which reads numbers
     kind: str
     labels: list[str] | None = None
     training: dict[str, Any] = field(default_factory=dict)
@@ -314,7 +314,7 @@ def load(directory: str | Path, device: str | torch.device = "cpu", kind: str | 
     return stored(model, tokenizer, config["kind"], labels, training, directory, config.get("inputs") or {}, weights_dtype)
 
 
-def _load_tokenizer(directory: Path, kind: str) -> AnyTokenizer | None:
+def _load_tokenizer(directory: Path, kind: str) -> Tokenizer | None:
     """The directory's tokenizer; None for a model that reads numbers (a forecaster), which has none."""
     if not getattr(tasks.model_class(kind), "tokenized", True):
         return None

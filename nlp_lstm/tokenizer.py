@@ -1,16 +1,20 @@
 """Tokenizers: any Unicode text in, integer ids out, and back.
 
-Two kinds share one interface (``encode``, ``encode_array``, ``encode_batch``,
-``decode``, ``vocab_size``, ``pad_id``, ``unk_id``, ``to_dict``):
+Every kind satisfies one declared interface, :class:`Tokenizer` (``encode``, ``encode_array``,
+``encode_batch``, ``decode``, ``id_to_token``, ``vocab_size``, ``pad_id``, ``unk_id``,
+``special_ids``, ``to_dict``, ``save``, and the capability ``subword``):
 
 * :class:`CharTokenizer` — one id per Unicode code point, in plain Python and
   numpy; what the language model generates with.
 * :class:`SubwordTokenizer` — byte-level BPE (Sennrich et al. 2016; the GPT-2
   byte alphabet) trained with Hugging Face ``tokenizers`` on the training split;
   shorter sequences for the classifier.
+* :class:`PretrainedTokenizer` — a pretrained model's own vocabulary (a teacher's
+  WordPiece), so a student reads what its teacher reads.
 
-Ids 0 and 1 are always padding and unknown, so unseen input never crashes
-encoding. Both save as JSON inside the model directory.
+Ids 0 and 1 are always padding and unknown for the first two (a pretrained vocabulary has
+them where it has them), so unseen input never crashes encoding. All save as JSON inside the
+model directory.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Protocol, Union
 
 import numpy as np
 
@@ -37,12 +41,46 @@ class TokenizerError(NlpLstmError):
     """A tokenizer file is missing, malformed or of an unknown type."""
 
 
+class Tokenizer(Protocol):
+    """What the model, the data pipeline and storage ask of any tokenizer; the three classes below satisfy it.
+
+    ``subword`` declares a capability: whether tokens are pieces of words, with text that
+    ``id_to_token`` gives, so a word's vector (``--embeddings FILE``) can start its token's row.
+    """
+
+    kind: str  # the "type" its JSON records: "char", "bpe" or "wordpiece"
+    pad_id: int
+    unk_id: int
+    subword: bool
+
+    @property
+    def vocab_size(self) -> int: ...
+
+    @property
+    def special_ids(self) -> list[int]: ...
+
+    def id_to_token(self, index: int) -> str | None: ...
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def encode_array(self, text: str) -> np.ndarray: ...
+
+    def encode_batch(self, texts: list[str]) -> list[np.ndarray]: ...
+
+    def decode(self, ids: Iterable[int]) -> str: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+    def save(self, path: str | Path) -> None: ...
+
+
 class CharTokenizer:
     """Maps characters to ids; ``pad_id`` = 0 and ``unk_id`` = 1 always."""
 
     pad_id = 0
     unk_id = 1
     kind = "char"
+    subword = False  # one token a character: no words to give a word vector
 
     def __init__(self, chars: Iterable[str]):
         self.chars: list[str] = list(chars)
@@ -74,6 +112,11 @@ class CharTokenizer:
     @property
     def special_ids(self) -> list[int]:
         return [self.pad_id, self.unk_id]
+
+    def id_to_token(self, index: int) -> str | None:
+        if 0 <= index < 2:
+            return (PAD, UNK)[index]
+        return self.chars[index - 2] if 2 <= index < self.vocab_size else None
 
     def encode(self, text: str) -> list[int]:
         return self.encode_array(text).tolist()
@@ -115,6 +158,7 @@ class SubwordTokenizer:
     pad_id = 0
     unk_id = 1
     kind = "bpe"
+    subword = True
 
     def __init__(self, tokenizer: Any):
         self._tokenizer = tokenizer
@@ -193,6 +237,7 @@ class PretrainedTokenizer:
     """
 
     kind = "wordpiece"
+    subword = True
 
     def __init__(self, tokenizer: Any, pad_id: int):
         tokenizer.no_truncation()
@@ -256,6 +301,8 @@ class PretrainedTokenizer:
         return isinstance(other, PretrainedTokenizer) and other.to_dict() == self.to_dict()
 
 
+# One of the classes above: what the functions that make or read a tokenizer return. A function that
+# only uses one takes a Tokenizer.
 AnyTokenizer = Union[CharTokenizer, SubwordTokenizer, PretrainedTokenizer]
 TOKENIZER_KINDS = ("char", "bpe", "wordpiece")
 
@@ -298,7 +345,7 @@ def _tokenizer_from(data: Any, inner_json: Callable[[], str]) -> AnyTokenizer:
     raise TokenizerError(f"unknown tokenizer type {found!r}; this version reads {', '.join(TOKENIZER_KINDS)}")
 
 
-def with_newline(tokenizer: AnyTokenizer) -> AnyTokenizer:
+def with_newline(tokenizer: Tokenizer) -> Tokenizer:
     """``tokenizer`` able to encode a newline.
 
     A language model reads its texts as one stream with a newline between each two

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nlp_lstm.tokenizer import AnyTokenizer, TokenizerError, tokenizer_from_dict, train_tokenizer
+from nlp_lstm.tokenizer import AnyTokenizer, Tokenizer, TokenizerError, tokenizer_from_dict, train_tokenizer
 
 CACHE_ENV = "NLP_LSTM_CACHE"
 STORE_FORMAT = 1  # part of every key: bump it when the layout or the encoding rules change
@@ -46,11 +46,11 @@ def cache_root() -> Path | None:
     return Path(setting).expanduser() if setting else Path.home() / ".cache" / "nlp_lstm"
 
 
-def tokenizer_key(tokenizer: AnyTokenizer) -> str:
+def tokenizer_key(tokenizer: Tokenizer) -> str:
     return hashlib.blake2b(json.dumps(tokenizer.to_dict(), sort_keys=True).encode(), digest_size=16).hexdigest()
 
 
-def store_dtype(tokenizer: AnyTokenizer) -> np.dtype:
+def store_dtype(tokenizer: Tokenizer) -> np.dtype:
     """Little-endian, so a store file means the same on every machine."""
     return np.dtype("<u2") if tokenizer.vocab_size <= np.iinfo(np.uint16).max + 1 else np.dtype("<i4")
 
@@ -127,7 +127,7 @@ def write_atomically(path: Path, parts: Iterable[bytes]) -> None:
         raise
 
 
-def _encoded_chunks(texts: Iterable[str], tokenizer: AnyTokenizer) -> Iterator[np.ndarray]:
+def _encoded_chunks(texts: Iterable[str], tokenizer: Tokenizer) -> Iterator[np.ndarray]:
     for chunk in _text_chunks(texts):
         yield tokenizer.encode_array(chunk)
 
@@ -137,7 +137,7 @@ def _as_bytes(parts: Iterable[np.ndarray], dtype: np.dtype) -> Iterator[bytes]:
         yield np.ascontiguousarray(part, dtype=dtype).tobytes()
 
 
-def stream_ids(texts: Iterable[str], tokenizer: AnyTokenizer) -> np.ndarray:
+def stream_ids(texts: Iterable[str], tokenizer: Tokenizer) -> np.ndarray:
     """All ``texts`` joined by newlines, as ids: memory-mapped from the store, encoded into it on first use.
 
     ``texts`` is read twice on a first use (to hash it, then to encode it), once afterwards.
@@ -157,13 +157,13 @@ def stream_ids(texts: Iterable[str], tokenizer: AnyTokenizer) -> np.ndarray:
     return _open(path, dtype)
 
 
-def _in_memory(texts: Iterable[str], tokenizer: AnyTokenizer, dtype: np.dtype) -> np.ndarray:
+def _in_memory(texts: Iterable[str], tokenizer: Tokenizer, dtype: np.dtype) -> np.ndarray:
     parts = list(_encoded_chunks(texts, tokenizer))
     return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
 
 
 def row_ids(
-    texts: list[str], tokenizer: AnyTokenizer, encode: Callable[[list[str]], list[np.ndarray]], variant: str = ""
+    texts: list[str], tokenizer: Tokenizer, encode: Callable[[list[str]], list[np.ndarray]], variant: str = ""
 ) -> list[np.ndarray]:
     """``encode(texts)``, one id array per text, kept in the store; ``variant`` names what else shapes the result.
 

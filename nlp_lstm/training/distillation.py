@@ -32,7 +32,7 @@ from nlp_lstm.errors import TrainingUsageError
 from nlp_lstm.files import BEST_DIR, TOKENIZER_FILE, WEIGHTS_FILE
 from nlp_lstm.teacher.base import teacher_settings
 from nlp_lstm.teacher.labels import describe, teacher_log_probabilities
-from nlp_lstm.tokenizer import AnyTokenizer, PretrainedTokenizer
+from nlp_lstm.tokenizer import PretrainedTokenizer, Tokenizer
 
 UNLABELLED = -1  # the label of a transfer text without a gold one
 SENTENCES = "sentences"
@@ -156,7 +156,7 @@ def teacher_embeddings(teacher_dir: Path, dim: int) -> torch.Tensor:
     return _unit_scale(centred @ basis[:dim].T)
 
 
-def glove_embeddings(path: str | Path, tokenizer: AnyTokenizer, initial: torch.Tensor) -> torch.Tensor:
+def glove_embeddings(path: str | Path, tokenizer: Tokenizer, initial: torch.Tensor) -> torch.Tensor:
     """``initial`` with the rows of whole-word tokens found in a GloVe/word2vec text file replaced."""
     rows = _word_rows(tokenizer)
     dim = initial.shape[1]
@@ -186,9 +186,9 @@ def glove_embeddings(path: str | Path, tokenizer: AnyTokenizer, initial: torch.T
     return table
 
 
-def _word_rows(tokenizer: AnyTokenizer) -> dict[str, int]:
+def _word_rows(tokenizer: Tokenizer) -> dict[str, int]:
     """Lower-cased whole words of a subword vocabulary and their ids (WordPiece ``##`` pieces are not words)."""
-    if not hasattr(tokenizer, "id_to_token"):
+    if not tokenizer.subword:
         raise TrainingUsageError("--embeddings FILE needs a subword vocabulary; use --tokenizer bpe or teacher")
     rows: dict[str, int] = {}
     for index in range(tokenizer.vocab_size):
