@@ -33,9 +33,9 @@ _EXPORTS = {
     "load_labelled_splits": "nlp_lstm.data.sources",
     "read_texts": "nlp_lstm.data.sources",
     "ModelBundle": "nlp_lstm.checkpoint",
-    "load_model": "nlp_lstm.models",
+    "load_model": "nlp_lstm.loading",
     "shipped_model": "nlp_lstm.checkpoint",
-    "from_pretrained": "nlp_lstm.models",
+    "from_pretrained": "nlp_lstm.loading",
     "save_model": "nlp_lstm.checkpoint:save",
     "evaluate_language_model": "nlp_lstm.evaluate",
     "adapt": "nlp_lstm.adaptation",
@@ -116,7 +116,7 @@ if TYPE_CHECKING:
     from nlp_lstm.inspection import render_terminal as render_gates_terminal
     from nlp_lstm.lstm import ReferenceLSTM
     from nlp_lstm.model import Classifier, ClassifierEnsemble, Encoder, LanguageModel
-    from nlp_lstm.models import from_pretrained, load_model
+    from nlp_lstm.loading import from_pretrained, load_model
     from nlp_lstm.prediction import Prediction, classify
     from nlp_lstm.runtime import load_exported
     from nlp_lstm.sampling import generate, generate_samples, generate_stream

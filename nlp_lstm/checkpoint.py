@@ -80,7 +80,7 @@ class ModelBundle:
 
     How a bundle is stored is declared by its class, as huggingface_hub's ``ModelHubMixin`` declares
     it: ``save``, ``save_pretrained`` and a run's checkpoints call :meth:`_save_pretrained`, and the
-    one loader (``models.load_model``) calls the :meth:`_from_pretrained` of the class a directory
+    one loader (``loading.load_model``) calls the :meth:`_from_pretrained` of the class a directory
     is stored as. This class stores one network of the table of tasks through the strict
     safetensors path; :class:`EnsembleBundle` stores several networks in one weights file, and the
     teacher's ``TeacherModel`` (``teacher/model.py``) stores a ``transformers`` directory.
@@ -114,8 +114,8 @@ class ModelBundle:
     def from_pretrained(
         cls, name_or_path: str | Path, device: str | torch.device = "cpu", kind: str | None = None, revision: str | None = None
     ) -> ModelBundle:
-        """Any model the one loader (``models.load_model``) takes: a directory, a shipped name, a Hub repo id."""
-        from nlp_lstm.models import load_model  # the loader sits above the storage of each kind of model
+        """Any model the one loader (``loading.load_model``) takes: a directory, a shipped name, a Hub repo id."""
+        from nlp_lstm.loading import load_model  # the loader sits above the storage of each kind of model
 
         return load_model(name_or_path, device=device, kind=kind, revision=revision)
 

@@ -20,7 +20,8 @@ from nlp_lstm.data.builtin import REVIEW_SOURCES
 from nlp_lstm.devices import select_device
 from nlp_lstm.errors import UsageError
 from nlp_lstm.files import check_model_replaceable
-from nlp_lstm.model import ClassifierEnsemble
+from nlp_lstm.loading import load_model
+from nlp_lstm.model import Classifier, ClassifierEnsemble
 
 
 def combine(members: list[ModelBundle], command: str | None = None) -> EnsembleBundle:
@@ -30,7 +31,7 @@ def combine(members: list[ModelBundle], command: str | None = None) -> EnsembleB
     first = members[0]
     for saved in members:
         name = saved.path or "a member"
-        if saved.kind != tasks.CLASSIFIER or isinstance(saved.model, ClassifierEnsemble):
+        if saved.kind != tasks.CLASSIFIER or not isinstance(saved.model, Classifier):  # not an ensemble, nor a teacher
             raise UsageError(f"{name}: is not a single classifier; an ensemble is made of trained classifiers")
         if saved.regression:  # the ensemble averages class probabilities, which a score is not
             raise UsageError(f"{name}: predicts a score (--problem regression); an ensemble is made of classifiers")
@@ -85,7 +86,7 @@ def build_ensemble(
         raise UsageError(f"{output}: already exists; pass --overwrite to replace it, or choose another --output")
     check_model_replaceable(output)  # before the work: only a directory of model files is ever replaced
     where = select_device(device)  # "auto" too
-    saved = combine([checkpoint.load(d, device=where, kind=tasks.CLASSIFIER) for d in member_dirs], command)
+    saved = combine([load_model(d, device=where, kind=tasks.CLASSIFIER) for d in member_dirs], command)
     if half:  # measure what will be stored: the weights rounded to float16
         saved.weights_dtype = "float16"
         for parameter in saved.model.parameters():

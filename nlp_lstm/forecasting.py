@@ -21,7 +21,7 @@ from nlp_lstm.data.series import Series, SeriesUsageError, origins_of, read_seri
 from nlp_lstm.errors import UsageError
 from nlp_lstm.forecast_metrics import rolling_scores, seasonal_naive
 from nlp_lstm.forecast_model import Forecaster
-from nlp_lstm.models import load_model
+from nlp_lstm.loading import load_model
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Where a model name leads (a path, a shipped model, a Hub repo), and the Hub's side of it: fetch by repo id, upload.
 
-``load_model`` / ``from_pretrained`` (models.py) and ``ModelBundle.from_pretrained`` / ``save_pretrained`` /
+``load_model`` / ``from_pretrained`` (loading.py) and ``ModelBundle.from_pretrained`` / ``save_pretrained`` /
 ``push_to_hub`` (checkpoint.py) build on these, following the conventions of ``transformers`` and
 ``huggingface_hub``. One resolution order for every front end (API, CLI, server): a path that exists
 is used as it is and never falls through to a network lookup; then a shipped model's name, as

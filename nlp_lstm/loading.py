@@ -1,10 +1,12 @@
-"""Load any model nlp-lstm writes, by any name a user has for it: an LSTM model, or a transformer teacher.
+"""The one loader: any model nlp-lstm writes, by any name a user has for it (an LSTM model, an ensemble, a teacher).
 
-A teacher (``nlp-lstm train teacher``) classifies like an LSTM classifier, so ``classify`` and
-``evaluate classifier`` take it too, to compare both on the same sets. Only a teacher directory
-imports ``transformers``; an LSTM directory goes straight to ``checkpoint.load``. The CLI's
-``--model``, the server's models and the API all come through :func:`load_model`, so a name means
-the same model everywhere.
+Every front end loads through :func:`load_model`: the API, the CLI's ``--model``, the server's
+models, ``export``, ``ensemble``'s members and ``ModelBundle.from_pretrained``, so a name means the
+same model everywhere. It resolves the name (``hub.resolve``), then hands the directory to the
+``_from_pretrained`` of the class it is stored as (``checkpoint.ModelBundle``'s strict safetensors
+path for an LSTM or an ensemble, ``teacher.model.TeacherModel`` for a teacher), the storage layer
+under it. A teacher (``nlp-lstm train teacher``) classifies like an LSTM classifier, so
+``classify`` and ``evaluate classifier`` take it too; only a teacher directory imports ``transformers``.
 """
 
 from __future__ import annotations
