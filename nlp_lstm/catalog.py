@@ -23,6 +23,7 @@ from nlp_lstm.files import (
     read_json_file,
     signed_card,
 )
+from nlp_lstm.teacher.base import teacher_block
 
 # Where the shipped models (tasks.shipped_models()) live: inside an installed wheel, or in a source checkout.
 SHIPPED_ROOTS = (Path(__file__).resolve().parent / "_checkpoints", Path(__file__).resolve().parent.parent / "checkpoints")
@@ -94,17 +95,6 @@ def _read_json(path: Path) -> Any:
         return read_json_file(path)
     except UnreadableFile:
         return None
-
-
-TEACHER_KEY = (
-    "nlp_lstm"  # the key of a transformers config.json that marks a teacher: {"kind": tasks.TEACHER, "labels", "inputs"}
-)
-
-
-def teacher_block(config: Any) -> dict[str, Any] | None:
-    """The ``nlp_lstm`` block of a config.json read as JSON, where it marks a teacher; else None."""
-    block = config.get(TEACHER_KEY) if isinstance(config, dict) else None
-    return block if isinstance(block, dict) and block.get("kind") == tasks.TEACHER else None
 
 
 def _config(path: Path) -> Any:

@@ -31,8 +31,8 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save
 from torch import Tensor, nn
 
+from nlp_lstm.cache import cache_root, write_atomically
 from nlp_lstm.config import DynamicConfig
-from nlp_lstm.data.token_store import cache_root, write_atomically
 from nlp_lstm.model import detach_state
 
 Progress = Callable[[int, int], None]  # tokens done, tokens in all

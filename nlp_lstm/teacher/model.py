@@ -19,11 +19,10 @@ import torch
 from torch import nn
 
 from nlp_lstm import tasks
-from nlp_lstm.catalog import TEACHER_KEY
 from nlp_lstm.checkpoint import ModelBundle, ModelLoadError
 from nlp_lstm.errors import UsageError
 from nlp_lstm.files import TOKENIZER_FILE, TRAINING_FILE, WEIGHTS_FILE, read_json_file
-from nlp_lstm.teacher.base import TeacherUnavailable, resolve_base, teacher_settings
+from nlp_lstm.teacher.base import TEACHER_KEY, TeacherUnavailable, resolve_base, teacher_settings
 from nlp_lstm.teacher.strict import (
     check_base_weights,
     check_loaded,
