@@ -17,8 +17,8 @@ _EXPORTS = {
     "Interrupted": "nlp_lstm.errors",
     "ModelConfig": "nlp_lstm.config",
     "EncoderConfig": "nlp_lstm.config",
-    "ClassifierTrainConfig": "nlp_lstm.config",
-    "TrainConfig": "nlp_lstm.config",
+    "ClassifierTrainConfig": "nlp_lstm.train_config",
+    "TrainConfig": "nlp_lstm.train_config",
     "SampleConfig": "nlp_lstm.config",
     "DynamicConfig": "nlp_lstm.config",
     "CharTokenizer": "nlp_lstm.tokenizer",
@@ -51,7 +51,7 @@ _EXPORTS = {
     "train_language_model": "nlp_lstm.training.language_model",
     "train_classifier": "nlp_lstm.training.classifier",
     "train_teacher": "nlp_lstm.training.teacher",
-    "TeacherTrainConfig": "nlp_lstm.config",
+    "TeacherTrainConfig": "nlp_lstm.train_config",
     "Callback": "nlp_lstm.training.run",
     "TrainResult": "nlp_lstm.training.run",
     "inspect_gates": "nlp_lstm.inspection",
@@ -92,15 +92,7 @@ if TYPE_CHECKING:
     from nlp_lstm.behaviour.runner import evaluate_behaviour
     from nlp_lstm.checkpoint import ModelBundle, shipped_model
     from nlp_lstm.checkpoint import save as save_model
-    from nlp_lstm.config import (
-        ClassifierTrainConfig,
-        DynamicConfig,
-        EncoderConfig,
-        ModelConfig,
-        SampleConfig,
-        TeacherTrainConfig,
-        TrainConfig,
-    )
+    from nlp_lstm.config import DynamicConfig, EncoderConfig, ModelConfig, SampleConfig
     from nlp_lstm.data.series import read_series
     from nlp_lstm.data.sources import load_labelled_splits, load_text_splits, read_texts
     from nlp_lstm.ensemble import build_ensemble
@@ -114,13 +106,14 @@ if TYPE_CHECKING:
     from nlp_lstm.inspection import render_html as render_gates_html
     from nlp_lstm.inspection import render_png as render_gates_png
     from nlp_lstm.inspection import render_terminal as render_gates_terminal
+    from nlp_lstm.loading import from_pretrained, load_model
     from nlp_lstm.lstm import ReferenceLSTM
     from nlp_lstm.model import Classifier, ClassifierEnsemble, Encoder, LanguageModel
-    from nlp_lstm.loading import from_pretrained, load_model
     from nlp_lstm.prediction import Prediction, classify
     from nlp_lstm.runtime import load_exported
     from nlp_lstm.sampling import generate, generate_samples, generate_stream
     from nlp_lstm.tokenizer import CharTokenizer, SubwordTokenizer
+    from nlp_lstm.train_config import ClassifierTrainConfig, TeacherTrainConfig, TrainConfig
     from nlp_lstm.training import train
     from nlp_lstm.training.classifier import train_classifier
     from nlp_lstm.training.forecaster import train_forecaster

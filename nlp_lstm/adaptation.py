@@ -15,12 +15,13 @@ from typing import Any
 
 from nlp_lstm import tasks
 from nlp_lstm.checkpoint import ModelBundle
-from nlp_lstm.config import DynamicConfig, TrainConfig
+from nlp_lstm.config import DynamicConfig
 from nlp_lstm.data.batching import encode_stream
 from nlp_lstm.data.sources import load_text_splits
 from nlp_lstm.dynamic import cached_statistics, dynamic_loss, gradient_statistics, statistics_key, store_statistics
 from nlp_lstm.errors import UsageError
 from nlp_lstm.metrics import loss_metrics, predicted_characters
+from nlp_lstm.train_config import TrainConfig
 
 Progress = Any  # progress(done, total), as everywhere in the library
 

@@ -12,13 +12,13 @@ from nlp_lstm import tasks
 from nlp_lstm.adaptation import dynamic_statistics, statistics_source
 from nlp_lstm.arguments import check_config, check_model, dataset_spec
 from nlp_lstm.checkpoint import ModelBundle
-from nlp_lstm.config import ClassifierTrainConfig, TrainConfig
 from nlp_lstm.data.sources import load_labelled_splits, load_text_splits
 from nlp_lstm.data.splits import check_split
 from nlp_lstm.dynamic import DynamicConfig
 from nlp_lstm.metrics import measure_classifier, measure_language_model
 from nlp_lstm.prediction import Progress, encode_for, predict_scores
 from nlp_lstm.scores import REGRESSION, load_scored_splits, regression_metrics
+from nlp_lstm.train_config import ClassifierTrainConfig, TrainConfig
 
 
 def evaluate_language_model(

@@ -10,7 +10,8 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from nlp_lstm.config import ENCODER_FIELDS, EncodedTraining, EncoderConfig, _check_types, _require, check_encoder, option
+from nlp_lstm.config import EncoderConfig, _check_types, _require, option
+from nlp_lstm.train_config import ENCODER_FIELDS, EncodedTraining, check_encoder
 
 
 @dataclass(frozen=True)

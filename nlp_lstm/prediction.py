@@ -17,9 +17,9 @@ from torch import nn
 from nlp_lstm import tasks
 from nlp_lstm.arguments import check_model, is_blank, text_list
 from nlp_lstm.checkpoint import ModelBundle
-from nlp_lstm.config import ClassifierTrainConfig
 from nlp_lstm.data.batching import ClassifierBatches, encode_texts
 from nlp_lstm.errors import UsageError
+from nlp_lstm.train_config import ClassifierTrainConfig
 
 # A model saved without its input policy gets the one classifiers train with.
 DEFAULT_INPUTS = {name: ClassifierTrainConfig.__dataclass_fields__[name].default for name in ("max_length", "keep")}

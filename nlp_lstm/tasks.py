@@ -131,7 +131,7 @@ register(
         shipped="shakespeare-char",
         labelled=False,
         command="generate",
-        config="nlp_lstm.config:TrainConfig",
+        config="nlp_lstm.train_config:TrainConfig",
     )
 )
 register(
@@ -147,7 +147,7 @@ register(
         shipped="sentiment",
         labelled=True,
         command="classify",
-        config="nlp_lstm.config:ClassifierTrainConfig",
+        config="nlp_lstm.train_config:ClassifierTrainConfig",
     )
 )
 register(
@@ -163,7 +163,7 @@ register(
         shipped=None,
         labelled=True,
         command="classify",
-        config="nlp_lstm.config:TeacherTrainConfig",
+        config="nlp_lstm.train_config:TeacherTrainConfig",
         loads_as=CLASSIFIER,
     )
 )

@@ -18,10 +18,11 @@ from nlp_lstm.behaviour.scoring import mft_failures, pair_failures, three_way
 from nlp_lstm.behaviour.suite import SPLITS, expand, load_suite
 from nlp_lstm.checkpoint import ModelBundle, save
 from nlp_lstm.cli import app
-from nlp_lstm.config import ClassifierTrainConfig, ModelConfig
+from nlp_lstm.config import ModelConfig
 from nlp_lstm.errors import UsageError
 from nlp_lstm.model import Classifier
 from nlp_lstm.tokenizer import CharTokenizer
+from nlp_lstm.train_config import ClassifierTrainConfig
 
 try:  # the tiny BERT teacher's fixtures, for the suite over a teacher directory
     from test_teacher import task, teacher, tiny_bert  # noqa: F401

@@ -8,13 +8,14 @@ import torch
 import torch.nn.functional as F
 
 from nlp_lstm import checkpoint
-from nlp_lstm.config import ClassifierTrainConfig, ModelConfig, TrainConfig
+from nlp_lstm.config import ModelConfig
 from nlp_lstm.data.batching import ClassifierBatches, encode_texts
 from nlp_lstm.data.sources import load_labelled_splits
 from nlp_lstm.errors import DataError
 from nlp_lstm.model import Classifier, LanguageModel, layer_groups
 from nlp_lstm.prediction import classify
 from nlp_lstm.tokenizer import CharTokenizer
+from nlp_lstm.train_config import ClassifierTrainConfig, TrainConfig
 from nlp_lstm.training.classifier import train_classifier, trainable_groups
 from nlp_lstm.training.language_model import train_language_model
 from nlp_lstm.training.run import TrainingError

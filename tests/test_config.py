@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nlp_lstm.config import MAX_SAMPLED_TOKENS, ConfigError, ModelConfig, SampleConfig, TrainConfig
+from nlp_lstm.config import MAX_SAMPLED_TOKENS, ConfigError, ModelConfig, SampleConfig
+from nlp_lstm.train_config import TrainConfig
 
 
 def test_json_round_trip():

@@ -18,9 +18,9 @@ from safetensors.torch import load_file
 from test_train import InterruptAt  # the SIGINT-at-a-step callback of the single-process tests
 
 from nlp_lstm import checkpoint
-from nlp_lstm.config import ClassifierTrainConfig, TrainConfig
 from nlp_lstm.distributed import REPLICA_DIR_VARIABLE
 from nlp_lstm.files import RUN_MARKER
+from nlp_lstm.train_config import ClassifierTrainConfig, TrainConfig
 from nlp_lstm.training.classifier import train_classifier
 from nlp_lstm.training.language_model import train_language_model
 from nlp_lstm.training.run import RunOptions, TrainingError

@@ -8,13 +8,14 @@ from typer.testing import CliRunner
 
 from nlp_lstm import checkpoint
 from nlp_lstm.cli import app
-from nlp_lstm.config import ClassifierTrainConfig, ModelConfig
+from nlp_lstm.config import ModelConfig
 from nlp_lstm.ensemble import combine
 from nlp_lstm.errors import UsageError
 from nlp_lstm.evaluate import evaluate_classifier
 from nlp_lstm.model import Classifier, ClassifierEnsemble
 from nlp_lstm.prediction import encode_for, predict_probabilities
 from nlp_lstm.tokenizer import CharTokenizer
+from nlp_lstm.train_config import ClassifierTrainConfig
 from nlp_lstm.training.classifier import train_classifier
 
 runner = CliRunner()

@@ -5,7 +5,8 @@ import torch
 
 import nlp_lstm
 from nlp_lstm import checkpoint
-from nlp_lstm.config import SampleConfig, TrainConfig
+from nlp_lstm.config import SampleConfig
+from nlp_lstm.train_config import TrainConfig
 from nlp_lstm.training.language_model import train_language_model
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

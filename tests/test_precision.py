@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from nlp_lstm import RunOptions, train_classifier, train_language_model
 from nlp_lstm.cli import app
-from nlp_lstm.config import ClassifierTrainConfig, TrainConfig
 from nlp_lstm.precision import BF16_VARIABLE, PrecisionUnavailable, bf16_lstm_problem
+from nlp_lstm.train_config import ClassifierTrainConfig, TrainConfig
 
 CPU = torch.device("cpu")
 SMALL = ["--embedding-dim", 16, "--hidden-size", 32, "--num-layers", 1, "--batch-size", 8, "--device", "cpu"]

@@ -21,10 +21,10 @@ import torch
 transformers = pytest.importorskip("transformers")
 
 import nlp_lstm  # noqa: E402
-from nlp_lstm.config import ClassifierTrainConfig, TeacherTrainConfig  # noqa: E402
 from nlp_lstm.data.batching import encode_texts  # noqa: E402
 from nlp_lstm.errors import UsageError  # noqa: E402
 from nlp_lstm.tokenizer import CharTokenizer  # noqa: E402
+from nlp_lstm.train_config import ClassifierTrainConfig, TeacherTrainConfig  # noqa: E402
 from nlp_lstm.training.distillation import UNLABELLED, distillation_loss, sentences_of  # noqa: E402
 
 _WORDS = random.Random(0).sample(

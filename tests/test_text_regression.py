@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 import nlp_lstm
 from nlp_lstm import checkpoint
 from nlp_lstm.cli import app
-from nlp_lstm.config import ClassifierTrainConfig
 from nlp_lstm.scores import average_ranks, spearman
+from nlp_lstm.train_config import ClassifierTrainConfig
 
 WORDS = ("good", "film", "plot", "actor", "scene", "music")
 TINY = {"embedding_dim": 16, "hidden_size": 32, "dropout": 0.0, "embedding_dropout": 0.0}

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from nlp_lstm import checkpoint
-from nlp_lstm.config import TrainConfig
 from nlp_lstm.precision import bf16_lstm_problem
+from nlp_lstm.train_config import TrainConfig
 from nlp_lstm.training.language_model import train_language_model
 from nlp_lstm.training.optim import learning_rate
 from nlp_lstm.training.run import Callback, RunOptions, TrainingError

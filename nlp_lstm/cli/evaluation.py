@@ -29,8 +29,9 @@ from nlp_lstm.cli.options import (
     flag,
 )
 from nlp_lstm.cli.render import RowProgress, StagedProgress, print_classifier_metrics, print_metrics_table
-from nlp_lstm.config import ClassifierTrainConfig, DynamicConfig, TrainConfig
+from nlp_lstm.config import DynamicConfig
 from nlp_lstm.errors import UsageError
+from nlp_lstm.train_config import ClassifierTrainConfig, TrainConfig
 
 DynamicOption = Annotated[
     bool,

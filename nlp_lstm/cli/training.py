@@ -55,7 +55,7 @@ from nlp_lstm.cli.options import (
     training_config,
 )
 from nlp_lstm.cli.render import TrainingProgress
-from nlp_lstm.config import ClassifierTrainConfig, TeacherTrainConfig, TrainConfig
+from nlp_lstm.train_config import ClassifierTrainConfig, TeacherTrainConfig, TrainConfig
 
 InitFromLmOption = Annotated[
     Optional[Path],

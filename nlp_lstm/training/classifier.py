@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from nlp_lstm import checkpoint, hub, tasks
 from nlp_lstm.checkpoint import ModelBundle
-from nlp_lstm.config import REGULARISATION_FIELDS, ClassifierTrainConfig, ModelConfig, changed_settings
+from nlp_lstm.config import REGULARISATION_FIELDS, ModelConfig
 from nlp_lstm.data.batching import ClassifierBatches, encode_texts
 from nlp_lstm.data.sources import load_labelled_splits
 from nlp_lstm.data.splits import LabelledSplits
@@ -33,6 +33,7 @@ from nlp_lstm.model import Classifier, layer_groups
 from nlp_lstm.precision import autocast
 from nlp_lstm.prediction import predict_scores
 from nlp_lstm.scores import REGRESSION, load_scored_splits, regression_metrics, target_statistics
+from nlp_lstm.train_config import ClassifierTrainConfig, changed_settings
 from nlp_lstm.training import distillation, loop
 from nlp_lstm.training.labelled import run_record, start_info, validation_figures
 from nlp_lstm.training.optim import make_optimizer, mark_embeddings_undecayed

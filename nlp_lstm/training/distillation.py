@@ -25,7 +25,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nlp_lstm.config import ClassifierTrainConfig
 from nlp_lstm.data.sources import load_text_splits
 from nlp_lstm.data.splits import LabelledSplits
 from nlp_lstm.errors import TrainingUsageError
@@ -33,6 +32,7 @@ from nlp_lstm.files import BEST_DIR, TOKENIZER_FILE, WEIGHTS_FILE
 from nlp_lstm.teacher.base import teacher_settings
 from nlp_lstm.teacher.labels import describe, teacher_log_probabilities
 from nlp_lstm.tokenizer import PretrainedTokenizer, Tokenizer
+from nlp_lstm.train_config import ClassifierTrainConfig
 
 UNLABELLED = -1  # the label of a transfer text without a gold one
 SENTENCES = "sentences"

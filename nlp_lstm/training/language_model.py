@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from nlp_lstm import checkpoint, hub, tasks
 from nlp_lstm.checkpoint import ModelBundle
-from nlp_lstm.config import REGULARISATION_FIELDS, ModelConfig, TrainConfig, changed_settings
+from nlp_lstm.config import REGULARISATION_FIELDS, ModelConfig
 from nlp_lstm.data.batching import LMBatches, encode_stream
 from nlp_lstm.data.sources import load_text_splits
 from nlp_lstm.distributed import Processes
@@ -36,6 +36,7 @@ from nlp_lstm.metrics import language_model_loss, loss_metrics, predicted_charac
 from nlp_lstm.model import LanguageModel, detach_state
 from nlp_lstm.precision import autocast
 from nlp_lstm.tokenizer import with_newline
+from nlp_lstm.train_config import TrainConfig, changed_settings
 from nlp_lstm.training import loop
 from nlp_lstm.training.optim import make_optimizer, mark_embeddings_undecayed
 from nlp_lstm.training.run import RunOptions, TrainingError, TrainingRun, TrainingUsageError, TrainResult, shared_tokenizer

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from nlp_lstm.config import ClassifierTrainConfig, TeacherTrainConfig, TrainConfig
+from nlp_lstm.train_config import ClassifierTrainConfig, TeacherTrainConfig, TrainConfig
 
 AnyTrainConfig = TrainConfig | ClassifierTrainConfig | TeacherTrainConfig
 

@@ -27,7 +27,7 @@ import torch
 
 from nlp_lstm import checkpoint
 from nlp_lstm.checkpoint import ModelBundle
-from nlp_lstm.config import changed_settings, flat_settings, option, options_toml
+from nlp_lstm.config import option, options_toml
 from nlp_lstm.data.token_store import cached_tokenizer
 from nlp_lstm.devices import select_device
 from nlp_lstm.distributed import Processes
@@ -47,6 +47,7 @@ from nlp_lstm.plots import PlotsUnavailable, plot_runs
 from nlp_lstm.precision import require_precision
 from nlp_lstm.run_directory import RunDirectory
 from nlp_lstm.tokenizer import AnyTokenizer, tokenizer_from_dict
+from nlp_lstm.train_config import changed_settings, flat_settings
 from nlp_lstm.training.optim import AnyTrainConfig
 
 # Options that may differ when a stopped run is resumed; every other one must match.

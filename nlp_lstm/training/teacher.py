@@ -18,12 +18,12 @@ import torch
 import torch.nn.functional as F
 
 from nlp_lstm import tasks
-from nlp_lstm.config import TeacherTrainConfig
 from nlp_lstm.data.batching import ClassifierBatches, encode_texts
 from nlp_lstm.data.sources import load_labelled_splits
 from nlp_lstm.distributed import Processes
 from nlp_lstm.precision import autocast
 from nlp_lstm.teacher.model import TeacherModel, load_base, load_teacher
+from nlp_lstm.train_config import TeacherTrainConfig
 from nlp_lstm.training import loop
 from nlp_lstm.training.labelled import run_record, start_info, validation_figures
 from nlp_lstm.training.optim import make_optimizer
