@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
 from safetensors.torch import load_file, load_model, save_file, save_model
 from torch import nn
 
@@ -47,14 +46,13 @@ from nlp_lstm.files import (
 )
 from nlp_lstm.model import ClassifierEnsemble, shapes_only, uninitialised
 from nlp_lstm.tokenizer import Tokenizer, TokenizerError, load_tokenizer
+from nlp_lstm.weights_file import check_shapes, finite, weights_header
 
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt")
 
 CONFIG_KEYS = {"format_version", "kind", "model", "labels", "inputs", "ensemble", "weights_dtype"}
 # Weights may be stored in half precision (an ensemble saved with --half); they load as float32.
 WEIGHT_DTYPES = {"float32": torch.float32, "float16": torch.float16}
-# Tensor types a weights file may hold (safetensors' names); they load as float32. Integers are refused.
-FLOAT_HEADER_DTYPES = ("F16", "BF16", "F32", "F64")
 
 
 def shipped_model(name: str) -> Path:
@@ -249,10 +247,7 @@ def save(saved: ModelBundle, directory: str | Path, card: bool = False) -> Path:
 def read_model_config(directory: Path) -> ModelConfig:
     """The model config of a model directory, without its weights."""
     config = _read_json(directory / CONFIG_FILE, "config")
-    try:
-        return ModelConfig.from_dict(config.get("model") if isinstance(config, dict) else None)
-    except ConfigError as error:
-        raise ModelLoadError(f"{directory / CONFIG_FILE}: {error}") from None
+    return _model_config(directory, config.get("model") if isinstance(config, dict) else None, "")
 
 
 def read_training_record(directory: Path) -> dict[str, Any]:
@@ -357,14 +352,14 @@ def _load_weights(directory: Path, build: Callable[[], nn.Module], configs: list
         check_regular_file(weights, "weights file")
     except UnreadableFile as error:
         raise ModelLoadError(str(error)) from None
-    header = _weights_header(weights)
+    header = weights_header(weights)
     _check_layers(weights, header, configs)
     try:
         with shapes_only():  # shapes without memory: the config is checked against the header first
             implied = build()
     except (RuntimeError, ValueError, OverflowError) as error:  # sizes no tensor can have
         raise ModelLoadError(f"{directory / CONFIG_FILE}: sizes no model can have ({str(error).splitlines()[0]})") from None
-    _check_shapes(weights, implied, header)
+    check_shapes(weights, implied, header)
     with uninitialised():  # every tensor is read from the file below: random values would only be overwritten
         model = build()
     try:
@@ -375,37 +370,9 @@ def _load_weights(directory: Path, build: Callable[[], nn.Module], configs: list
         raise ModelLoadError(
             f"{weights}: weights do not match config.json (missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})"
         )
-    if not all(_finite(p) for p in [*model.parameters(), *model.buffers()]):  # buffers: a forecaster's saved scales
+    if not all(finite(p) for p in [*model.parameters(), *model.buffers()]):  # buffers: a forecaster's saved scales
         raise ModelLoadError(f"{weights}: holds NaN or infinite weights; the model is damaged (or was saved after it diverged)")
     return model.to(device).eval()
-
-
-def _finite(tensor: torch.Tensor) -> bool:
-    """No NaN or infinity in ``tensor``, read in one pass.
-
-    Any NaN or infinity makes the sum NaN or infinite, so a finite sum proves every element finite
-    (a tenth of the time of ``isfinite(tensor).all()``); only a sum that overflowed is checked element by element.
-    """
-    with torch.no_grad():
-        return bool(torch.isfinite(tensor.sum())) or bool(torch.isfinite(tensor).all())
-
-
-def _weights_header(weights: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
-    """``name -> (dtype, shape)`` of every tensor in a safetensors file, read from its header alone."""
-    try:
-        with safe_open(str(weights), framework="pt") as handle:
-            header = {}
-            for name in handle.keys():  # noqa: SIM118 - a safetensors handle is not iterable
-                piece = handle.get_slice(name)
-                header[name] = (piece.get_dtype(), tuple(piece.get_shape()))
-    except Exception as error:  # safetensors raises its own error type for damaged headers
-        raise ModelLoadError(f"{weights}: cannot be read ({error}); the file is truncated or corrupted") from None
-    refused = sorted({dtype for dtype, _ in header.values()} - set(FLOAT_HEADER_DTYPES))
-    if refused:
-        raise ModelLoadError(
-            f"{weights}: holds {', '.join(refused)} tensors; weights must be floating point ({', '.join(FLOAT_HEADER_DTYPES)})"
-        )
-    return header
 
 
 def _check_layers(weights: Path, header: dict[str, Any], configs: list[ModelConfig]) -> None:
@@ -414,26 +381,6 @@ def _check_layers(weights: Path, header: dict[str, Any], configs: list[ModelConf
     claimed = max(config.num_layers for config in configs)
     if claimed > layers:
         raise ModelLoadError(f"{weights}: holds {layers} LSTM layers, but config.json says num_layers {claimed}")
-
-
-def _check_shapes(weights: Path, model: nn.Module, header: dict[str, tuple[str, tuple[int, ...]]]) -> None:
-    """Every tensor the config implies is in the header with its shape, and the header holds nothing else."""
-    tensors = model.state_dict(keep_vars=True)
-    names_of: dict[int, list[str]] = {}
-    for name, tensor in tensors.items():  # tied weights are one tensor under two names, stored once
-        names_of.setdefault(id(tensor), []).append(name)
-    missing = [names[0] for names in names_of.values() if not any(n in header for n in names)]
-    unexpected = sorted(set(header) - set(tensors))
-    if missing or unexpected:
-        raise ModelLoadError(
-            f"{weights}: weights do not match config.json (missing {sorted(missing)[:3]}, unexpected {unexpected[:3]})"
-        )
-    for name, (_, shape) in header.items():
-        if tuple(tensors[name].shape) != shape:
-            raise ModelLoadError(
-                f"{weights}: weights do not match config.json ({name} has shape {list(shape)} in the file, "
-                f"{list(tensors[name].shape)} by the config)"
-            )
 
 
 def save_trainer_state(

@@ -19,10 +19,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from nlp_lstm.checkpoint import ModelLoadError
-from nlp_lstm.checkpoint import _check_shapes as check_shapes
-from nlp_lstm.checkpoint import _weights_header as weights_header
+from nlp_lstm.errors import ModelLoadError
 from nlp_lstm.files import CONFIG_FILE, WEIGHTS_FILE, UnreadableFile, check_regular_file, read_json_file
+from nlp_lstm.weights_file import check_shapes, finite, weights_header
 
 # Sizes a config.json may claim. Real encoders stay far inside these (BERT-large: 24 layers, hidden
 # 1,024; multilingual vocabularies: 250 k); past them a config is a way to make the meta build hang.
@@ -119,7 +118,7 @@ def check_loaded(network: nn.Module, report: dict[str, Any], where: str, head_is
             f"{where}: weights do not match config.json (missing {missing[:3]}, mismatched {mismatched[:3]}, "
             f"unexpected {unexpected[:3]})"
         )
-    if not all(bool(torch.isfinite(p).all()) for p in network.parameters()):
+    if not all(finite(p) for p in network.parameters()):
         raise ModelLoadError(f"{where}: holds NaN or infinite weights; the model is damaged (or was saved after it diverged)")
 
 
