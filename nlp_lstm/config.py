@@ -90,6 +90,19 @@ def _describe(hint: Any) -> str:
     return getattr(hint, "__name__", str(hint))
 
 
+# The groups of a training command's --help; a setting names the one it shows in.
+DATA, MODEL, OPTIMISATION, RUN, DISTILLATION = "Data", "Model", "Optimisation", "Run", "Distillation"
+
+
+def setting(default: Any, help: str, panel: str | None = None, /, **cli: Any) -> Any:
+    """A config field with its help text and its group of ``--help``, declared here once; the command line reads both.
+
+    ``cli`` holds what only the command line has: ``flags`` (its spellings, when not ``--name``), ``metavar``,
+    ``min``, and ``type`` and ``default`` where it parses another type than the field's (a list as text).
+    """
+    return dataclasses.field(default=default, metadata={"help": help, "panel": panel, "cli": cli})
+
+
 class JsonConfig:
     """Mixin: strict construction from a JSON dict, and back."""
 
@@ -202,15 +215,25 @@ class EncoderConfig(JsonConfig):
     task's defaults, and names the fields its task takes (``ENCODER_FIELDS``); the others stay at these defaults.
     """
 
-    embedding_dim: int = ModelConfig.embedding_dim
-    hidden_size: int = ModelConfig.hidden_size
-    num_layers: int = ModelConfig.num_layers
-    dropout: float = ModelConfig.dropout
-    embedding_dropout: float = ModelConfig.embedding_dropout
-    weight_drop: float = ModelConfig.weight_drop
-    locked_dropout: float = ModelConfig.locked_dropout
-    bidirectional: bool = ModelConfig.bidirectional
-    tie_weights: bool = ModelConfig.tie_weights
+    embedding_dim: int = setting(ModelConfig.embedding_dim, "Size of token embeddings.", MODEL)
+    hidden_size: int = setting(ModelConfig.hidden_size, "LSTM units per layer (per direction).", MODEL)
+    num_layers: int = setting(ModelConfig.num_layers, "Stacked LSTM layers.", MODEL)
+    dropout: float = setting(ModelConfig.dropout, "Dropout between LSTM layers and on their output.", MODEL)
+    embedding_dropout: float = setting(ModelConfig.embedding_dropout, "Dropout on the embeddings.", MODEL)
+    weight_drop: float = setting(
+        ModelConfig.weight_drop,
+        "AWD-LSTM weight drop: DropConnect on the hidden-to-hidden weights, one mask per batch.",
+        MODEL,
+    )
+    locked_dropout: float = setting(
+        ModelConfig.locked_dropout,
+        "AWD-LSTM locked dropout between LSTM layers: one mask per sequence, in place of --dropout there.",
+        MODEL,
+    )
+    bidirectional: bool = setting(ModelConfig.bidirectional, "Read each text in both directions (from scratch only).", MODEL)
+    tie_weights: bool = setting(
+        ModelConfig.tie_weights, "Share embedding and output weights (needs --embedding-dim = --hidden-size).", MODEL
+    )
 
     def __post_init__(self) -> None:
         _check_types(self)

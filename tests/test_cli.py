@@ -304,6 +304,22 @@ def test_help_lists_the_choices_and_groups_the_training_options():
     assert "Hub datasets" not in help_of(["classify"])  # --input reads local files only
 
 
+def test_a_training_command_takes_each_setting_of_its_config_with_the_help_its_field_declares():
+    from nlp_lstm.cli.forecast import FORECASTER_OPTIONS
+    from nlp_lstm.cli.options import RUN_OPTIONS
+    from nlp_lstm.cli.training import CLASSIFIER_OPTIONS, LM_OPTIONS, TEACHER_OPTIONS
+    from nlp_lstm.forecast_config import ForecastTrainConfig
+    from nlp_lstm.train_config import ClassifierTrainConfig, TeacherTrainConfig, TrainConfig, flat_settings
+
+    left_to_the_library = {ForecastTrainConfig: {"embedding_dropout", "precision"}}  # a forecaster keeps their defaults
+    commands = {TrainConfig: LM_OPTIONS, ClassifierTrainConfig: CLASSIFIER_OPTIONS, TeacherTrainConfig: TEACHER_OPTIONS}
+    for config, names in {**commands, ForecastTrainConfig: FORECASTER_OPTIONS}.items():
+        assert set(names) - set(RUN_OPTIONS) == set(flat_settings(config())) - left_to_the_library.get(config, set())
+    for command, config, name in [("lm", TrainConfig, "state_reset"), ("classifier", ClassifierTrainConfig, "patience")]:
+        help_text = " ".join(help_of(["train", command]).replace("│", " ").split())
+        assert config.__dataclass_fields__[name].metadata["help"] in help_text
+
+
 def test_a_plain_hub_name_offline_fails_naming_the_built_in(tmp_path):
     result = run("train", "classifier", "--dataset", "imdb", "--output", tmp_path / "run", "--device", "cpu")
     assert result.exit_code == 1

@@ -4,8 +4,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nlp_lstm.config import MAX_SAMPLED_TOKENS, ConfigError, ModelConfig, SampleConfig
-from nlp_lstm.train_config import TrainConfig
+from nlp_lstm import tasks
+from nlp_lstm.config import MAX_SAMPLED_TOKENS, ConfigError, EncoderConfig, ModelConfig, SampleConfig
+from nlp_lstm.forecast_config import ForecastTrainConfig
+from nlp_lstm.train_config import ClassifierTrainConfig, TeacherTrainConfig, TrainConfig, changed_settings, flat_settings
 
 
 def test_json_round_trip():
@@ -20,6 +22,45 @@ def test_unknown_keys_and_wrong_types_are_refused():
         ModelConfig.from_dict({"vocab_size": 10, "hidden_size": "64"})
     with pytest.raises(ConfigError, match="must be a JSON object"):
         ModelConfig.from_dict([1, 2])
+
+
+def test_the_encoder_is_a_nested_setting_that_round_trips_strictly():
+    config = ClassifierTrainConfig(epochs=2).with_encoder(hidden_size=64, bidirectional=True)
+    data = json.loads(json.dumps(config.to_dict()))
+    assert data["encoder"]["hidden_size"] == 64 and data["encoder"]["num_layers"] == 1  # the classifier's default kept
+    assert ClassifierTrainConfig.from_dict(data) == config
+    with pytest.raises(ConfigError, match=r"unknown EncoderConfig keys \['hidden'\]"):
+        ClassifierTrainConfig.from_dict({**data, "encoder": {"hidden": 64}})
+    with pytest.raises(ConfigError, match="--num-layers must be int"):
+        ClassifierTrainConfig.from_dict({**data, "encoder": {**data["encoder"], "num_layers": "2"}})
+    with pytest.raises(ConfigError, match="--encoder must be EncoderConfig"):
+        TrainConfig.from_dict({"encoder": 3})
+    with pytest.raises(ConfigError, match="--hidden-size must be a positive integer"):
+        TrainConfig().with_encoder(hidden_size=0)
+
+
+def test_a_task_refuses_the_encoder_fields_it_does_not_take():
+    with pytest.raises(ConfigError, match="a classifier takes no --tie-weights"):
+        ClassifierTrainConfig(encoder=EncoderConfig(embedding_dim=64, hidden_size=64, tie_weights=True))
+    with pytest.raises(ConfigError, match="a language model takes no --bidirectional"):
+        TrainConfig().with_encoder(bidirectional=True)
+    assert TrainConfig().with_encoder(embedding_dim=64, hidden_size=64, tie_weights=True).encoder.tie_weights
+
+
+def test_the_settings_asked_for_are_those_that_differ_from_the_defaults():
+    assert changed_settings(TrainConfig()) == set() == changed_settings(ForecastTrainConfig())
+    config = ClassifierTrainConfig(lr=1e-3, tokenizer="bpe").with_encoder(hidden_size=64, dropout=0.3)
+    assert changed_settings(config) == {"lr", "tokenizer", "hidden_size"}  # 0.3 is the classifier's own dropout
+    flat = flat_settings(config)
+    assert flat["hidden_size"] == 64 and "encoder" not in flat and "tie_weights" not in flat and "bidirectional" in flat
+    assert "hidden_size" not in flat_settings(TeacherTrainConfig())  # a teacher's shape is its base's
+
+
+def test_the_table_of_tasks_says_which_recipe_a_config_runs():
+    made = [TrainConfig(), ClassifierTrainConfig(), TeacherTrainConfig(), ForecastTrainConfig()]
+    assert [tasks.of_config(config).kind for config in made] == ["lm", "classifier", "teacher", "forecaster"]
+    with pytest.raises(TypeError, match="no task trains a SampleConfig; give one of TrainConfig, "):
+        tasks.of_config(SampleConfig())
 
 
 @pytest.mark.parametrize(

@@ -17,28 +17,11 @@ from nlp_lstm import tasks
 from nlp_lstm.cli.app import app, evaluate_app, train_app, user_errors
 from nlp_lstm.cli.inference import load_for
 from nlp_lstm.cli.options import (
-    DATA,
-    OPTIMISATION,
-    BatchSizeOption,
-    ConfigFileOption,
     DeviceOption,
-    DropoutOption,
-    GradClipOption,
-    HiddenSizeOption,
     JsonOption,
-    LrOption,
-    MinLrRatioOption,
-    NumLayersOption,
-    OutputOption,
-    OverwriteOption,
-    ResumeOption,
-    SeedOption,
     ThreadsOption,
-    TrainJsonOption,
-    WarmupOption,
-    WeightDecayOption,
     command_line,
-    default,
+    training_command,
     training_config,
 )
 from nlp_lstm.cli.render import TRAINING_LINE_EVERY_S, TrainingProgress, print_metrics_table
@@ -46,18 +29,14 @@ from nlp_lstm.errors import UsageError
 from nlp_lstm.forecast_config import ForecastTrainConfig
 
 KIND = tasks.FORECASTER  # the subcommand's name
-SeriesOption = Annotated[
-    str,
-    typer.Option(help="builtin:co2, builtin:sunspots, builtin:nile, builtin:elec_equip, or a CSV file.", rich_help_panel=DATA),
-]
-TargetOption = Annotated[Optional[str], typer.Option(help="The CSV column to forecast.", rich_help_panel=DATA)]
-FeaturesOption = Annotated[str, typer.Option(help="More CSV columns the model reads, comma-separated.", rich_help_panel=DATA)]
-SeasonOption = Annotated[int, typer.Option(help="Seasonal period for seasonal naive and MASE (0: the series' own).")]
-LookbackOption = Annotated[int, typer.Option(help="Points read before each forecast.", rich_help_panel=DATA)]
-HorizonOption = Annotated[int, typer.Option(help="Points forecast at once.", rich_help_panel=DATA)]
-OriginsOption = Annotated[int, typer.Option(help="Rolling origins held out (validation, then test), a horizon each.")]
+# The options of train forecaster, in this order in --help: the config's fields and the run's.
+FORECASTER_OPTIONS = (
+    *("dataset", "target", "features", "season", "lookback", "horizon", "origins", "loss", "embedding_dim"),
+    *("hidden_size", "num_layers", "dropout", "batch_size", "epochs", "lr", "min_lr_ratio", "warmup_steps"),
+    *("weight_decay", "grad_clip", "patience", "seed", "device", "threads", "output", "resume", "overwrite"),
+    *("config_file", "json_output"),
+)
 ModelRequired = Annotated[Path, typer.Option("--model", "-m", help="Forecaster directory (e.g. runs/NAME/best).")]
-ProjectionOption = Annotated[int, typer.Option(help="Size of the input projection.", rich_help_panel="Model")]
 INFERENCE_THREADS = 1
 
 
@@ -92,50 +71,20 @@ class ForecastProgress(TrainingProgress):
 
 @train_app.command(KIND)
 @user_errors
-def train_forecaster(
-    dataset: SeriesOption = default(ForecastTrainConfig, "dataset"),
-    target: TargetOption = None,
-    features: FeaturesOption = "",
-    season: SeasonOption = default(ForecastTrainConfig, "season"),
-    lookback: LookbackOption = default(ForecastTrainConfig, "lookback"),
-    horizon: HorizonOption = default(ForecastTrainConfig, "horizon"),
-    origins: OriginsOption = default(ForecastTrainConfig, "origins"),
-    loss: Annotated[str, typer.Option(help="mse or mae.", rich_help_panel=OPTIMISATION)] = default(ForecastTrainConfig, "loss"),
-    embedding_dim: ProjectionOption = default(ForecastTrainConfig, "embedding_dim"),
-    hidden_size: HiddenSizeOption = default(ForecastTrainConfig, "hidden_size"),
-    num_layers: NumLayersOption = default(ForecastTrainConfig, "num_layers"),
-    dropout: DropoutOption = default(ForecastTrainConfig, "dropout"),
-    batch_size: BatchSizeOption = default(ForecastTrainConfig, "batch_size"),
-    epochs: Annotated[int, typer.Option(help="Passes over the training windows.")] = default(ForecastTrainConfig, "epochs"),
-    lr: LrOption = default(ForecastTrainConfig, "lr"),
-    min_lr_ratio: MinLrRatioOption = default(ForecastTrainConfig, "min_lr_ratio"),
-    warmup_steps: WarmupOption = default(ForecastTrainConfig, "warmup_steps"),
-    weight_decay: WeightDecayOption = default(ForecastTrainConfig, "weight_decay"),
-    grad_clip: GradClipOption = default(ForecastTrainConfig, "grad_clip"),
-    patience: Annotated[int, typer.Option(help="Epochs without a better validation MASE before stopping (0: never).")] = (
-        default(ForecastTrainConfig, "patience")
-    ),
-    seed: SeedOption = default(ForecastTrainConfig, "seed"),
-    device: DeviceOption = default(ForecastTrainConfig, "device"),
-    threads: ThreadsOption = default(ForecastTrainConfig, "threads"),
-    output: OutputOption = Path("runs/forecaster"),
-    resume: ResumeOption = False,
-    overwrite: OverwriteOption = False,
-    config_file: ConfigFileOption = None,
-    json_output: TrainJsonOption = False,
-) -> None:
+@training_command(ForecastTrainConfig, FORECASTER_OPTIONS, Path("runs/forecaster"))
+def train_forecaster(options: dict[str, Any]) -> None:
     """Train a stacked-LSTM forecaster on one series, cut by time (the last points held out).
 
     Example: nlp-lstm train forecaster --dataset builtin:co2 --lookback 36 --horizon 12 --output runs/co2
     """
-    options = {**locals(), "features": tuple(name.strip() for name in features.split(",") if name.strip())}
+    features = tuple(name.strip() for name in options["features"].split(",") if name.strip())
     progress = ForecastProgress()
-    run = nlp_lstm.RunOptions(output, resume, overwrite, progress, command_line())
+    run = nlp_lstm.RunOptions(options["output"], options["resume"], options["overwrite"], progress, command_line())
     try:
-        result = nlp_lstm.train(training_config(ForecastTrainConfig, options), run)
+        result = nlp_lstm.train(training_config(ForecastTrainConfig, {**options, "features": features}), run)
     finally:
         progress.close()
-    if json_output:
+    if options["json_output"]:
         typer.echo(json.dumps({"run": str(result.output_dir), "best": str(result.best_dir), "steps": result.step,
                                "best_validation": result.best_validation}))  # fmt: skip
 

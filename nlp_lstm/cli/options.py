@@ -1,43 +1,27 @@
 """The options commands share: one name, one help text and one default for one thing, everywhere.
 
-Defaults are read from the config dataclasses, where they live. Choices are ``Enum``s so that
-``--help`` lists them; flags are flags. A ``--config`` TOML file gives a training command's defaults.
+A training setting's name, default, help text and group are declared once, on its config field
+(``train_config.py``); :func:`config_option` reads them, and :func:`training_command` makes a ``train``
+subcommand's options of them. Choices are ``Enum``s so that ``--help`` lists them; flags are flags.
+A ``--config`` TOML file gives a training command's defaults.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import sys
+import typing
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import typer
 
+from nlp_lstm.config import RUN, EncoderConfig, option
 from nlp_lstm.errors import NlpLstmError
-
-DATA, MODEL, OPTIMISATION, RUN = "Data", "Model", "Optimisation", "Run"  # option groups of the training commands
-
-
-class Tokenizer(str, Enum):
-    char = "char"
-    bpe = "bpe"
-
-
-class ClassifierTokenizer(str, Enum):
-    char = "char"
-    bpe = "bpe"
-    teacher = "teacher"
-
-
-class Precision(str, Enum):
-    fp32 = "fp32"
-    bf16 = "bf16"
-
-
-class Keep(str, Enum):
-    start = "start"
-    end = "end"
-    both = "both"
+from nlp_lstm.train_config import ClassifierTrainConfig, TrainConfig
 
 
 class Quantity(str, Enum):
@@ -71,13 +55,6 @@ def command_line() -> str:
     return " ".join(["nlp-lstm", *sys.argv[1:]])
 
 
-DATASET_HELP = (
-    "A built-in corpus ({builtins}), a local file or glob (.txt .csv .tsv .json .jsonl .parquet), "
-    "or a Hugging Face Hub name (from the local cache when offline)."
-)
-BUILTINS = "builtin:shakespeare, builtin:imdb, builtin:rotten_tomatoes, builtin:movie_reviews"
-LABELLED_BUILTINS = "builtin:imdb, builtin:rotten_tomatoes, builtin:movie_reviews"
-
 ModelOption = Annotated[
     Optional[Path],
     typer.Option("--model", "-m", help="Model directory (e.g. runs/NAME/best); default: the shipped model."),
@@ -97,27 +74,7 @@ def check_model_named(model: Path | None) -> None:
         raise NlpLstmError(f"{model}: no such model directory")
 
 
-TextDatasetOption = Annotated[
-    str, typer.Option("--dataset", "-d", help=DATASET_HELP.format(builtins=BUILTINS), rich_help_panel=DATA)
-]
-LabelledDatasetOption = Annotated[
-    str, typer.Option("--dataset", "-d", help=DATASET_HELP.format(builtins=LABELLED_BUILTINS), rich_help_panel=DATA)
-]
-DatasetConfigOption = Annotated[
-    Optional[str],
-    typer.Option(
-        help="Hub dataset configuration name, if it has several; for the built-in review corpora 'balanced' "
-        "repeats the smaller source's training rows.",
-        rich_help_panel=DATA,
-    ),
-]
-TextColumnOption = Annotated[
-    str, typer.Option(help="Column that holds the text (csv, tsv, json, parquet and Hub datasets).", rich_help_panel=DATA)
-]
 FileTextColumnOption = Annotated[str, typer.Option(help="Column that holds the text (csv, tsv, json, jsonl, parquet).")]
-LabelColumnOption = Annotated[
-    str, typer.Option(help="Column that holds the label (integers, strings or a ClassLabel).", rich_help_panel=DATA)
-]
 SplitOption = Annotated[
     str,
     typer.Option(
@@ -125,55 +82,12 @@ SplitOption = Annotated[
         metavar="[train|validation|test|all]",
     ),
 ]
-DEVICE_CHOICES = "[auto|cpu|cuda|cuda:N|mps]"
-DeviceOption = Annotated[
-    str, typer.Option(help="auto picks CUDA, then MPS, then the CPU.", metavar=DEVICE_CHOICES, rich_help_panel=RUN)
-]
 INFERENCE_THREADS = 1  # the inference commands' default, measured by benchmarks/threads.py (see the README)
-ThreadsOption = Annotated[
-    int,
-    typer.Option(help="CPU threads for torch (0 = one per core); see the README on choosing.", min=0, rich_help_panel=RUN),
-]
 EvalSeedOption = Annotated[int, typer.Option(help="The training seed, when the dataset was split by us (local files).")]
 
-# Options of `train lm` and `train classifier`; each command gives its own defaults.
+# The options of a run (RunOptions), which every training command takes.
 OutputOption = Annotated[
     Path, typer.Option("--output", "-o", help="Run directory: best/, last/, metrics.jsonl, run.toml.", rich_help_panel=RUN)
-]
-TokenizerOption = Annotated[
-    Tokenizer,
-    typer.Option(help="char: one id per character; bpe: subwords trained on the training split.", rich_help_panel=DATA),
-]
-ClassifierTokenizerOption = Annotated[
-    ClassifierTokenizer,
-    typer.Option(
-        # Unset (None), it is bpe, or with --init-from the language model's; set, it must be that one.
-        help="char: one id per character; bpe: subwords trained on the training split; teacher: the --teacher's vocabulary. "
-        "\\[default: bpe]",
-        rich_help_panel=DATA,
-    ),
-]
-VocabSizeOption = Annotated[int, typer.Option(help="Subword vocabulary size (bpe only).", rich_help_panel=DATA)]
-EmbeddingDimOption = Annotated[int, typer.Option(help="Size of token embeddings.", rich_help_panel=MODEL)]
-HiddenSizeOption = Annotated[int, typer.Option(help="LSTM units per layer (per direction).", rich_help_panel=MODEL)]
-NumLayersOption = Annotated[int, typer.Option(help="Stacked LSTM layers.", rich_help_panel=MODEL)]
-DropoutOption = Annotated[float, typer.Option(help="Dropout between LSTM layers and on their output.", rich_help_panel=MODEL)]
-EmbeddingDropoutOption = Annotated[float, typer.Option(help="Dropout on the embeddings.", rich_help_panel=MODEL)]
-BatchSizeOption = Annotated[int, typer.Option(help="Sequences per batch.", rich_help_panel=OPTIMISATION)]
-LrOption = Annotated[float, typer.Option(help="Peak learning rate (AdamW).", rich_help_panel=OPTIMISATION)]
-MinLrRatioOption = Annotated[float, typer.Option(help="The cosine decay ends at lr times this.", rich_help_panel=OPTIMISATION)]
-WarmupOption = Annotated[int, typer.Option(help="Linear warm-up steps before cosine decay.", rich_help_panel=OPTIMISATION)]
-WeightDecayOption = Annotated[float, typer.Option(help="AdamW weight decay on weight matrices.", rich_help_panel=OPTIMISATION)]
-GradClipOption = Annotated[float, typer.Option(help="Clip the gradient norm to this.", rich_help_panel=OPTIMISATION)]
-SeedOption = Annotated[
-    int, typer.Option(help="Seed for weights, dropout, data order and our own splits.", rich_help_panel=OPTIMISATION)
-]
-PrecisionOption = Annotated[
-    Precision,
-    typer.Option(
-        help="bf16 autocast: about 2x faster on recent GPUs, slower on CPUs without AMX, refused where unsupported.",
-        rich_help_panel=RUN,
-    ),
 ]
 ResumeOption = Annotated[bool, flag("--resume", "Continue the stopped run in --output from its last checkpoint.", RUN)]
 OverwriteOption = Annotated[bool, flag("--overwrite", "Replace the run in --output (kept until the new one saves).", RUN)]
@@ -219,6 +133,80 @@ ConfigFileOption = Annotated[
 ]
 
 
+def _field(cls: type, name: str) -> dataclasses.Field:
+    """The field that declares ``cls``'s setting ``name``: its own, or its encoder's."""
+    fields = cls.__dataclass_fields__  # type: ignore[attr-defined]
+    return fields[name] if name in fields else EncoderConfig.__dataclass_fields__[name]
+
+
+def _parsed_type(cls: type, name: str, cli: dict[str, Any]) -> Any:
+    """What the command line parses for a setting: a Literal's values as the choices of an Enum, so --help lists them."""
+    owner = cls if name in cls.__dataclass_fields__ else EncoderConfig  # type: ignore[attr-defined]
+    hint = typing.get_type_hints(owner)[name]
+    args = typing.get_args(hint)
+    optional = type(None) in args
+    if optional:
+        (hint,) = [arg for arg in args if arg is not type(None)]
+    if "type" in cli:
+        hint = cli["type"]
+    elif typing.get_origin(hint) is Literal:
+        hint = Enum(name.title().replace("_", ""), {value: value for value in typing.get_args(hint)}, type=str)
+    return Optional[hint] if optional else hint  # noqa: UP045 - typer reads typing.Optional
+
+
+def config_option(cls: type, name: str) -> Any:
+    """The option of ``cls``'s setting ``name`` as its field declares it: its help text, group and type."""
+    field = _field(cls, name)
+    cli = dict(field.metadata["cli"])
+    parsed = _parsed_type(cls, name, cli)
+    help = getattr(cls, "ENCODER_HELP", {}).get(name, field.metadata["help"])
+    if parsed is bool and "flags" not in cli:
+        return Annotated[bool, flag(option(name), help, field.metadata["panel"])]
+    details = {key: value for key, value in cli.items() if key in ("metavar", "min")}
+    return Annotated[parsed, typer.Option(*cli.get("flags", ()), help=help, rich_help_panel=field.metadata["panel"], **details)]
+
+
+def command_default(cls: type, name: str) -> Any:
+    """A setting's default as the command line shows it (the field's, or the text it parses, such as "")."""
+    return _field(cls, name).metadata["cli"].get("default", default(cls, name))
+
+
+def training_command(cls: type, names: tuple[str, ...], output: Path) -> Callable[[Callable[[dict[str, Any]], None]], Any]:
+    """Make ``body(options)`` a command whose options are ``names``, in that order in --help.
+
+    A name is a setting of ``cls`` (its option from :func:`config_option`) or one of the run's (``RUN_OPTIONS``),
+    so a setting's name, help text and default are declared once, on its field.
+    """
+
+    def parameter(name: str) -> inspect.Parameter:
+        annotation, value = RUN_OPTIONS[name] if name in RUN_OPTIONS else (config_option(cls, name), command_default(cls, name))
+        return inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, default=output if name == "output" else value, annotation=annotation
+        )
+
+    def decorate(body: Callable[[dict[str, Any]], None]) -> Any:
+        def command(**options: Any) -> None:
+            body(options)
+
+        parameters = [parameter(name) for name in names]
+        command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in parameters}
+        command.__name__, command.__doc__ = body.__name__, body.__doc__
+        return command
+
+    return decorate
+
+
+# The options of a run rather than of training, which every training command takes: (option, default).
+RUN_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "output": (OutputOption, None),
+    "resume": (ResumeOption, False),
+    "overwrite": (OverwriteOption, False),
+    "config_file": (ConfigFileOption, None),
+    "json_output": (TrainJsonOption, False),
+}
+
+
 def training_config(cls: type, options: dict[str, Any]) -> Any:
     """The training config of a command's ``options`` (its other options, such as ``output``, left out).
 
@@ -230,3 +218,13 @@ def training_config(cls: type, options: dict[str, Any]) -> Any:
     if encoder:
         settings["encoder"] = cls.__dataclass_fields__["encoder"].default.replace(**encoder)
     return cls(**settings)
+
+
+# The options of training settings that other commands take too (evaluate, classify, serve ...).
+TextDatasetOption = config_option(TrainConfig, "dataset")
+LabelledDatasetOption = config_option(ClassifierTrainConfig, "dataset")
+DatasetConfigOption = config_option(TrainConfig, "dataset_config")
+TextColumnOption = config_option(TrainConfig, "text_column")
+LabelColumnOption = config_option(ClassifierTrainConfig, "label_column")
+DeviceOption = config_option(TrainConfig, "device")
+ThreadsOption = config_option(TrainConfig, "threads")
