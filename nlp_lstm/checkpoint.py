@@ -182,7 +182,7 @@ class EnsembleBundle(ModelBundle):
 
     @classmethod
     def _network_configs(cls, directory: Path, config: dict[str, Any]) -> list[ModelConfig]:
-        shared = _model_config(directory, config.get("model"), "")
+        (shared,) = super()._network_configs(directory, config)
         members = config.get("ensemble")
         if config["kind"] != tasks.CLASSIFIER or not isinstance(members, list) or len(members) < 2:
             raise ModelLoadError(f"{directory / CONFIG_FILE}: 'ensemble' must list the model configs of 2 or more classifiers")
@@ -198,7 +198,7 @@ class EnsembleBundle(ModelBundle):
 
 def _stored_as(config: dict[str, Any]) -> type[ModelBundle]:
     """The class whose hooks read an LSTM directory: config.json's ``ensemble`` marks an ensemble."""
-    return EnsembleBundle if "ensemble" in config else ModelBundle
+    return EnsembleBundle if config.get("ensemble") is not None else ModelBundle
 
 
 def _model_config(directory: Path, data: Any, what: str) -> ModelConfig:
