@@ -23,7 +23,9 @@ from dataclasses import dataclass
 
 from nlp_lstm.behaviour.perturb import PERTURBATIONS
 
-POSITIVE, NEGATIVE, LEANS_POSITIVE = 0.95, 0.05, 0.7
+# 0.7 for a negated negative left the suite's dev negated negatives at a median of 0.38, at the edge of the
+# neutral band (a first run, benchmarks/RESULTS.md): 0.8 leans further without calling it a rave.
+POSITIVE, NEGATIVE, LEANS_POSITIVE = 0.95, 0.05, 0.8
 
 WORDS: dict[str, tuple[str, ...]] = {
     "pos": (
@@ -86,6 +88,8 @@ WORDS: dict[str, tuple[str, ...]] = {
     ),
     "pos_did": ("cherished", "treasured", "recommended", "praised", "relished", "savoured"),
     "neg_did": ("regretted", "abhorred", "deplored", "mocked", "scorned", "walked out of"),
+    "pos_do": ("recommend", "cherish", "treasure", "praise", "relish", "savour"),
+    "neg_do": ("regret", "abhor", "deplore", "mock", "scorn", "begrudge"),
     "thing": (
         "picture",
         "show",
@@ -126,7 +130,7 @@ WORDS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-# (text, target of the positive class): {pos}/{neg} adjectives, {pos_did}/{neg_did} verbs, {thing}, {person}, {aside}.
+# (text, target of the positive class): {pos}/{neg} adjectives, {pos_did}/{neg_did} and {pos_do}/{neg_do} verbs, {thing}, {person}, {aside}.
 TEMPLATES: tuple[tuple[str, float], ...] = (
     # negation: of a positive word it is negative, of a negative word it is not negative
     ("The {thing} was never {pos}.", NEGATIVE),
@@ -143,6 +147,12 @@ TEMPLATES: tuple[tuple[str, float], ...] = (
     ("Honestly, it isn't {neg}.", LEANS_POSITIVE),
     ("I don't find the {thing} {pos} in the least.", NEGATIVE),
     ("I don't find the {thing} {neg} in the least.", LEANS_POSITIVE),
+    ("I do not {pos_do} this {thing} at all.", NEGATIVE),
+    ("I do not {neg_do} this {thing} at all.", LEANS_POSITIVE),
+    ("We didn't {pos_do} a single minute of it.", NEGATIVE),
+    ("We didn't {neg_do} a single minute of it.", LEANS_POSITIVE),
+    ("That {thing} isn't {pos}, trust me.", NEGATIVE),
+    ("That {thing} isn't {neg}, trust me.", LEANS_POSITIVE),
     ("I never {neg_did} the {thing}.", LEANS_POSITIVE),
     ("I never {pos_did} the {thing}.", NEGATIVE),
     # negation with neutral words in between
@@ -221,7 +231,10 @@ INVARIANCE_WORDS: dict[str, tuple[str, ...]] = {
         "was not|wasn't",
     ),
 }
+# Typos come up twice as often as the rest: one changed letter moves the student most (the suite's dev half).
 INVARIANCE: tuple[tuple[str, str | None], ...] = (
+    ("delete_character", None),
+    ("swap_characters", None),
     ("delete_character", None),
     ("swap_characters", None),
     ("contract", "contractions"),

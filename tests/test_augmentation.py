@@ -16,8 +16,8 @@ TEXTS = [
     "The cast is superb and the script is sharp.",
     "Paris looks lovely; the plot is another matter.",
 ]
-SENTIMENT_LISTS = ("pos", "neg", "pos_did", "neg_did")
-NEGATION = re.compile(r"\b(not|never|nobody|no|isn't|wasn't|don't|can't)\b|not at all", re.IGNORECASE)
+SENTIMENT_LISTS = ("pos", "neg", "pos_did", "neg_did", "pos_do", "neg_do")
+NEGATION = re.compile(r"\b(not|never|nobody|no|isn't|wasn't|don't|didn't|can't)\b|not at all", re.IGNORECASE)
 
 
 def skeleton(text: str) -> str:
@@ -48,7 +48,7 @@ def test_each_templated_sentence_is_its_template_filled_and_carries_its_target()
 def test_targets_follow_the_construction_rules():
     """One sentiment word: negated, it flips (a negated negative only leans positive); two: the last one decides."""
     for template, target in TEMPLATES:
-        slots = re.findall(r"\{(pos|neg)(?:_did)?\}", template)
+        slots = re.findall(r"\{(pos|neg)(?:_did|_do)?\}", template)
         assert slots, template
         last_positive = slots[-1] == "pos"
         if len(slots) == 2:
