@@ -149,6 +149,8 @@ def options_toml(options: dict[str, Any], header: str) -> str:
             text = "true" if value else "false"
         elif isinstance(value, (int, float)):
             text = repr(value)
+        elif isinstance(value, (list, tuple)):  # as the command line takes a list (--features a,b): one text
+            text = json.dumps(",".join(map(str, value)))
         else:
             text = json.dumps(str(value))  # a JSON string is a valid TOML basic string
         lines.append(f"{name} = {text}")

@@ -17,7 +17,8 @@ from nlp_lstm.train_config import ENCODER_FIELDS, EncodedTraining, check_counts,
 class ForecastTrainConfig(EncodedTraining):
     """How to train a forecaster on one series: ``lookback`` points in, ``horizon`` points out."""
 
-    ENCODER_FIELDS: ClassVar[tuple[str, ...]] = ENCODER_FIELDS
+    # The input is a linear projection of numbers, not a table of embeddings: no embedding dropout to set.
+    ENCODER_FIELDS: ClassVar[tuple[str, ...]] = tuple(name for name in ENCODER_FIELDS if name != "embedding_dropout")
     ENCODER_HELP: ClassVar[dict[str, str]] = {"embedding_dim": "Size of the input projection."}  # not of token embeddings
 
     dataset: str = setting("builtin:co2", "builtin:co2, builtin:sunspots, builtin:nile, builtin:elec_equip, or a CSV file.", DATA)
@@ -42,7 +43,7 @@ class ForecastTrainConfig(EncodedTraining):
     seed: int = shared("seed", 0)
     device: str = shared("device", "auto")
     threads: int = shared("threads", 0)
-    precision: Literal["fp32"] = "fp32"
+    precision: ClassVar[str] = "fp32"  # a forecaster trains in float32 only: what the loop reads, not a setting to pass
     encoder: EncoderConfig = EncoderConfig(embedding_dim=16, hidden_size=50, num_layers=2, dropout=0.0, embedding_dropout=0.0)
 
     def __post_init__(self) -> None:

@@ -33,7 +33,7 @@ ENCODER_FIELDS = ("embedding_dim", "hidden_size", "num_layers", "dropout", "embe
 
 def check_encoder(config: Any, called: str) -> None:
     """Refuse encoder fields that ``config``'s task does not take, rather than build a model it never trains."""
-    default = EncoderConfig()
+    default = type(config).__dataclass_fields__["encoder"].default  # the task's own: its untaken fields stay at it
     untaken = [f.name for f in dataclasses.fields(EncoderConfig) if f.name not in config.ENCODER_FIELDS]
     refused = [name for name in untaken if getattr(config.encoder, name) != getattr(default, name)]
     _require(not refused, f"{called} takes no {', '.join(map(option, refused))}")

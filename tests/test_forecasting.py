@@ -6,6 +6,7 @@ Tiny real models on series the tests write; the built-in series are read only wh
 """
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -142,6 +143,9 @@ def test_the_commands_end_to_end_with_a_feature(tmp_path):
     assert shown.exit_code == 0 and '"target": "y"' in shown.stdout
     scored = runner.invoke(app, ["evaluate", "forecaster", "-m", str(tmp_path / "r/best"), "--json"])
     assert scored.exit_code == 0 and '"mase"' in scored.stdout
+    again = runner.invoke(app, ["train", "forecaster", "--config", str(tmp_path / "r/run.toml"), "-o", str(tmp_path / "r2")])
+    assert again.exit_code == 0, again.output  # run.toml holds only what the command takes, the features as it spells them
+    assert json.loads((tmp_path / "r2/best/config.json").read_text()) == json.loads((tmp_path / "r/best/config.json").read_text())
 
 
 @pytest.mark.parametrize(
