@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nlp_lstm import checkpoint, tasks
+from nlp_lstm import checkpoint, hub, tasks
 from nlp_lstm.checkpoint import EnsembleBundle, ModelBundle
 from nlp_lstm.data.builtin import REVIEW_SOURCES
 from nlp_lstm.devices import select_device
@@ -79,14 +79,14 @@ def build_ensemble(
     from nlp_lstm.evaluate import evaluate_classifier
 
     output = Path(output)
-    resolved = {Path(d).resolve() for d in member_dirs}
-    if output.resolve() in resolved:
+    directories = [hub.resolve(d) for d in member_dirs]  # named as load_model names them: a shipped name too
+    if output.resolve() in {d.resolve() for d in directories}:
         raise UsageError(f"{output}: is one of the members; choose another --output")
     if output.exists() and not overwrite:
         raise UsageError(f"{output}: already exists; pass --overwrite to replace it, or choose another --output")
     check_model_replaceable(output)  # before the work: only a directory of model files is ever replaced
     where = select_device(device)  # "auto" too
-    saved = combine([load_model(d, device=where, kind=tasks.CLASSIFIER) for d in member_dirs], command)
+    saved = combine([load_model(d, device=where, kind=tasks.CLASSIFIER) for d in directories], command)
     if half:  # measure what will be stored: the weights rounded to float16
         saved.weights_dtype = "float16"
         for parameter in saved.model.parameters():

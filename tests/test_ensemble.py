@@ -6,7 +6,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from nlp_lstm import checkpoint
+from nlp_lstm import checkpoint, hub
 from nlp_lstm.cli import app
 from nlp_lstm.config import ModelConfig
 from nlp_lstm.ensemble import combine
@@ -112,3 +112,10 @@ def test_an_ensemble_is_stored_by_its_own_class(tmp_path, members):
     assert type(loaded) is checkpoint.EnsembleBundle and len(loaded.model.members) == 2
     with pytest.raises(TypeError, match="EnsembleBundle"):  # held as one network, it would save weights no loader takes
         checkpoint.ModelBundle(combined.model, combined.tokenizer, "classifier", combined.labels)
+
+
+def test_a_shipped_model_named_as_a_member_is_caught_as_the_output(members):
+    shipped = hub.resolve("sentiment")  # the name resolves to this directory, as --model's does
+    # Without --overwrite: should the member check miss the name, the line says "already exists" and nothing is written.
+    done = runner.invoke(app, ["ensemble", "sentiment", str(members[0]), "--output", str(shipped)])
+    assert done.exit_code == 2 and "is one of the members" in done.output, done.output
