@@ -311,7 +311,7 @@ def load(directory: str | Path, device: str | torch.device = "cpu", kind: str | 
 
 def _load_tokenizer(directory: Path, kind: str) -> Tokenizer | None:
     """The directory's tokenizer; None for a model that reads numbers (a forecaster), which has none."""
-    if not getattr(tasks.model_class(kind), "tokenized", True):
+    if not tasks.get(kind).tokenized:
         return None
     try:
         return load_tokenizer(directory / TOKENIZER_FILE)

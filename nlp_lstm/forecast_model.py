@@ -58,7 +58,6 @@ class Forecaster(nn.Module):
     """
 
     kind = tasks.FORECASTER
-    tokenized = False  # reads numbers: its directory has no tokenizer.json
 
     def __init__(self, config: ModelConfig):
         super().__init__()

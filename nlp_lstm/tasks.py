@@ -42,6 +42,7 @@ class Task:
     command: str  # the command that uses a model of it, as a model card says
     loads_as: str | None = None  # the kind its models are once loaded, where it is not its own (a teacher)
     config: str | None = None  # the training config whose type says that ``nlp_lstm.train`` runs this task's recipe
+    tokenized: bool = True  # whether its directory holds a tokenizer.json; a forecaster reads numbers
 
 
 _TASKS: dict[str, Task] = {}
@@ -181,5 +182,6 @@ register(
         labelled=False,
         command="forecast",
         config="nlp_lstm.forecast_config:ForecastTrainConfig",
+        tokenized=False,
     )
 )

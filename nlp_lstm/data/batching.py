@@ -16,10 +16,10 @@ import torch
 
 from nlp_lstm.data.token_store import stream_ids
 from nlp_lstm.errors import DataError
-from nlp_lstm.tokenizer import AnyTokenizer
+from nlp_lstm.tokenizer import Tokenizer
 
 
-def encode_stream(texts: Iterable[str], tokenizer: AnyTokenizer) -> torch.Tensor:
+def encode_stream(texts: Iterable[str], tokenizer: Tokenizer) -> torch.Tensor:
     """All texts of a split as one id stream, texts separated by a newline.
 
     Memory-mapped from the token store (uint16 or int32; see ``token_store``): convert
@@ -105,7 +105,7 @@ def eval_batches(
 CHARS_PER_TOKEN_BOUND = 32
 
 
-def encode_texts(texts: list[str], tokenizer: AnyTokenizer, max_length: int, keep: str = "start") -> list[np.ndarray]:
+def encode_texts(texts: list[str], tokenizer: Tokenizer, max_length: int, keep: str = "start") -> list[np.ndarray]:
     """Token ids of each text, cut to ``max_length`` keeping its ``start``, its ``end`` or ``both``; never empty.
 
     ``both`` keeps the first quarter of the tokens and the rest from the end: a review's opening and

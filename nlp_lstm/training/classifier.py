@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nlp_lstm import checkpoint, hub, tasks
+from nlp_lstm import checkpoint, tasks
 from nlp_lstm.checkpoint import ModelBundle
 from nlp_lstm.config import REGULARISATION_FIELDS, ModelConfig
 from nlp_lstm.data.batching import ClassifierBatches, encode_texts
@@ -29,6 +29,7 @@ from nlp_lstm.data.sources import load_labelled_splits
 from nlp_lstm.data.splits import LabelledSplits
 from nlp_lstm.data.token_store import row_ids
 from nlp_lstm.distributed import Processes
+from nlp_lstm.loading import load_model
 from nlp_lstm.model import Classifier, layer_groups
 from nlp_lstm.precision import autocast
 from nlp_lstm.prediction import predict_scores
@@ -86,7 +87,7 @@ def _start_embeddings(model: Classifier, config: ClassifierTrainConfig, tokenize
 
 def _transferred_model(config: ClassifierTrainConfig, head: dict[str, Any], device: torch.device):
     """A classifier whose encoder and tokenizer are a language model's (ULMFiT)."""
-    lm = checkpoint.load(hub.resolve(config.init_from), device=device, kind=tasks.LM)  # a directory or a model name
+    lm = load_model(config.init_from, device=device, kind=tasks.LM)  # a directory or a model name
     if config.tokenizer is not None and lm.tokenizer.kind != config.tokenizer:
         raise TrainingUsageError(
             f"--init-from {config.init_from} has a {lm.tokenizer.kind} tokenizer but --tokenizer is {config.tokenizer}; "

@@ -26,12 +26,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nlp_lstm import checkpoint, hub, tasks
+from nlp_lstm import checkpoint, tasks
 from nlp_lstm.checkpoint import ModelBundle
 from nlp_lstm.config import REGULARISATION_FIELDS, ModelConfig
 from nlp_lstm.data.batching import LMBatches, encode_stream
 from nlp_lstm.data.sources import load_text_splits
 from nlp_lstm.distributed import Processes
+from nlp_lstm.loading import load_model
 from nlp_lstm.metrics import language_model_loss, loss_metrics, predicted_characters
 from nlp_lstm.model import LanguageModel, detach_state
 from nlp_lstm.precision import autocast
@@ -53,7 +54,7 @@ def _new_model(
     That record also says which characters the fine-tuning text added to the vocabulary (``added_characters``).
     """
     if config.init_from:  # fine-tune an existing language model on new text
-        saved = checkpoint.load(hub.resolve(config.init_from), device=device, kind=tasks.LM)  # a directory or a model name
+        saved = load_model(config.init_from, device=device, kind=tasks.LM)  # a directory or a model name
         if saved.tokenizer.kind != config.tokenizer:
             raise TrainingUsageError(
                 f"--init-from {config.init_from} uses a {saved.tokenizer.kind} tokenizer, not {config.tokenizer}; drop --tokenizer or match it"
