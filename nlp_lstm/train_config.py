@@ -26,6 +26,7 @@ from nlp_lstm.config import (
     option,
     setting,
 )
+from nlp_lstm.files import RUN_CONFIG_FILE, read_json_file
 
 # The encoder fields a training command takes for any kind of model (each kind may add its own).
 ENCODER_FIELDS = ("embedding_dim", "hidden_size", "num_layers", "dropout", "embedding_dropout")
@@ -58,6 +59,11 @@ def flat_settings(config: JsonConfig) -> dict[str, Any]:
     data = config.to_dict()
     encoder = data.pop("encoder", None)
     return data if encoder is None else {**data, **{name: encoder[name] for name in config.ENCODER_FIELDS}}  # type: ignore[attr-defined]
+
+
+def run_settings(kind: type, output: str | Path) -> Any:
+    """The settings the run in ``output`` was started with (its ``train_config.json``), as a ``kind`` config."""
+    return kind.from_dict(read_json_file(Path(output) / RUN_CONFIG_FILE, "run settings"))  # type: ignore[attr-defined]
 
 
 def changed_settings(config: JsonConfig) -> set[str]:

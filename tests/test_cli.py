@@ -106,6 +106,28 @@ def test_user_errors_are_one_line_and_exit_non_zero(tmp_path, trained, text_file
         assert "Traceback" not in result.output
 
 
+def run_settings(out):
+    """The settings the run went on with, as its last checkpoint records them."""
+    return json.loads((out / "last" / "training.json").read_text())["train_config"]
+
+
+def test_resume_takes_an_option_given_at_its_default_value(tmp_path, text_file):
+    out = tmp_path / "run"
+    first = run("train", "lm", "--dataset", text_file, "--output", out, "--max-steps", 2, "--patience", 3, *SMALL)
+    assert first.exit_code == 0, first.output
+    again = run("train", "lm", "--output", out, "--resume", "--max-steps", 4, "--patience", 0)  # 0 is the default
+    assert again.exit_code == 0, again.output
+    assert run_settings(out)["patience"] == 0 and run_settings(out)["max_steps"] == 4  # given, so it counts
+
+
+def test_resume_refuses_a_setting_given_at_its_default_value_that_differs_from_the_run(tmp_path, text_file):
+    out = tmp_path / "run"
+    first = run("train", "lm", "--dataset", text_file, "--output", out, "--max-steps", 2, "--lr", 0.001, *SMALL)
+    assert first.exit_code == 0, first.output
+    again = run("train", "lm", "--output", out, "--resume", "--lr", 0.002)  # 0.002 is the default
+    assert again.exit_code == 2 and "--resume keeps the run's settings; these differ from it: --lr" in again.stderr
+
+
 def test_the_command_in_run_toml_runs_again(tmp_path, text_file, monkeypatch):
     monkeypatch.chdir(tmp_path)  # paths as a user types them, relative to where the run starts
     result = run("train", "lm", "--dataset", text_file.name, "--output", "runs/first try", "--max-steps", 5, *SMALL)

@@ -21,7 +21,7 @@ import typer
 
 from nlp_lstm.config import RUN, EncoderConfig, option
 from nlp_lstm.errors import NlpLstmError
-from nlp_lstm.train_config import ClassifierTrainConfig, TrainConfig
+from nlp_lstm.train_config import ClassifierTrainConfig, TrainConfig, run_settings
 
 
 class Quantity(str, Enum):
@@ -185,16 +185,22 @@ def training_command(cls: type, names: tuple[str, ...], output: Path) -> Callabl
         )
 
     def decorate(body: Callable[[dict[str, Any]], None]) -> Any:
-        def command(**options: Any) -> None:
-            body(options)
+        def command(ctx: typer.Context, **options: Any) -> None:
+            # Which options the user gave (typed, or from --config), whatever their value: --resume needs to know.
+            given = {name for name in options if ctx.get_parameter_source(name).name != "DEFAULT"}  # type: ignore[union-attr]
+            body({**options, GIVEN: frozenset(given)})
 
-        parameters = [parameter(name) for name in names]
+        context = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)
+        parameters = [context, *(parameter(name) for name in names)]
         command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
         command.__annotations__ = {p.name: p.annotation for p in parameters}
         command.__name__, command.__doc__ = body.__name__, body.__doc__
         return command
 
     return decorate
+
+
+GIVEN = "given"  # the key of a command's options that holds the names of those the user gave
 
 
 # The options of a run rather than of training, which every training command takes: (option, default).
@@ -211,13 +217,30 @@ def training_config(cls: type, options: dict[str, Any]) -> Any:
     """The training config of a command's ``options`` (its other options, such as ``output``, left out).
 
     The encoder's fields the command takes go to the config's ``encoder``, the others keep the task's defaults.
+    With ``--resume`` the run's own settings stand where the defaults would (see :func:`resumed_settings`).
     """
     options = {name: plain(value) for name, value in options.items()}  # Enums and paths as the library takes them
+    start, options = resumed_settings(cls, options) if options.get("resume") else (None, options)
     settings = {name: options[name] for name in cls.__dataclass_fields__ if name in options}
     encoder = {name: options[name] for name in getattr(cls, "ENCODER_FIELDS", ()) if name in options}
     if encoder:
-        settings["encoder"] = cls.__dataclass_fields__["encoder"].default.replace(**encoder)
-    return cls(**settings)
+        own = cls.__dataclass_fields__["encoder"].default if start is None else start.encoder
+        settings["encoder"] = own.replace(**encoder)
+    return cls(**settings) if start is None else start.replace(**settings)
+
+
+def resumed_settings(cls: type, options: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """For ``--resume``: the run's saved settings, and of ``options`` only those this command line gives.
+
+    An option counts as given when it is typed or comes from ``--config``, whatever its value: ``--max-steps 2000``
+    extends a run of 500 steps though 2000 is the default. Where no run's settings can be read, nothing changes
+    here: training says why it cannot resume.
+    """
+    try:
+        saved = run_settings(cls, options["output"])
+    except NlpLstmError:
+        return None, options
+    return saved, {name: value for name, value in options.items() if name in options[GIVEN]}
 
 
 # The options of training settings that other commands take too (evaluate, classify, serve ...).

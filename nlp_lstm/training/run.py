@@ -41,13 +41,12 @@ from nlp_lstm.files import (
     RUN_TOML_FILE,
     atomic_directory,
     naming,
-    read_json_file,
 )
 from nlp_lstm.plots import PlotsUnavailable, plot_runs
 from nlp_lstm.precision import require_precision
 from nlp_lstm.run_directory import RunDirectory
 from nlp_lstm.tokenizer import AnyTokenizer, tokenizer_from_dict
-from nlp_lstm.train_config import changed_settings, flat_settings
+from nlp_lstm.train_config import changed_settings, flat_settings, run_settings
 from nlp_lstm.training.optim import AnyTrainConfig
 
 # Options that may differ when a stopped run is resumed; every other one must match.
@@ -165,7 +164,8 @@ class TrainingRun:
             if options.resume:
                 self.run_directory.open_for_resume()
                 self._check_encoder(config)
-            self.config = self._resume_config(config) if options.resume else config
+                config = self._resume_config(config, run_settings(type(config), self.output_dir))
+            self.config = config
             device = select_device(self.config.device)
             require_precision(device, self.config.precision)  # refused before a new run's directory exists
             if not options.resume:
@@ -229,7 +229,11 @@ class TrainingRun:
         return f"Every option of this run, resolved (paths as given where it started). Run it again with: {command}"
 
     def _check_encoder(self, requested: AnyTrainConfig) -> None:
-        """A resumed run keeps its model's shape: encoder settings asked for that differ from it are an error, not ignored."""
+        """A resumed run keeps its model's shape: encoder settings asked for that differ from it are an error, not ignored.
+
+        Asked for: set apart from the task's defaults, so that a config without its encoder resumes any run (a value
+        given that equals a default cannot be told from one left alone here).
+        """
         asked = sorted(changed_settings(requested) & set(requested.ENCODER_FIELDS))
         if not asked:  # a teacher's shape is its base encoder's: it has no encoder settings
             return
@@ -239,15 +243,16 @@ class TrainingRun:
             options = ", ".join(f"{option(k)} (the run has {getattr(saved, k)})" for k in changed)
             raise TrainingUsageError(f"--resume keeps the run's model; these options differ from it: {options}; drop them")
 
-    def _resume_config(self, requested: AnyTrainConfig) -> AnyTrainConfig:
-        """The run's saved settings, with those asked for (the ones that differ from the defaults) where they may change.
+    def _resume_config(self, requested: AnyTrainConfig, saved: AnyTrainConfig) -> AnyTrainConfig:
+        """The run's saved settings, with the resumable ones that ``requested`` sets otherwise.
 
-        A run directory written before the encoder was a setting has no ``encoder`` in its ``train_config.json``:
-        it reads as the task's default, which nothing uses, as a resumed run's model is ``last/``'s.
+        ``requested`` is the run as it should go on: every setting is compared with the run's own, so a value that
+        happens to be a default (``--max-steps 2000``) counts as much as any other. The command line builds it from
+        the run's settings and the options typed; from Python, pass the run's config with what may change changed.
+        The encoder is the model's, checked by :meth:`_check_encoder`.
         """
-        saved = type(requested).from_dict(read_json_file(self.output_dir / RUN_CONFIG_FILE, "run settings"))
-        asked = changed_settings(requested) - set(requested.ENCODER_FIELDS)
-        changed = {k for k in asked if getattr(requested, k) != getattr(saved, k)}
+        names = [name for name in flat_settings(requested) if hasattr(saved, name)]  # the encoder's are not its own
+        changed = {name for name in names if getattr(requested, name) != getattr(saved, name)}
         refused = sorted(changed - set(RESUMABLE_CHANGES))
         if refused:
             raise TrainingUsageError(
