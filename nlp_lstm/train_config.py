@@ -69,7 +69,8 @@ def run_settings(kind: type, output: str | Path) -> Any:
 def changed_settings(config: JsonConfig) -> set[str]:
     """The settings of ``config`` that differ from its class's defaults: what its user asked for.
 
-    ``--resume`` compares only these with the run's own, and ``--init-from`` takes only these from them.
+    ``--resume`` checks only these of the encoder against the run's model (every other setting it compares with the
+    run's own), and ``--init-from`` takes only these from them.
     """
     defaults = flat_settings(type(config)())
     return {name for name, value in flat_settings(config).items() if value != defaults[name]}

@@ -251,7 +251,7 @@ class TrainingRun:
         the run's settings and the options typed; from Python, pass the run's config with what may change changed.
         The encoder is the model's, checked by :meth:`_check_encoder`.
         """
-        names = [name for name in flat_settings(requested) if hasattr(saved, name)]  # the encoder's are not its own
+        names = [name for name in requested.to_dict() if name != "encoder"]  # the model's: _check_encoder
         changed = {name for name in names if getattr(requested, name) != getattr(saved, name)}
         refused = sorted(changed - set(RESUMABLE_CHANGES))
         if refused:
