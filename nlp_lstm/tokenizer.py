@@ -30,6 +30,7 @@ import numpy as np
 
 from nlp_lstm.errors import NlpLstmError
 from nlp_lstm.files import JSON_LIMIT, UnreadableFile, check_regular_file, read_json_file
+from nlp_lstm.spelling import Speller, SpellingError
 
 PAD = "<pad>"
 UNK = "<unk>"
@@ -233,16 +234,17 @@ class PretrainedTokenizer:
 
     The ids are the pretrained model's, so a student can start from the teacher's embedding table;
     padding and unknown are wherever that vocabulary has them. Texts encode without the special
-    tokens ([CLS], [SEP]) that only a transformer reads.
+    tokens ([CLS], [SEP]) that only a transformer reads. With a ``speller`` (:mod:`nlp_lstm.spelling`),
+    misspelt words are put right before they are split into pieces.
     """
 
     kind = "wordpiece"
     subword = True
 
-    def __init__(self, tokenizer: Any, pad_id: int):
+    def __init__(self, tokenizer: Any, pad_id: int, speller: Speller | None = None):
         tokenizer.no_truncation()
         tokenizer.no_padding()
-        self._tokenizer, self.pad_id = tokenizer, pad_id
+        self._tokenizer, self.pad_id, self.speller = tokenizer, pad_id, speller
         unk = getattr(tokenizer.model, "unk_token", None)
         self.unk_id = tokenizer.token_to_id(unk) if unk is not None else pad_id
         if self.unk_id is None or not 0 <= pad_id < tokenizer.get_vocab_size():
@@ -265,6 +267,14 @@ class PretrainedTokenizer:
     def special_ids(self) -> list[int]:
         return sorted({self.pad_id, self.unk_id})
 
+    def whole_words(self) -> list[str]:
+        """The vocabulary's tokens that are not word pieces (no ``##``): the words a speller knows without counting."""
+        return [token for token in self._tokenizer.get_vocab() if not token.startswith("##")]
+
+    def with_speller(self, speller: Speller | None) -> PretrainedTokenizer:
+        """The same vocabulary, correcting misspelt words with ``speller`` (None: not correcting)."""
+        return PretrainedTokenizer(self._tokenizer, self.pad_id, speller)
+
     def token_to_id(self, token: str) -> int | None:
         return self._tokenizer.token_to_id(token)
 
@@ -272,17 +282,21 @@ class PretrainedTokenizer:
         return self._tokenizer.id_to_token(index)
 
     def encode(self, text: str) -> list[int]:
-        return self._tokenizer.encode(text, add_special_tokens=False).ids
+        return self._tokenizer.encode(self._spelt(text), add_special_tokens=False).ids
 
     def encode_array(self, text: str) -> np.ndarray:
         return np.asarray(self.encode(text), dtype=np.int64)
 
     def encode_batch(self, texts: list[str]) -> list[np.ndarray]:
+        texts = [self._spelt(text) for text in texts]
         return [np.asarray(e.ids, dtype=np.int64) for e in self._tokenizer.encode_batch(texts, add_special_tokens=False)]
 
     def encode_with_specials(self, text: str) -> list[int]:
         """Ids as the pretrained model reads them, its special tokens included."""
-        return self._tokenizer.encode(text, add_special_tokens=True).ids
+        return self._tokenizer.encode(self._spelt(text), add_special_tokens=True).ids
+
+    def _spelt(self, text: str) -> str:
+        return text if self.speller is None else self.speller.correct(text)
 
     def decode(self, ids: Iterable[int]) -> str:
         return self._tokenizer.decode([int(i) for i in ids], skip_special_tokens=True)
@@ -292,7 +306,9 @@ class PretrainedTokenizer:
         self._tokenizer.save(str(path))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": "wordpiece", "pad_id": self.pad_id, "tokenizer": json.loads(self._tokenizer.to_str())}
+        spelling = {} if self.speller is None else {"spelling": self.speller.to_dict()}
+        # "tokenizer" stays the last key: _parsed_once hands its text to tokenizers without a second parse.
+        return {"type": "wordpiece", "pad_id": self.pad_id, **spelling, "tokenizer": json.loads(self._tokenizer.to_str())}
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")
@@ -338,9 +354,15 @@ def _tokenizer_from(data: Any, inner_json: Callable[[], str]) -> AnyTokenizer:
         from tokenizers import Tokenizer
 
         try:
-            return PretrainedTokenizer(Tokenizer.from_str(inner_json()), data["pad_id"])
+            tokenizer = PretrainedTokenizer(Tokenizer.from_str(inner_json()), data["pad_id"])
         except Exception as error:  # tokenizers raises its own exception type for malformed JSON
             raise TokenizerError(f"malformed pretrained tokenizer ({error})") from None
+        if "spelling" not in data:
+            return tokenizer
+        try:
+            return tokenizer.with_speller(Speller.from_dict(data["spelling"], tokenizer.whole_words()))
+        except SpellingError as error:
+            raise TokenizerError(str(error)) from None
     found = kind if kind is not None else type(data).__name__
     raise TokenizerError(f"unknown tokenizer type {found!r}; this version reads {', '.join(TOKENIZER_KINDS)}")
 

@@ -1,0 +1,129 @@
+"""Misspelt words put right before a text is tokenised: a dictionary lookup after Pruthi et al. 2019
+("Combating Adversarial Misspellings with Robust Word Recognition").
+
+A subword vocabulary reads a misspelt word as unrelated pieces ("terrbile" is "terr ##bil ##e"), so one
+swapped or dropped letter can take a review's only sentiment word away. A :class:`Speller` replaces a word
+it does not know by the most frequent word of its dictionary one edit away (a letter dropped, added,
+changed, or two neighbours swapped: Damerau-Levenshtein distance 1), and leaves every other word as it is.
+
+- **Its dictionary** is the words of the model's own training texts that occur at least ``min_count``
+  times, with their counts (which pick among candidates), saved with the tokenizer as plain JSON.
+- **Known words** are never changed: the dictionary's, the whole words of the tokenizer's vocabulary,
+  and a known word with a common ending ("detested" is "detest" + "ed"), so a rare but real word is not
+  "corrected" into a frequent one.
+- Words shorter than ``MIN_LENGTH`` letters, and words with a letter outside a-z, are left alone: one
+  edit from a short word reaches too many words to choose well.
+
+Pure Python and no torch: the exported runtime corrects texts the same way.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+MIN_LENGTH = 4
+MIN_COUNT = 3
+MEMO_LIMIT = 100_000  # unknown words remembered; a server reading strangers' texts must not grow without end
+WORD = re.compile(r"[^\W\d_]+")  # a run of letters, any script
+LETTERS = string.ascii_lowercase
+# Endings that make a known word another known word; "ing" and "ed" also after a dropped "e" ("amusing").
+ENDINGS = ("s", "es", "ed", "d", "ing", "er", "ers", "est", "ly", "ness")
+DROPPED_E = ("ing", "ed", "er", "est")
+
+
+class SpellingError(ValueError):
+    """A speller's JSON is not what :meth:`Speller.to_dict` writes."""
+
+
+def one_edit(word: str) -> set[str]:
+    """Every string one edit from ``word``: a letter dropped, added or changed, or two neighbours swapped."""
+    edits = set()
+    for i in range(len(word) + 1):
+        head, tail = word[:i], word[i:]
+        if tail:
+            edits.add(head + tail[1:])
+            edits.update(head + c + tail[1:] for c in LETTERS)
+        if len(tail) > 1:
+            edits.add(head + tail[1] + tail[0] + tail[2:])
+        edits.update(head + c + tail for c in LETTERS)
+    edits.discard(word)
+    return edits
+
+
+def words_of(text: str) -> list[str]:
+    """The lower-case words of ``text`` as the speller sees them (runs of letters)."""
+    return WORD.findall(text.lower())
+
+
+class Speller:
+    """Corrects words one edit from a word of ``counts``; ``vocabulary`` adds words it knows but never suggests."""
+
+    def __init__(self, counts: dict[str, int], vocabulary: Iterable[str] = ()):
+        self.counts = dict(counts)
+        self.known = set(self.counts).union(word for word in vocabulary if word.isascii() and word.isalpha())
+        self._memo: dict[str, str] = {}
+
+    @classmethod
+    def build(cls, texts: Iterable[str], vocabulary: Iterable[str] = (), min_count: int = MIN_COUNT) -> Speller:
+        """A speller whose dictionary is the words of ``texts`` seen at least ``min_count`` times."""
+        counts = Counter(word for text in texts for word in words_of(text) if word.isascii())
+        return cls({word: n for word, n in counts.items() if n >= min_count}, vocabulary)
+
+    def is_known(self, word: str) -> bool:
+        if word in self.known:
+            return True
+        for ending in ENDINGS:
+            stem = word[: -len(ending)]
+            stems = (stem, stem + "e") if ending in DROPPED_E else (stem,)
+            if word.endswith(ending) and len(stem) >= 3 and any(s in self.known for s in stems):
+                return True
+        return False
+
+    def correct_word(self, word: str) -> str:
+        """``word`` itself, or the most frequent dictionary word one edit away when ``word`` is unknown."""
+        lower = word.lower()
+        if len(lower) < MIN_LENGTH or not lower.isascii() or lower in self.known:
+            return word
+        if lower not in self._memo:
+            if len(self._memo) >= MEMO_LIMIT:
+                self._memo.clear()
+            best = lower
+            if not self.is_known(lower):
+                candidates = [c for c in one_edit(lower) if c in self.counts]
+                if candidates:
+                    best = max(candidates, key=lambda c: (self.counts[c], c))  # the tie broken by the word, so runs agree
+            self._memo[lower] = best
+        best = self._memo[lower]
+        if best == lower:
+            return word
+        return best.upper() if word.isupper() else best.capitalize() if word[:1].isupper() else best
+
+    def correct(self, text: str) -> str:
+        return WORD.sub(lambda match: self.correct_word(match.group()), text)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The dictionary, most frequent first: what a model directory stores (the vocabulary is the tokenizer's)."""
+        ordered = sorted(self.counts.items(), key=lambda item: (-item[1], item[0]))
+        return {"min_length": MIN_LENGTH, "words": [word for word, _ in ordered], "counts": [n for _, n in ordered]}
+
+    @classmethod
+    def from_dict(cls, data: Any, vocabulary: Iterable[str] = ()) -> Speller:
+        words = data.get("words") if isinstance(data, dict) else None
+        counts = data.get("counts") if isinstance(data, dict) else None
+        if (
+            not isinstance(words, list)
+            or not isinstance(counts, list)
+            or len(words) != len(counts)
+            or data.get("min_length") != MIN_LENGTH
+            or not all(isinstance(w, str) for w in words)
+            or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in counts)
+        ):
+            raise SpellingError(f"malformed speller: expected min_length {MIN_LENGTH} and equal 'words' and 'counts' lists")
+        return cls(dict(zip(words, counts)), vocabulary)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Speller) and other.counts == self.counts and other.known == self.known

@@ -1,0 +1,107 @@
+"""The speller (nlp_lstm.spelling) and a WordPiece tokenizer that carries one."""
+
+import json
+import random
+
+import pytest
+
+from nlp_lstm.behaviour.perturb import delete_character, swap_characters
+from nlp_lstm.spelling import MEMO_LIMIT, Speller, SpellingError, one_edit
+from nlp_lstm.tokenizer import PretrainedTokenizer, TokenizerError, load_tokenizer
+
+SHIPPED_TOKENIZER = "checkpoints/sentiment/tokenizer.json"
+COUNTS = {"terrible": 50, "terrific": 40, "great": 90, "grate": 2, "movie": 200, "detest": 3, "amuse": 4}
+
+
+def test_one_edit_reaches_every_single_edit_and_nothing_else():
+    edits = one_edit("word")
+    assert {"wrod", "wod", "wordy", "ward", "swords"[:5]} <= edits  # swap, drop, add, change, add in front
+    assert "word" not in edits and "wrdo" not in edits  # itself, and two edits away
+    assert len(edits) == len(set(edits))
+    assert all(abs(len(e) - 4) <= 1 for e in edits)
+
+
+def test_a_misspelt_word_becomes_the_most_frequent_word_one_edit_away():
+    speller = Speller(COUNTS)
+    assert speller.correct("A terrbile movie.") == "A terrible movie."
+    assert speller.correct("A terible mvoie.") == "A terrible movie."
+    assert speller.correct("grat") == "great"  # 'great' (90) over 'grate' (2), both one edit away
+    assert speller.correct("Terrbile!") == "Terrible!" and speller.correct("TERRBILE") == "TERRIBLE"
+
+
+def test_known_short_foreign_and_far_words_are_left_alone():
+    speller = Speller(COUNTS, vocabulary=["grea", "##ble"])
+    assert speller.correct("grate movie") == "grate movie"  # known, however rare
+    assert speller.correct("grea") == "grea"  # a whole word of the vocabulary
+    assert speller.correct("gret") == "great"  # four letters are enough ...
+    assert speller.correct("grt") == "grt"  # ... three are too few to choose well
+    assert speller.correct("terrïble") == "terrïble"  # a letter outside a-z
+    assert speller.correct("xyzzyq") == "xyzzyq"  # nothing one edit away
+    assert speller.correct("b4 1999 n0w") == "b4 1999 n0w"
+
+
+def test_a_known_word_with_a_common_ending_is_not_corrected_into_another():
+    """'detested' is one edit from nothing here, but 'detesting' would not be 'detest' -> it is known by its stem."""
+    speller = Speller({**COUNTS, "detected": 80, "amused": 1})
+    assert speller.correct("detested") == "detested"  # not 'detected'
+    assert speller.correct("amusing") == "amusing"  # 'amuse' without its e, plus 'ing'
+    assert speller.correct("detcted") == "detected"
+
+
+def test_build_counts_the_words_of_the_texts_and_keeps_the_frequent_ones():
+    speller = Speller.build(["A great film, great!", "great fun", "a rare word"], min_count=2)
+    assert speller.counts == {"great": 3, "a": 2}
+    assert speller.correct("graet") == "great" and speller.correct("rare wrod") == "rare wrod"
+
+
+def test_the_dictionary_round_trips_and_a_malformed_one_is_refused():
+    speller = Speller(COUNTS, vocabulary=["movie", "film"])
+    data = json.loads(json.dumps(speller.to_dict()))
+    assert data["words"][0] == "movie"  # most frequent first
+    assert Speller.from_dict(data, ["movie", "film"]) == speller
+    for bad in (
+        [],
+        {"min_length": 4, "words": ["a"], "counts": []},
+        {"min_length": 4, "words": ["a"], "counts": [0]},
+        {"min_length": 4, "words": ["a"], "counts": [True]},
+        {"min_length": 3, "words": ["a"], "counts": [1]},
+        {"min_length": 4, "words": [1], "counts": [1]},
+    ):
+        with pytest.raises(SpellingError, match="malformed speller"):
+            Speller.from_dict(bad)
+
+
+def test_the_memo_of_unknown_words_stays_bounded():
+    speller = Speller(COUNTS)
+    rng = random.Random(0)
+    for _ in range(MEMO_LIMIT + 10):
+        speller.correct_word("".join(rng.choice("qxzjv") for _ in range(8)))
+    assert len(speller._memo) <= MEMO_LIMIT
+
+
+def test_a_wordpiece_tokenizer_with_a_speller_reads_typos_as_the_words_and_saves_it(tmp_path):
+    plain = load_tokenizer(SHIPPED_TOKENIZER)
+    assert isinstance(plain, PretrainedTokenizer) and plain.speller is None
+    texts = ["An utterly terrible film, though the soundtrack is wonderful.", "I loved every minute of this movie."]
+    speller = Speller.build(texts * 3, plain.whole_words())
+    spelled = plain.with_speller(speller)
+    rng = random.Random(1)
+    for text in texts:
+        for change in (delete_character, swap_characters):
+            typo = change(text, rng)
+            assert plain.encode(typo) != plain.encode(text)  # the typo changes the pieces ...
+            assert spelled.encode(typo) == spelled.encode(text) == plain.encode(text), typo  # ... and is put right
+            assert [a.tolist() for a in spelled.encode_batch([typo])] == [plain.encode(text)]
+    spelled.save(tmp_path / "tokenizer.json")
+    assert list(json.loads((tmp_path / "tokenizer.json").read_text()))[-1] == "tokenizer"  # the fast reader's layout
+    loaded = load_tokenizer(tmp_path / "tokenizer.json")
+    assert loaded == spelled and loaded.speller == speller
+    assert plain.with_speller(None).to_dict() == plain.to_dict()
+
+
+def test_a_malformed_speller_in_a_tokenizer_file_is_a_one_line_error(tmp_path):
+    data = load_tokenizer(SHIPPED_TOKENIZER).to_dict()
+    data = {"type": data["type"], "pad_id": data["pad_id"], "spelling": {"words": "oops"}, "tokenizer": data["tokenizer"]}
+    (tmp_path / "tokenizer.json").write_text(json.dumps(data))
+    with pytest.raises(TokenizerError, match="malformed speller"):
+        load_tokenizer(tmp_path / "tokenizer.json")
