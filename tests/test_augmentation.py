@@ -17,7 +17,7 @@ TEXTS = [
     "Paris looks lovely; the plot is another matter.",
 ]
 SENTIMENT_LISTS = ("pos", "neg", "pos_did", "neg_did", "pos_do", "neg_do")
-NEGATION = re.compile(r"\b(not|never|nobody|no|isn't|wasn't|don't|didn't|can't)\b|not at all", re.IGNORECASE)
+NEGATION = re.compile(r"\b(not|never|nobody|no|isn't|wasn't|don't|doesn't|didn't|can't|won't)\b|not at all", re.IGNORECASE)
 
 
 def skeleton(text: str) -> str:
