@@ -46,7 +46,8 @@ ONNX_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 LABELS_FILE = "labels.json"
 SIGNATURE_FILE = "signature.json"
-EXPORT_FILES = frozenset({ONNX_FILE, TOKENIZER_FILE, LABELS_FILE, SIGNATURE_FILE})
+SPELLING_FILE = "spelling.json"  # a WordPiece tokenizer's speller, when it has one
+EXPORT_FILES = frozenset({ONNX_FILE, TOKENIZER_FILE, LABELS_FILE, SIGNATURE_FILE, SPELLING_FILE})
 SIGNATURE_VERSION = 1
 OPSET = 18  # what both exporters write and ONNX Runtime 1.17+ runs
 INSTALL_HINT = "install the export extra: pip install 'nlp-lstm[onnx]'"
@@ -197,6 +198,11 @@ def tokenizer_description(saved: ModelBundle) -> tuple[dict[str, Any], dict[str,
         return data, info
     special = isinstance(tokenizer, SubwordTokenizer)
     info["rule"] = "tokenizers JSON; encode without special tokens" + ("" if special else " ([CLS], [SEP] are not read)")
+    if "spelling" in data:
+        info["spelling"] = (
+            f"{SPELLING_FILE}: before encoding, a word unknown to its words and to the vocabulary becomes its most "
+            "frequent word one edit away (nlp_lstm.spelling)"
+        )
     return data["tokenizer"], info
 
 
@@ -305,6 +311,9 @@ def export_onnx(saved: ModelBundle, output: str | os.PathLike[str], int8: bool =
         else:
             exporter = {**write_onnx(module, saved.kind, staging / ONNX_FILE), "weights": "float32"}
         (staging / TOKENIZER_FILE).write_text(json.dumps(tokenizer, ensure_ascii=False), encoding="utf-8")
+        if "spelling" in info:
+            spelling = saved.tokenizer.to_dict()["spelling"]
+            (staging / SPELLING_FILE).write_text(json.dumps(spelling, ensure_ascii=False), encoding="utf-8")
         if saved.kind == tasks.CLASSIFIER:
             labels = saved.labels or [str(i) for i in range(saved.config.num_classes)]
             (staging / LABELS_FILE).write_text(json.dumps(labels, ensure_ascii=False), encoding="utf-8")

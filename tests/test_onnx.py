@@ -226,3 +226,28 @@ def test_shipped_models_match_torch_at_three_lengths(shipped_exports):
         assert (
             np.abs(onnx_classifier.run(None, {"ids": batch.numpy(), "lengths": lengths.numpy()})[0] - expected).max() < TOLERANCE
         )
+
+
+def test_an_export_corrects_typos_as_the_library(shipped_exports, tmp_path):
+    """A WordPiece tokenizer's speller goes into the export (spelling.json) and the runtime applies it first."""
+    import dataclasses
+
+    from nlp_lstm.runtime.encoding import ExportedModelError
+    from nlp_lstm.spelling import Speller
+
+    _, _, classifier, _ = shipped_exports
+    speller = Speller.build(["a terrible, tedious film", "a wonderful film"] * 3, classifier.tokenizer.whole_words())
+    spelled = dataclasses.replace(classifier, tokenizer=classifier.tokenizer.with_speller(speller))
+    directory = export_onnx(spelled, tmp_path / "spelled")
+    exported = runtime.load_exported(directory)
+    texts, policy = ["a terrbile, tedoius film", "a wonderfull film", "fine"], {"max_length": 400, "keep": "both"}
+    got = runtime_encode_texts(texts, exported.vocabulary, policy)
+    assert all(np.array_equal(a, b) for a, b in zip(got, encode_texts(texts, spelled.tokenizer, 400, "both")))
+    assert not np.array_equal(got[0], encode_texts(texts, classifier.tokenizer, 400, "both")[0])  # corrected
+    assert "spelling" in json.loads((directory / "signature.json").read_text())["tokenizer"]
+    export_onnx(classifier, tmp_path / "spelled")  # an export without a speller replaces it ...
+    assert not (tmp_path / "spelled" / "spelling.json").exists()  # ... and leaves no stale speller behind
+    directory = export_onnx(spelled, tmp_path / "broken")
+    (directory / "spelling.json").write_text("[]")
+    with pytest.raises(ExportedModelError, match="malformed speller"):
+        runtime.load_exported(directory)

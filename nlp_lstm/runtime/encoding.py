@@ -13,7 +13,10 @@ from typing import Any
 import numpy as np
 
 from nlp_lstm.errors import NlpLstmError
+from nlp_lstm.files import UnreadableFile, read_json_file
+from nlp_lstm.spelling import Speller, SpellingError
 
+SPELLING_FILE = "spelling.json"  # as export.SPELLING_FILE
 CHARS_PER_TOKEN_BOUND = 32  # as data.batching: a text is cut to this many characters per kept token before tokenising
 
 
@@ -37,9 +40,10 @@ class CharVocabulary:
 
 
 class SubwordVocabulary:
-    """A ``tokenizers`` JSON (byte-level BPE or a pretrained WordPiece), read without special tokens."""
+    """A ``tokenizers`` JSON (byte-level BPE or a pretrained WordPiece), read without special tokens, and the
+    speller a WordPiece one may have (``spelling``: the file's path), applied before encoding as the torch path does."""
 
-    def __init__(self, path: Path, unk_id: int):
+    def __init__(self, path: Path, unk_id: int, spelling: Path | None = None):
         from tokenizers import Tokenizer
 
         self.unk_id = unk_id
@@ -49,21 +53,33 @@ class SubwordVocabulary:
             raise ExportedModelError(f"{path}: malformed tokenizer.json in the export ({error})") from None
         self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
+        self.speller = None if spelling is None else _read_speller(spelling, self.tokenizer)
 
     def encode(self, text: str) -> list[int]:
-        return self.tokenizer.encode(text, add_special_tokens=False).ids
+        return self.encode_many([text])[0]
 
     def encode_many(self, texts: list[str]) -> list[list[int]]:
+        if self.speller is not None:
+            texts = [self.speller.correct(text) for text in texts]
         return [e.ids for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
 
     def decode_one(self, token: int) -> str:
         return self.tokenizer.decode([token], skip_special_tokens=True)
 
 
+def _read_speller(path: Path, tokenizer: Any) -> Speller:
+    whole_words = [token for token in tokenizer.get_vocab() if not token.startswith("##")]  # as PretrainedTokenizer.whole_words
+    try:
+        return Speller.from_dict(read_json_file(path, "speller file"), whole_words)
+    except (UnreadableFile, SpellingError) as error:
+        raise ExportedModelError(f"{path}: {error}; export the model again") from None
+
+
 def read_vocabulary(path: Path, info: dict[str, Any]) -> CharVocabulary | SubwordVocabulary:
+    """The export's vocabulary; its speller's file has a fixed name (``spelling.json`` beside it), never one the signature gives."""
     if info.get("type") == "char":
         return CharVocabulary(list(json.loads(path.read_text(encoding="utf-8"))["chars"]), int(info["unk_id"]))
-    return SubwordVocabulary(path, int(info["unk_id"]))
+    return SubwordVocabulary(path, int(info["unk_id"]), path.with_name(SPELLING_FILE) if "spelling" in info else None)
 
 
 def _cut_characters(text: str, limit: int, keep: str) -> str:
