@@ -176,6 +176,8 @@ def model_info(path: Path) -> dict[str, Any]:
     }
     if tokenizer:  # a model that reads numbers (a forecaster) has no tokenizer and no vocabulary to show
         info.update(tokenizer=tokenizer.get("type", "?"), vocabulary=model.get("vocab_size"))
+    if isinstance(tokenizer.get("spelling"), dict):
+        info["speller"] = f"corrects typos against {len(tokenizer['spelling'].get('words') or []):,} words (one edit)"
     if config.get("labels"):
         info["labels"] = config["labels"]
     if config.get("inputs"):

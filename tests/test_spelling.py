@@ -2,6 +2,7 @@
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 
@@ -105,3 +106,21 @@ def test_a_malformed_speller_in_a_tokenizer_file_is_a_one_line_error(tmp_path):
     (tmp_path / "tokenizer.json").write_text(json.dumps(data))
     with pytest.raises(TokenizerError, match="malformed speller"):
         load_tokenizer(tmp_path / "tokenizer.json")
+
+
+def test_a_saved_model_keeps_its_speller_and_info_says_so(tmp_path):
+    import dataclasses
+
+    import nlp_lstm
+    from nlp_lstm.catalog import model_info
+
+    shipped = nlp_lstm.load_model("sentiment")
+    speller = Speller.build(["a terrible film"] * 3, shipped.tokenizer.whole_words())
+    nlp_lstm.save_model(dataclasses.replace(shipped, tokenizer=shipped.tokenizer.with_speller(speller)), tmp_path / "spelled")
+    loaded = nlp_lstm.load_model(tmp_path / "spelled")
+    assert loaded.tokenizer.speller == speller
+    assert [p.probabilities for p in nlp_lstm.classify(loaded, ["a terrbile film"])] == [
+        p.probabilities for p in nlp_lstm.classify(shipped, ["a terrible film"])
+    ]
+    assert model_info(tmp_path / "spelled")["speller"] == "corrects typos against 3 words (one edit)"
+    assert ("speller" in model_info(Path("checkpoints/sentiment"))) == (shipped.tokenizer.speller is not None)
