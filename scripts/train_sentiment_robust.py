@@ -75,6 +75,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--copies", type=int, default=30000)
     parser.add_argument("--tang", type=int, default=5000)
     parser.add_argument("--templates", type=int, default=12000)
+    parser.add_argument(
+        "--negated-negative",
+        type=float,
+        default=augmentation.LEANS_POSITIVE,
+        help="target of a templated negated negative ('it was never clumsy')",
+    )
     parser.add_argument("--no-speller", action="store_true", help="keep the tokenizer without a speller")
     parser.add_argument("--consistency", type=float, default=0.0, help="weight of the consistency loss (0: none)")
     parser.add_argument("--pairs", type=int, default=16, help="(text, copy) pairs per step for the consistency loss")
@@ -132,7 +138,7 @@ class Data:
         targets += positive_probabilities(teacher, saved, tang, self.positive).tolist() if tang else []
         for text, target in augmentation.templated(args.limit or args.templates, seed):
             texts.append(text)
-            targets.append(target)
+            targets.append(args.negated_negative if target == augmentation.LEANS_POSITIVE else target)
         return texts, np.array(targets)
 
     def pairs(self, epoch: int, args: argparse.Namespace, count: int) -> list[tuple[str, str]]:
@@ -283,7 +289,18 @@ def main(argv: list[str]) -> None:
         print(json.dumps(figures[-1]), file=sys.stderr, flush=True)
         counts = {
             k: getattr(args, k)
-            for k in ("reviews", "sentences", "copies", "tang", "templates", "lr", "soft_weight", "consistency", "pairs")
+            for k in (
+                "reviews",
+                "sentences",
+                "copies",
+                "tang",
+                "templates",
+                "negated_negative",
+                "lr",
+                "soft_weight",
+                "consistency",
+                "pairs",
+            )
         }
         counts["speller"] = not args.no_speller
         bundle = dataclasses.replace(
