@@ -83,7 +83,10 @@ def shown(value: object) -> str:
 def ensemble(
     members: Annotated[
         Optional[list[Path]],
-        typer.Argument(help="Two or more classifier directories (e.g. runs/seed0/best runs/seed1/best).", metavar="MODEL"),
+        typer.Argument(
+            help="Two or more classifiers, each a model directory, a shipped name or a Hub id (e.g. runs/seed0/best runs/seed1/best).",
+            metavar="MODEL",
+        ),
     ] = None,
     output: Annotated[
         Optional[Path], typer.Option("--output", "-o", help="Model directory to write the ensemble to (required).")
