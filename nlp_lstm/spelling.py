@@ -54,6 +54,13 @@ def one_edit(word: str) -> set[str]:
     return edits
 
 
+def vocabulary_words(tokens: Iterable[str]) -> list[str]:
+    """The words a subword vocabulary holds whole: WordPiece tokens that are not ``##`` pieces, byte-level BPE
+    tokens with or without their space mark (``Ġ``), lower-cased, letters a-z only."""
+    words = (token[1:] if token.startswith("\u0120") else token for token in tokens if not token.startswith("##"))
+    return sorted({word.lower() for word in words if word.isascii() and word.isalpha()})
+
+
 def words_of(text: str) -> list[str]:
     """The lower-case words of ``text`` as the speller sees them (runs of letters)."""
     return WORD.findall(text.lower())

@@ -30,7 +30,7 @@ import numpy as np
 
 from nlp_lstm.errors import NlpLstmError
 from nlp_lstm.files import JSON_LIMIT, UnreadableFile, check_regular_file, read_json_file
-from nlp_lstm.spelling import Speller, SpellingError
+from nlp_lstm.spelling import Speller, SpellingError, vocabulary_words
 
 PAD = "<pad>"
 UNK = "<unk>"
@@ -153,7 +153,29 @@ class CharTokenizer:
         return isinstance(other, CharTokenizer) and other.chars == self.chars
 
 
-class SubwordTokenizer:
+class _Spelling:
+    """What a subword tokenizer with an optional speller (:mod:`nlp_lstm.spelling`) shares: misspelt words are put
+    right before a text is split into pieces. A classifier's option (``--speller``): a language model never has one,
+    since decoding must give back the text it read."""
+
+    _tokenizer: Any
+    speller: Speller | None = None
+
+    def whole_words(self) -> list[str]:
+        """The words the vocabulary holds whole: those a speller knows without counting them."""
+        return vocabulary_words(self._tokenizer.get_vocab())
+
+    def _spelt(self, text: str) -> str:
+        return text if self.speller is None else self.speller.correct(text)
+
+    def _with_spelling(self, data: dict[str, Any]) -> dict[str, Any]:
+        """``data`` (a to_dict without its ``"tokenizer"``) with the speller's dictionary and then the tokenizer, kept
+        last: _parsed_once hands that key's text to tokenizers without a second parse."""
+        spelling = {} if self.speller is None else {"spelling": self.speller.to_dict()}
+        return {**data, **spelling, "tokenizer": json.loads(self._tokenizer.to_str())}
+
+
+class SubwordTokenizer(_Spelling):
     """Byte-level BPE from Hugging Face ``tokenizers``; every string encodes, none is unknown."""
 
     pad_id = 0
@@ -161,8 +183,8 @@ class SubwordTokenizer:
     kind = "bpe"
     subword = True
 
-    def __init__(self, tokenizer: Any):
-        self._tokenizer = tokenizer
+    def __init__(self, tokenizer: Any, speller: Speller | None = None):
+        self._tokenizer, self.speller = tokenizer, speller
         if tokenizer.token_to_id(PAD) != self.pad_id or tokenizer.token_to_id(UNK) != self.unk_id:
             raise TokenizerError("a subword tokenizer needs <pad> as id 0 and <unk> as id 1")
 
@@ -207,20 +229,24 @@ class SubwordTokenizer:
     def id_to_token(self, index: int) -> str | None:
         return self._tokenizer.id_to_token(index)
 
+    def with_speller(self, speller: Speller | None) -> SubwordTokenizer:
+        """The same vocabulary, correcting misspelt words with ``speller`` (None: not correcting)."""
+        return SubwordTokenizer(self._tokenizer, speller)
+
     def encode(self, text: str) -> list[int]:
-        return self._tokenizer.encode(text).ids
+        return self._tokenizer.encode(self._spelt(text)).ids
 
     def encode_array(self, text: str) -> np.ndarray:
         return np.asarray(self.encode(text), dtype=np.int64)
 
     def encode_batch(self, texts: list[str]) -> list[np.ndarray]:
-        return [np.asarray(e.ids, dtype=np.int64) for e in self._tokenizer.encode_batch(texts)]
+        return [np.asarray(e.ids, dtype=np.int64) for e in self._tokenizer.encode_batch([self._spelt(t) for t in texts])]
 
     def decode(self, ids: Iterable[int]) -> str:
         return self._tokenizer.decode([int(i) for i in ids], skip_special_tokens=True)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": "bpe", "tokenizer": json.loads(self._tokenizer.to_str())}
+        return self._with_spelling({"type": "bpe"})
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")
@@ -229,7 +255,7 @@ class SubwordTokenizer:
         return isinstance(other, SubwordTokenizer) and other.to_dict() == self.to_dict()
 
 
-class PretrainedTokenizer:
+class PretrainedTokenizer(_Spelling):
     """A pretrained model's own subword vocabulary (a teacher's WordPiece), read from its ``tokenizer.json``.
 
     The ids are the pretrained model's, so a student can start from the teacher's embedding table;
@@ -267,10 +293,6 @@ class PretrainedTokenizer:
     def special_ids(self) -> list[int]:
         return sorted({self.pad_id, self.unk_id})
 
-    def whole_words(self) -> list[str]:
-        """The vocabulary's tokens that are not word pieces (no ``##``): the words a speller knows without counting."""
-        return [token for token in self._tokenizer.get_vocab() if not token.startswith("##")]
-
     def with_speller(self, speller: Speller | None) -> PretrainedTokenizer:
         """The same vocabulary, correcting misspelt words with ``speller`` (None: not correcting)."""
         return PretrainedTokenizer(self._tokenizer, self.pad_id, speller)
@@ -295,9 +317,6 @@ class PretrainedTokenizer:
         """Ids as the pretrained model reads them, its special tokens included."""
         return self._tokenizer.encode(self._spelt(text), add_special_tokens=True).ids
 
-    def _spelt(self, text: str) -> str:
-        return text if self.speller is None else self.speller.correct(text)
-
     def decode(self, ids: Iterable[int]) -> str:
         return self._tokenizer.decode([int(i) for i in ids], skip_special_tokens=True)
 
@@ -306,9 +325,7 @@ class PretrainedTokenizer:
         self._tokenizer.save(str(path))
 
     def to_dict(self) -> dict[str, Any]:
-        spelling = {} if self.speller is None else {"spelling": self.speller.to_dict()}
-        # "tokenizer" stays the last key: _parsed_once hands its text to tokenizers without a second parse.
-        return {"type": "wordpiece", "pad_id": self.pad_id, **spelling, "tokenizer": json.loads(self._tokenizer.to_str())}
+        return self._with_spelling({"type": "wordpiece", "pad_id": self.pad_id})
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")
@@ -347,24 +364,30 @@ def _tokenizer_from(data: Any, inner_json: Callable[[], str]) -> AnyTokenizer:
         from tokenizers import Tokenizer
 
         try:
-            return SubwordTokenizer(Tokenizer.from_str(inner_json()))
+            bpe = SubwordTokenizer(Tokenizer.from_str(inner_json()))
         except Exception as error:  # tokenizers raises its own exception type for malformed JSON
             raise TokenizerError(f"malformed subword tokenizer ({error})") from None
+        return _spelling_from(data, bpe)
     if kind == "wordpiece" and isinstance(data.get("pad_id"), int):
         from tokenizers import Tokenizer
 
         try:
-            tokenizer = PretrainedTokenizer(Tokenizer.from_str(inner_json()), data["pad_id"])
+            wordpiece = PretrainedTokenizer(Tokenizer.from_str(inner_json()), data["pad_id"])
         except Exception as error:  # tokenizers raises its own exception type for malformed JSON
             raise TokenizerError(f"malformed pretrained tokenizer ({error})") from None
-        if "spelling" not in data:
-            return tokenizer
-        try:
-            return tokenizer.with_speller(Speller.from_dict(data["spelling"], tokenizer.whole_words()))
-        except SpellingError as error:
-            raise TokenizerError(str(error)) from None
+        return _spelling_from(data, wordpiece)
     found = kind if kind is not None else type(data).__name__
     raise TokenizerError(f"unknown tokenizer type {found!r}; this version reads {', '.join(TOKENIZER_KINDS)}")
+
+
+def _spelling_from(data: dict[str, Any], tokenizer: SubwordTokenizer | PretrainedTokenizer) -> Any:
+    """``tokenizer`` with the speller ``data`` holds, if it holds one."""
+    if "spelling" not in data:
+        return tokenizer
+    try:
+        return tokenizer.with_speller(Speller.from_dict(data["spelling"], tokenizer.whole_words()))
+    except SpellingError as error:
+        raise TokenizerError(str(error)) from None
 
 
 def with_newline(tokenizer: Tokenizer) -> Tokenizer:

@@ -235,6 +235,12 @@ class ClassifierTrainConfig(EncodedTraining):
         DATA,
     )
     vocab_size: int = shared("vocab_size", 8000)
+    speller: bool = setting(
+        False,
+        "Put misspelt words right before tokenising (a subword tokenizer): a word unknown to the training texts and "
+        "the vocabulary becomes their most frequent word one edit away. Saved with the model.",
+        DATA,
+    )
     max_length: int = setting(400, "Tokens kept per text; longer texts are cut.", DATA)
     keep: Literal["start", "end", "both"] = setting(
         "end", "Which part of a long text to keep.", DATA
@@ -292,6 +298,10 @@ class ClassifierTrainConfig(EncodedTraining):
         _check_distillation(self)
         _check_vocabulary(self)
         check_optimisation(self)
+        _require(
+            not (self.speller and self.tokenizer == "char"),
+            "--speller needs a subword tokenizer (bpe or teacher): a character model reads a misspelt word letter by letter",
+        )
 
 
 def _check_distillation(config: ClassifierTrainConfig) -> None:

@@ -124,3 +124,28 @@ def test_a_saved_model_keeps_its_speller_and_info_says_so(tmp_path):
     ]
     assert model_info(tmp_path / "spelled")["speller"] == "corrects typos against 3 words (one edit)"
     assert ("speller" in model_info(Path("checkpoints/sentiment"))) == (shipped.tokenizer.speller is not None)
+
+
+def test_train_classifier_with_speller_saves_one_built_from_its_training_split(tmp_path, reviews_csv):
+    from typer.testing import CliRunner
+
+    import nlp_lstm
+    from nlp_lstm.cli import app
+
+    common = ["train", "classifier", "--dataset", str(reviews_csv), "--text-column", "review", "--label-column", "sentiment"]
+    shape = ["--vocab-size", "500", "--max-length", "48", "--embedding-dim", "16", "--hidden-size", "16", "--epochs", "1"]
+    run = CliRunner().invoke(app, [*common, *shape, "--speller", "--device", "cpu", "--output", str(tmp_path / "run")])
+    assert run.exit_code == 0, run.output
+    saved = nlp_lstm.load_model(tmp_path / "run" / "best")
+    speller = saved.tokenizer.speller
+    assert saved.tokenizer.kind == "bpe" and speller is not None
+    train = nlp_lstm.load_labelled_splits(str(reviews_csv), text_column="review", label_column="sentiment").train
+    assert speller == Speller.build(train.texts, saved.tokenizer.whole_words())  # the training split's words only
+    word = max((w for w in speller.counts if len(w) >= 6), key=speller.counts.get)
+    typo = word[0] + word[2] + word[1] + word[3:]
+    assert saved.tokenizer.encode(f"a {typo} film") == saved.tokenizer.encode(f"a {word} film")
+    assert json.loads((tmp_path / "run" / "best" / "training.json").read_text())["train_config"]["speller"] is True
+    assert "speller = true" in (tmp_path / "run" / "run.toml").read_text()
+    refused = CliRunner().invoke(app, [*common, *shape, "--tokenizer", "char", "--speller", "--output", str(tmp_path / "c")])
+    assert refused.exit_code != 0 and not (tmp_path / "c").exists()
+    assert "--speller needs a subword tokenizer" in refused.output and "Traceback" not in refused.output

@@ -30,7 +30,7 @@ LM_OPTIONS = (
     *("eval_every", "eval_batch_size", "patience", "seed", *RUN_TAIL),
 )
 CLASSIFIER_OPTIONS = (
-    *("dataset", "dataset_config", "text_column", "label_column", "problem", "tokenizer", "vocab_size"),
+    *("dataset", "dataset_config", "text_column", "label_column", "problem", "tokenizer", "vocab_size", "speller"),
     *("max_length", "keep", "init_from", "freeze_epochs", "layer_lr_decay", "teacher", "unlabelled"),
     *("transfer_size", "soft_weight", "temperature", "teacher_length", "embeddings", "embedding_dim"),
     *("hidden_size", "num_layers", "bidirectional", "dropout", "embedding_dropout", "batch_size", "epochs"),

@@ -14,7 +14,7 @@ import numpy as np
 
 from nlp_lstm.errors import NlpLstmError
 from nlp_lstm.files import UnreadableFile, read_json_file
-from nlp_lstm.spelling import Speller, SpellingError
+from nlp_lstm.spelling import Speller, SpellingError, vocabulary_words
 
 SPELLING_FILE = "spelling.json"  # as export.SPELLING_FILE
 CHARS_PER_TOKEN_BOUND = 32  # as data.batching: a text is cut to this many characters per kept token before tokenising
@@ -68,9 +68,8 @@ class SubwordVocabulary:
 
 
 def _read_speller(path: Path, tokenizer: Any) -> Speller:
-    whole_words = [token for token in tokenizer.get_vocab() if not token.startswith("##")]  # as PretrainedTokenizer.whole_words
     try:
-        return Speller.from_dict(read_json_file(path, "speller file"), whole_words)
+        return Speller.from_dict(read_json_file(path, "speller file"), vocabulary_words(tokenizer.get_vocab()))
     except (UnreadableFile, SpellingError) as error:
         raise ExportedModelError(f"{path}: {error}; export the model again") from None
 

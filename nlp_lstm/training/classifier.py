@@ -34,6 +34,7 @@ from nlp_lstm.model import Classifier, layer_groups
 from nlp_lstm.precision import autocast
 from nlp_lstm.prediction import predict_scores
 from nlp_lstm.scores import REGRESSION, load_scored_splits, regression_metrics, target_statistics
+from nlp_lstm.spelling import Speller
 from nlp_lstm.train_config import ClassifierTrainConfig, changed_settings
 from nlp_lstm.training import distillation, loop
 from nlp_lstm.training.labelled import run_record, start_info, validation_figures
@@ -51,7 +52,8 @@ def trainable_groups(epoch: int, group_count: int, config: ClassifierTrainConfig
 def _new_model(config: ClassifierTrainConfig, splits: LabelledSplits, device: torch.device, group: Processes):
     head = _head(config, splits)
     if config.init_from:
-        return _transferred_model(config, head, device)
+        model, tokenizer = _transferred_model(config, head, device)
+        return model, _spelling(config, tokenizer, splits)
     if config.tokenizer == "teacher":
         tokenizer = distillation.teacher_tokenizer(distillation.teacher_directory(config.teacher))
     else:
@@ -60,7 +62,19 @@ def _new_model(config: ClassifierTrainConfig, splits: LabelledSplits, device: to
     model = Classifier(model_config)
     if config.embeddings:
         _start_embeddings(model, config, tokenizer)
-    return model.to(device), tokenizer
+    return model.to(device), _spelling(config, tokenizer, splits)
+
+
+def _spelling(config: ClassifierTrainConfig, tokenizer: Any, splits: LabelledSplits) -> Any:
+    """``tokenizer`` with a speller whose dictionary is the training split's words, with ``--speller``."""
+    if not config.speller:
+        return tokenizer
+    if not tokenizer.subword:
+        raise TrainingUsageError(
+            f"--speller needs a subword tokenizer; this one is {tokenizer.kind}: a character model reads a misspelt word "
+            "letter by letter, so drop --speller"
+        )
+    return tokenizer.with_speller(Speller.build(splits.train.texts, tokenizer.whole_words()))
 
 
 def _head(config: ClassifierTrainConfig, splits: LabelledSplits) -> dict[str, Any]:
