@@ -9,10 +9,11 @@ changed, or two neighbours swapped: Damerau-Levenshtein distance 1), and leaves 
 - **Its dictionary** is the words of the model's own training texts that occur at least ``min_count``
   times, with their counts (which pick among candidates), saved with the tokenizer as plain JSON.
 - **Known words** are never changed: the dictionary's, the whole words of the tokenizer's vocabulary,
-  and a known word with a common ending ("detested" is "detest" + "ed"), so a rare but real word is not
-  "corrected" into a frequent one.
-- Words shorter than ``MIN_LENGTH`` letters, and words with a letter outside a-z, are left alone: one
-  edit from a short word reaches too many words to choose well.
+  and a dictionary word of four letters or more with a common ending ("detested" is "detest" + "ed"),
+  so a rare but real word is not "corrected" into a frequent one. The stem must be the dictionary's:
+  the vocabulary's odd short tokens ("bae") would make "baely" known.
+- Words shorter than ``min_length`` letters (3: a dropped letter makes "only" "ony"), and words with a
+  letter outside a-z, are left alone: one edit from a two-letter word reaches too many words.
 
 Pure Python and no torch: the exported runtime corrects texts the same way.
 """
@@ -25,7 +26,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-MIN_LENGTH = 4
+MIN_LENGTH = 3  # 4 in the first spellers (their files say so): 3 put right "ony" and "wll" on the suite's dev typos
 MIN_COUNT = 3
 MEMO_LIMIT = 100_000  # unknown words remembered; a server reading strangers' texts must not grow without end
 WORD = re.compile(r"[^\W\d_]+")  # a run of letters, any script
@@ -69,8 +70,8 @@ def words_of(text: str) -> list[str]:
 class Speller:
     """Corrects words one edit from a word of ``counts``; ``vocabulary`` adds words it knows but never suggests."""
 
-    def __init__(self, counts: dict[str, int], vocabulary: Iterable[str] = ()):
-        self.counts = dict(counts)
+    def __init__(self, counts: dict[str, int], vocabulary: Iterable[str] = (), min_length: int = MIN_LENGTH):
+        self.counts, self.min_length = dict(counts), min_length
         self.known = set(self.counts).union(word for word in vocabulary if word.isascii() and word.isalpha())
         self._memo: dict[str, str] = {}
 
@@ -86,14 +87,14 @@ class Speller:
         for ending in ENDINGS:
             stem = word[: -len(ending)]
             stems = (stem, stem + "e") if ending in DROPPED_E else (stem,)
-            if word.endswith(ending) and len(stem) >= 3 and any(s in self.known for s in stems):
+            if word.endswith(ending) and len(stem) >= 4 and any(s in self.counts for s in stems):
                 return True
         return False
 
     def correct_word(self, word: str) -> str:
         """``word`` itself, or the most frequent dictionary word one edit away when ``word`` is unknown."""
         lower = word.lower()
-        if len(lower) < MIN_LENGTH or not lower.isascii() or lower in self.known:
+        if len(lower) < self.min_length or not lower.isascii() or lower in self.known:
             return word
         if lower not in self._memo:
             if len(self._memo) >= MEMO_LIMIT:
@@ -115,22 +116,29 @@ class Speller:
     def to_dict(self) -> dict[str, Any]:
         """The dictionary, most frequent first: what a model directory stores (the vocabulary is the tokenizer's)."""
         ordered = sorted(self.counts.items(), key=lambda item: (-item[1], item[0]))
-        return {"min_length": MIN_LENGTH, "words": [word for word, _ in ordered], "counts": [n for _, n in ordered]}
+        return {"min_length": self.min_length, "words": [word for word, _ in ordered], "counts": [n for _, n in ordered]}
 
     @classmethod
     def from_dict(cls, data: Any, vocabulary: Iterable[str] = ()) -> Speller:
         words = data.get("words") if isinstance(data, dict) else None
         counts = data.get("counts") if isinstance(data, dict) else None
+        min_length = data.get("min_length") if isinstance(data, dict) else None
         if (
             not isinstance(words, list)
             or not isinstance(counts, list)
             or len(words) != len(counts)
-            or data.get("min_length") != MIN_LENGTH
+            or not isinstance(min_length, int)
+            or isinstance(min_length, bool)
+            or not 1 <= min_length <= 64
             or not all(isinstance(w, str) for w in words)
             or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in counts)
         ):
-            raise SpellingError(f"malformed speller: expected min_length {MIN_LENGTH} and equal 'words' and 'counts' lists")
-        return cls(dict(zip(words, counts)), vocabulary)
+            raise SpellingError("malformed speller: expected a min_length from 1 to 64 and equal 'words' and 'counts' lists")
+        return cls(dict(zip(words, counts)), vocabulary, min_length)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Speller) and other.counts == self.counts and other.known == self.known
+        return isinstance(other, Speller) and (other.counts, other.known, other.min_length) == (
+            self.counts,
+            self.known,
+            self.min_length,
+        )

@@ -34,8 +34,9 @@ def test_known_short_foreign_and_far_words_are_left_alone():
     speller = Speller(COUNTS, vocabulary=["grea", "##ble"])
     assert speller.correct("grate movie") == "grate movie"  # known, however rare
     assert speller.correct("grea") == "grea"  # a whole word of the vocabulary
-    assert speller.correct("gret") == "great"  # four letters are enough ...
-    assert speller.correct("grt") == "grt"  # ... three are too few to choose well
+    assert speller.correct("gret") == "great" and Speller({"only": 5}).correct("ony") == "only"  # three letters are enough ...
+    assert Speller({"on": 5, "in": 9}).correct("n") == "n"  # ... one or two are too few to choose well
+    assert Speller(COUNTS, min_length=5).correct("gret") == "gret"  # a first speller's files say 4
     assert speller.correct("terrïble") == "terrïble"  # a letter outside a-z
     assert speller.correct("xyzzyq") == "xyzzyq"  # nothing one edit away
     assert speller.correct("b4 1999 n0w") == "b4 1999 n0w"
@@ -43,10 +44,11 @@ def test_known_short_foreign_and_far_words_are_left_alone():
 
 def test_a_known_word_with_a_common_ending_is_not_corrected_into_another():
     """'detested' is one edit from nothing here, but 'detesting' would not be 'detest' -> it is known by its stem."""
-    speller = Speller({**COUNTS, "detected": 80, "amused": 1})
+    speller = Speller({**COUNTS, "detected": 80, "amused": 1}, vocabulary=["bae"])
     assert speller.correct("detested") == "detested"  # not 'detected'
     assert speller.correct("amusing") == "amusing"  # 'amuse' without its e, plus 'ing'
     assert speller.correct("detcted") == "detected"
+    assert Speller({"badly": 9}, vocabulary=["bae"]).correct("baely") == "badly"  # a vocabulary token is no stem
 
 
 def test_build_counts_the_words_of_the_texts_and_keeps_the_frequent_ones():
@@ -65,7 +67,8 @@ def test_the_dictionary_round_trips_and_a_malformed_one_is_refused():
         {"min_length": 4, "words": ["a"], "counts": []},
         {"min_length": 4, "words": ["a"], "counts": [0]},
         {"min_length": 4, "words": ["a"], "counts": [True]},
-        {"min_length": 3, "words": ["a"], "counts": [1]},
+        {"min_length": 0, "words": ["a"], "counts": [1]},
+        {"min_length": True, "words": ["a"], "counts": [1]},
         {"min_length": 4, "words": [1], "counts": [1]},
     ):
         with pytest.raises(SpellingError, match="malformed speller"):
