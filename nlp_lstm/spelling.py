@@ -70,8 +70,10 @@ def words_of(text: str) -> list[str]:
 class Speller:
     """Corrects words one edit from a word of ``counts``; ``vocabulary`` adds words it knows but never suggests."""
 
-    def __init__(self, counts: dict[str, int], vocabulary: Iterable[str] = (), min_length: int = MIN_LENGTH):
-        self.counts, self.min_length = dict(counts), min_length
+    def __init__(
+        self, counts: dict[str, int], vocabulary: Iterable[str] = (), min_length: int = MIN_LENGTH, memo_limit: int = MEMO_LIMIT
+    ):
+        self.counts, self.min_length, self.memo_limit = dict(counts), min_length, memo_limit
         self.known = set(self.counts).union(word for word in vocabulary if word.isascii() and word.isalpha())
         self._memo: dict[str, str] = {}
 
@@ -97,7 +99,7 @@ class Speller:
         if len(lower) < self.min_length or not lower.isascii() or lower in self.known:
             return word
         if lower not in self._memo:
-            if len(self._memo) >= MEMO_LIMIT:
+            if len(self._memo) >= self.memo_limit:
                 self._memo.clear()
             best = lower
             if not self.is_known(lower):

@@ -231,6 +231,7 @@ def test_shipped_models_match_torch_at_three_lengths(shipped_exports):
 def test_an_export_corrects_typos_as_the_library(shipped_exports, tmp_path):
     """A WordPiece tokenizer's speller goes into the export (spelling.json) and the runtime applies it first."""
     import dataclasses
+    import shutil
 
     from nlp_lstm.runtime.encoding import ExportedModelError
     from nlp_lstm.spelling import Speller
@@ -245,9 +246,9 @@ def test_an_export_corrects_typos_as_the_library(shipped_exports, tmp_path):
     assert all(np.array_equal(a, b) for a, b in zip(got, encode_texts(texts, spelled.tokenizer, 400, "both")))
     assert not np.array_equal(got[0], encode_texts(texts, classifier.tokenizer, 400, "both")[0])  # corrected
     assert "spelling" in json.loads((directory / "signature.json").read_text())["tokenizer"]
-    export_onnx(classifier, tmp_path / "spelled")  # an export without a speller replaces it ...
-    assert not (tmp_path / "spelled" / "spelling.json").exists()  # ... and leaves no stale speller behind
-    directory = export_onnx(spelled, tmp_path / "broken")
-    (directory / "spelling.json").write_text("[]")
+    broken = Path(shutil.copytree(directory, tmp_path / "broken"))
+    (broken / "spelling.json").write_text("[]")
     with pytest.raises(ExportedModelError, match="malformed speller"):
-        runtime.load_exported(directory)
+        runtime.load_exported(broken)
+    export_onnx(classifier, directory)  # an export without a speller replaces it ...
+    assert not (directory / "spelling.json").exists()  # ... and leaves no stale speller behind

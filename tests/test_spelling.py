@@ -76,11 +76,15 @@ def test_the_dictionary_round_trips_and_a_malformed_one_is_refused():
 
 
 def test_the_memo_of_unknown_words_stays_bounded():
-    speller = Speller(COUNTS)
+    assert Speller(COUNTS).memo_limit == MEMO_LIMIT
+    speller = Speller(COUNTS, memo_limit=50)
     rng = random.Random(0)
-    for _ in range(MEMO_LIMIT + 10):
+    sizes = []
+    for _ in range(120):
         speller.correct_word("".join(rng.choice("qxzjv") for _ in range(8)))
-    assert len(speller._memo) <= MEMO_LIMIT
+        sizes.append(len(speller._memo))
+    assert max(sizes) == 50 and sizes[-1] < 50  # filled to the limit, then emptied and filled again
+    assert speller.correct("A terrbile movie.") == "A terrible movie."  # and still correcting
 
 
 def test_a_wordpiece_tokenizer_with_a_speller_reads_typos_as_the_words_and_saves_it(tmp_path):
