@@ -46,7 +46,7 @@ ONNX_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 LABELS_FILE = "labels.json"
 SIGNATURE_FILE = "signature.json"
-SPELLING_FILE = "spelling.json"  # a WordPiece tokenizer's speller, when it has one
+SPELLING_FILE = "spelling.json"  # a subword tokenizer's speller, when it has one
 EXPORT_FILES = frozenset({ONNX_FILE, TOKENIZER_FILE, LABELS_FILE, SIGNATURE_FILE, SPELLING_FILE})
 SIGNATURE_VERSION = 1
 OPSET = 18  # what both exporters write and ONNX Runtime 1.17+ runs
@@ -311,8 +311,8 @@ def export_onnx(saved: ModelBundle, output: str | os.PathLike[str], int8: bool =
         else:
             exporter = {**write_onnx(module, saved.kind, staging / ONNX_FILE), "weights": "float32"}
         (staging / TOKENIZER_FILE).write_text(json.dumps(tokenizer, ensure_ascii=False), encoding="utf-8")
-        if "spelling" in info:
-            spelling = saved.tokenizer.to_dict()["spelling"]
+        if "spelling" in info:  # the speller's own dictionary, not a second serialisation of the whole tokenizer
+            spelling = saved.tokenizer.speller.to_dict()
             (staging / SPELLING_FILE).write_text(json.dumps(spelling, ensure_ascii=False), encoding="utf-8")
         if saved.kind == tasks.CLASSIFIER:
             labels = saved.labels or [str(i) for i in range(saved.config.num_classes)]

@@ -41,7 +41,7 @@ class CharVocabulary:
 
 class SubwordVocabulary:
     """A ``tokenizers`` JSON (byte-level BPE or a pretrained WordPiece), read without special tokens, and the
-    speller a WordPiece one may have (``spelling``: the file's path), applied before encoding as the torch path does."""
+    speller either may have (``spelling``: the file's path), applied before encoding as the torch path does."""
 
     def __init__(self, path: Path, unk_id: int, spelling: Path | None = None):
         from tokenizers import Tokenizer
