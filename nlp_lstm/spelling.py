@@ -20,6 +20,7 @@ Pure Python and no torch: the exported runtime corrects texts the same way.
 
 from __future__ import annotations
 
+import json
 import re
 import string
 from collections import Counter
@@ -144,3 +145,25 @@ class Speller:
             self.known,
             self.min_length,
         )
+
+
+class SpellingMixin:
+    """What a subword tokenizer with an optional speller (:mod:`nlp_lstm.spelling`) shares: misspelt words are put
+    right before a text is split into pieces. A classifier's option (``--speller``): a language model never has one,
+    since decoding must give back the text it read."""
+
+    _tokenizer: Any
+    speller: Speller | None = None
+
+    def whole_words(self) -> list[str]:
+        """The words the vocabulary holds whole: those a speller knows without counting them."""
+        return vocabulary_words(self._tokenizer.get_vocab())
+
+    def _spelt(self, text: str) -> str:
+        return text if self.speller is None else self.speller.correct(text)
+
+    def _with_spelling(self, data: dict[str, Any]) -> dict[str, Any]:
+        """``data`` (a to_dict without its ``"tokenizer"``) with the speller's dictionary and then the tokenizer, kept
+        last: ``tokenizer._parsed_once`` hands that key's text to tokenizers without a second parse."""
+        spelling = {} if self.speller is None else {"spelling": self.speller.to_dict()}
+        return {**data, **spelling, "tokenizer": json.loads(self._tokenizer.to_str())}

@@ -30,7 +30,7 @@ import numpy as np
 
 from nlp_lstm.errors import NlpLstmError
 from nlp_lstm.files import JSON_LIMIT, UnreadableFile, check_regular_file, read_json_file
-from nlp_lstm.spelling import Speller, SpellingError, vocabulary_words
+from nlp_lstm.spelling import Speller, SpellingError, SpellingMixin
 
 PAD = "<pad>"
 UNK = "<unk>"
@@ -153,29 +153,7 @@ class CharTokenizer:
         return isinstance(other, CharTokenizer) and other.chars == self.chars
 
 
-class _Spelling:
-    """What a subword tokenizer with an optional speller (:mod:`nlp_lstm.spelling`) shares: misspelt words are put
-    right before a text is split into pieces. A classifier's option (``--speller``): a language model never has one,
-    since decoding must give back the text it read."""
-
-    _tokenizer: Any
-    speller: Speller | None = None
-
-    def whole_words(self) -> list[str]:
-        """The words the vocabulary holds whole: those a speller knows without counting them."""
-        return vocabulary_words(self._tokenizer.get_vocab())
-
-    def _spelt(self, text: str) -> str:
-        return text if self.speller is None else self.speller.correct(text)
-
-    def _with_spelling(self, data: dict[str, Any]) -> dict[str, Any]:
-        """``data`` (a to_dict without its ``"tokenizer"``) with the speller's dictionary and then the tokenizer, kept
-        last: _parsed_once hands that key's text to tokenizers without a second parse."""
-        spelling = {} if self.speller is None else {"spelling": self.speller.to_dict()}
-        return {**data, **spelling, "tokenizer": json.loads(self._tokenizer.to_str())}
-
-
-class SubwordTokenizer(_Spelling):
+class SubwordTokenizer(SpellingMixin):
     """Byte-level BPE from Hugging Face ``tokenizers``; every string encodes, none is unknown."""
 
     pad_id = 0
@@ -255,7 +233,7 @@ class SubwordTokenizer(_Spelling):
         return isinstance(other, SubwordTokenizer) and other.to_dict() == self.to_dict()
 
 
-class PretrainedTokenizer(_Spelling):
+class PretrainedTokenizer(SpellingMixin):
     """A pretrained model's own subword vocabulary (a teacher's WordPiece), read from its ``tokenizer.json``.
 
     The ids are the pretrained model's, so a student can start from the teacher's embedding table;
